@@ -1,0 +1,3 @@
+from eqlwatch.cli.app import main
+
+main()

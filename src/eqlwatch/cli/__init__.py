@@ -1,0 +1,1 @@
+"""The `eqlwatch` command line: one module per command, assembled in `app`."""

@@ -1,0 +1,100 @@
+"""The values that cross the seams between engine, backends and the alert pipeline.
+
+A search (embedded engine or Elasticsearch) answers with `Hit`s shaped like the `hits`
+of an Elasticsearch EQL response; everything downstream (enrichment, notes, alerts)
+reads only these, so it never knows which backend produced them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+HitKind = Literal["event", "sequence", "sample"]
+
+
+@dataclass(frozen=True, slots=True)
+class HitEvent:
+    """One event of a hit, as Elasticsearch returns it (`missing` marks a `![...]` slot)."""
+
+    index: str
+    id: str
+    source: Mapping[str, Any]
+    missing: bool = False
+
+    def to_es(self) -> dict[str, Any]:
+        """The event as it appears in an Elasticsearch EQL response."""
+        if self.missing:
+            return {"_index": self.index, "_id": self.id, "_source": {}, "missing": True}
+        return {"_index": self.index, "_id": self.id, "_source": dict(self.source)}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A single event match, or one sequence / sample with its events in order."""
+
+    kind: HitKind
+    events: tuple[HitEvent, ...]
+    join_keys: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """A half-open interval [start, end) of event time, always timezone-aware UTC."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("TimeWindow bounds must be timezone-aware")
+        if self.end < self.start:
+            raise ValueError(f"TimeWindow end {self.end} is before start {self.start}")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """One EQL search of one rule over one window, independent of the backend."""
+
+    query: str
+    indices: tuple[str, ...]
+    window: TimeWindow | None = None
+    size: int = 1000
+    timestamp_field: str = "@timestamp"
+    tiebreaker_field: str | None = None
+    event_category_field: str = "event.category"
+    max_samples_per_key: int = 1
+    filter: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """What a backend found. `relation == "gte"` or `len(hits) >= size` means: split the window."""
+
+    hits: tuple[Hit, ...]
+    total: int
+    relation: Literal["eq", "gte"] = "eq"
+    took_ms: int = 0
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def is_full(self, size: int) -> bool:
+        return self.relation == "gte" or len(self.hits) >= size
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An ECS alert document with its deterministic id (hash of rule id and event refs)."""
+
+    id: str
+    rule_id: str
+    document: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """How a sink took a batch: `created` new, `existing` already there (409 / same id)."""
+
+    created: int
+    existing: int

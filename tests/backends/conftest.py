@@ -1,0 +1,49 @@
+"""Backends under contract: every scenario in test_contract.py runs on each of them.
+
+A backend joins by adding a factory to BACKENDS (the Elasticsearch one adds itself when
+its stand-in server or a real cluster is available).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from eqlwatch.backends.base import AlertSink, StateStore
+from eqlwatch.backends.local_sink import LocalFileSink
+from eqlwatch.backends.local_state import LocalStateStore
+from eqlwatch.backends.memory import MemorySink, MemoryStateStore
+
+
+@dataclass
+class BackendPair:
+    """A sink and a state store; `reopen` gives fresh objects over the same storage (a restart)."""
+
+    sink: AlertSink
+    state: StateStore
+    reopen: Callable[[], tuple[AlertSink, StateStore]]
+
+
+def _memory(_tmp: Path) -> BackendPair:
+    sink, state = MemorySink(), MemoryStateStore()
+    return BackendPair(sink, state, lambda: (sink, state))
+
+
+def _local(tmp: Path) -> BackendPair:
+    def make() -> tuple[AlertSink, StateStore]:
+        return LocalFileSink(tmp / "alerts.ndjson"), LocalStateStore(tmp / "state.json")
+
+    sink, state = make()
+    return BackendPair(sink, state, make)
+
+
+BACKENDS: dict[str, Callable[[Path], BackendPair]] = {"memory": _memory, "local": _local}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> BackendPair:
+    """Factories needing teardown register it with `request.addfinalizer`."""
+    return BACKENDS[request.param](tmp_path)

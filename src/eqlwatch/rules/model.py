@@ -1,0 +1,189 @@
+"""A rule file as data: Elastic detection-rules' TOML plus eqlwatch's own `[eqlwatch]` table.
+
+The models mirror the detection-rules format closely enough that an EQL rule file from that
+repository validates unchanged: unknown keys (`[transform]`, `investigation_fields`, ...)
+are kept, not rejected. Only eqlwatch's own table is strict, so a typo there is an error.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from eqlwatch.rules.exceptions import ExceptionEntry
+from eqlwatch.rules.timespec import format_duration, parse_duration, parse_from
+
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+def _duration(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+def _lookback(value: Any) -> Any:
+    return parse_from(value) if isinstance(value, str) else value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Lookback = Annotated[timedelta, BeforeValidator(_lookback)]
+
+
+class _Open(BaseModel):
+    """Frozen, keeps unknown keys: the detection-rules format grows and we must not break."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+
+
+class _Strict(BaseModel):
+    """Frozen, rejects unknown keys: eqlwatch's own tables, where a typo is a mistake."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Metadata(_Open):
+    creation_date: str | None = None
+    updated_date: str | None = None
+    maturity: str | None = None
+    integration: tuple[str, ...] | str | None = None
+    min_stack_version: str | None = None
+    min_stack_comments: str | None = None
+
+
+class ThreatRef(_Open):
+    id: str
+    name: str
+    reference: str | None = None
+
+
+class Technique(ThreatRef):
+    subtechnique: tuple[ThreatRef, ...] = ()
+
+
+class Threat(_Open):
+    framework: str = "MITRE ATT&CK"
+    tactic: ThreatRef
+    technique: tuple[Technique, ...] = ()
+
+
+class RuleBody(_Open):
+    """The `[rule]` table."""
+
+    rule_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    description: str
+    type: str
+    language: str = "eql"
+    query: str = Field(min_length=1)
+    risk_score: int = Field(ge=0, le=100)
+    severity: Severity
+    index: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    threat: tuple[Threat, ...] = ()
+    note: str | None = None
+    setup: str | None = None
+    references: tuple[str, ...] = ()
+    false_positives: tuple[str, ...] = ()
+    from_: Lookback = Field(default=timedelta(minutes=6), alias="from")
+    interval: Duration = timedelta(minutes=5)
+    author: tuple[str, ...] = ()
+    license: str | None = None
+    version: int | None = None
+    max_signals: int | None = Field(default=None, ge=1)
+    timestamp_override: str | None = None
+    timestamp_field: str | None = None
+    tiebreaker_field: str | None = None
+    event_category_override: str | None = None
+    building_block_type: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _eql_only(cls, value: str) -> str:
+        if value != "eql":
+            raise ValueError(f"only EQL rules (type = 'eql') are supported, got {value!r}")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _eql_language(cls, value: str) -> str:
+        if value != "eql":
+            raise ValueError(f"only language = 'eql' is supported, got {value!r}")
+        return value
+
+
+class Fixture(_Strict):
+    """Events a rule must fire on (positive) or stay silent on (negative)."""
+
+    path: str = Field(min_length=1)
+    kind: Literal["positive", "negative"]
+    synthetic: bool = False
+    alerts: int | None = Field(default=None, ge=0)
+    event_ids: tuple[tuple[str, ...], ...] | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Fixture:
+        if self.kind == "negative" and (self.alerts or self.event_ids):
+            raise ValueError("a negative fixture expects no alerts")
+        if self.kind == "positive" and self.alerts == 0:
+            raise ValueError("a positive fixture expects at least one alert")
+        counted = self.alerts is not None and self.event_ids is not None
+        if counted and len(self.event_ids or ()) != self.alerts:
+            raise ValueError("'alerts' and the number of 'event_ids' entries disagree")
+        return self
+
+    @property
+    def expected_alerts(self) -> int | None:
+        """How many alerts the fixture must yield; None means "at least one"."""
+        if self.kind == "negative":
+            return 0
+        if self.alerts is not None:
+            return self.alerts
+        return len(self.event_ids) if self.event_ids is not None else None
+
+
+class EqlwatchTable(_Strict):
+    """The top-level `[eqlwatch]` table: eqlwatch's extras, ignored by Elastic's tooling."""
+
+    template: str | None = None
+    enabled: bool = True
+    exceptions: tuple[ExceptionEntry, ...] = ()
+    fixtures: tuple[Fixture, ...] = ()
+
+
+class Rule(_Open):
+    """One loaded rule file. `path` is where it came from (for messages and fixtures)."""
+
+    metadata: Metadata = Metadata()
+    rule: RuleBody
+    eqlwatch: EqlwatchTable = EqlwatchTable()
+    path: str | None = None
+
+    @property
+    def rule_id(self) -> str:
+        return self.rule.rule_id
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
+
+    @property
+    def query(self) -> str:
+        return self.rule.query
+
+    @property
+    def lookback(self) -> timedelta:
+        """How far back from "now" one run looks (the rule's `from`)."""
+        return self.rule.from_
+
+    @cached_property
+    def template_view(self) -> dict[str, Any]:
+        """Plain, JSON-like data for note templates: computed once, never a live model."""
+        body = self.rule.model_dump(mode="json", by_alias=True)
+        body["from"] = f"now-{format_duration(self.rule.from_)}"
+        body["interval"] = format_duration(self.rule.interval)
+        body["metadata"] = self.metadata.model_dump(mode="json")
+        body["template"] = self.eqlwatch.template
+        return body

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from eqlwatch.errors import ConfigError
+from eqlwatch.rules import load_rules
+from eqlwatch.rules.loader import field_path, key_line, query_origin
+from tests.rules.conftest import minimal_rule
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_broken_rule_is_reported_and_others_load(tmp_path: Path, rules_data: Path) -> None:
+    shutil.copy(rules_data / "detection_rules_format.toml", tmp_path / "a_real.toml")
+    write(tmp_path / "b_ok.toml", minimal_rule("rule-b"))
+    write(
+        tmp_path / "c_bad.toml",
+        minimal_rule("rule-c").replace("risk_score = 47", "risk_score = -1"),
+    )
+    write(tmp_path / "notes.txt", "ignored: not a .toml file")
+    result = load_rules([tmp_path])
+    assert [r.rule_id for r in result.rules] == ["0d6d2b5e-6f2a-4d6e-9b44-8c7a3a4f0001", "rule-b"]
+    assert len(result.errors) == 1
+    assert not result.ok
+    err = result.errors[0]
+    assert isinstance(err, ConfigError)
+    assert err.location is not None
+    assert err.location.file == str(tmp_path / "c_bad.toml")
+    assert err.location.field == "rule.risk_score"
+
+
+def test_duplicate_rule_id_skips_second(tmp_path: Path) -> None:
+    write(tmp_path / "a.toml", minimal_rule("same"))
+    write(tmp_path / "b.toml", minimal_rule("same"))
+    result = load_rules([tmp_path])
+    assert len(result.rules) == 1
+    assert result.rules[0].path == str(tmp_path / "a.toml")
+    assert "duplicate rule_id" in result.errors[0].message
+    assert result.errors[0].location is not None
+    assert result.errors[0].location.file == str(tmp_path / "b.toml")
+
+
+def test_missing_path_and_bad_encoding(tmp_path: Path) -> None:
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00bad")
+    result = load_rules([tmp_path / "nope", tmp_path / "bin.toml"])
+    assert result.rules == ()
+    assert [e.location.file for e in result.errors if e.location] == [
+        str(tmp_path / "nope"),
+        str(tmp_path / "bin.toml"),
+    ]
+
+
+def test_field_path() -> None:
+    assert field_path(("eqlwatch", "fixtures", 0, "kind")) == "eqlwatch.fixtures[0].kind"
+    assert field_path(("rule",)) == "rule"
+
+
+def test_key_line_stays_inside_table() -> None:
+    text = "[metadata]\nname = 'm'\n[rule]\nx = 1\nname = 'r'\n[[rule.threat]]\nname = 't'\n"
+    assert key_line(text, "rule", "name") == 5
+    assert key_line(text, "metadata", "name") == 2
+    assert key_line(text, "rule", "absent") is None
+
+
+def test_query_origin() -> None:
+    multi = "[rule]\nquery = '''\nprocess where true\n'''\n"
+    assert query_origin(multi) == (3, 0)
+    single = '[rule]\nquery = "process where true"\n'
+    assert query_origin(single) == (2, len('query = "'))

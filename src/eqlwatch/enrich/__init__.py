@@ -1,0 +1,20 @@
+"""IP enrichment: every address in a hit, classified from one versioned IANA table.
+
+The same table produces the rules' "not public" CIDR list, so queries and alerts never
+disagree about what a public address is.
+"""
+
+from eqlwatch.enrich.rows import UserRange
+from eqlwatch.enrich.table import IpInfo, IpTable, load_ip_table, non_public_cidr_match
+from eqlwatch.enrich.walk import Enricher, Enrichment, is_ip_field
+
+__all__ = [
+    "Enricher",
+    "Enrichment",
+    "IpInfo",
+    "IpTable",
+    "UserRange",
+    "is_ip_field",
+    "load_ip_table",
+    "non_public_cidr_match",
+]

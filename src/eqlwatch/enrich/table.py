@@ -1,0 +1,234 @@
+"""Classifying one IP address against the versioned IANA table plus user ranges.
+
+`ipaddress` is used only to parse; what an address *is* comes from the rows in
+`data/iana.toml`, because `ipaddress`'s flags lag the registries and differ between Python
+patch releases (see docs/enrichment.md). Lookups are a bisect over precomputed integer
+intervals, where each interval already knows its most specific block, and results are
+cached per input string: this sits on the hot path of every alert.
+
+Categories (stable snake_case): public, private, loopback, link_local, cgnat, documentation,
+multicast, unspecified, broadcast, benchmarking, reserved, this_network, protocol_assignment,
+translation, discard, dummy, anycast, orchid, drone_id, unique_local, site_local, 6to4,
+teredo, amt, as112, srv6, ipv4_mapped. `public` means "in no row at all": globally
+reachable unicast outside every special block.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from eqlwatch.enrich.rows import Row, TableData, UserRange, load_iana_rows, load_user_ranges
+
+T = TypeVar("T")
+_CACHE_MAX = 1 << 16
+# ES compares IPv4 values against IPv6 CIDRs in their ::ffff:a.b.c.d form, so an emitted
+# IPv6 block must never cover that range, or it would swallow every IPv4 address.
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+@dataclass(frozen=True, slots=True)
+class IpInfo:
+    """What one IP address is, and where in a hit it was seen."""
+
+    ip: str
+    version: int
+    category: str
+    block: str | None
+    name: str | None
+    rfc: str | None
+    globally_reachable: bool | None
+    public: bool
+    labels: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+
+
+class _Intervals(Generic[T]):
+    """Disjoint integer intervals, each carrying the value of the ranges that cover it."""
+
+    __slots__ = ("starts", "values")
+
+    def __init__(self, starts: list[int], values: list[T]) -> None:
+        self.starts = starts
+        self.values = values
+
+    def at(self, value: int) -> T:
+        return self.values[bisect_right(self.starts, value) - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Span(Generic[T]):
+    first: int
+    last: int
+    item: T
+
+
+def _flatten(spans: Sequence[_Span[T]], pick: Callable[[list[T]], object]) -> _Intervals[object]:
+    """Sweep nested-or-disjoint CIDR spans into elementary intervals (laminar, so a stack)."""
+    starts: list[int] = [0]
+    values: list[object] = [pick([])]
+    stack: list[_Span[T]] = []
+
+    def mark(pos: int) -> None:
+        value = pick([s.item for s in stack])
+        if starts[-1] == pos:
+            values[-1] = value
+        else:
+            starts.append(pos)
+            values.append(value)
+
+    ordered = sorted(enumerate(spans), key=lambda p: (p[1].first, p[1].first - p[1].last, -p[0]))
+    for _, span in ordered:
+        while stack and stack[-1].last < span.first:
+            mark(stack.pop().last + 1)
+        stack.append(span)
+        mark(span.first)
+    while stack:
+        mark(stack.pop().last + 1)
+    return _Intervals(starts, values)
+
+
+def _most_specific(rows: list[Row]) -> Row | None:
+    return rows[-1] if rows else None
+
+
+def _labels(ranges: list[UserRange]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(r.label for r in reversed(ranges)))
+
+
+def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """Parse an address: zone ids dropped, IPv4-mapped IPv6 unwrapped to IPv4."""
+    if not isinstance(text, str):
+        raise ValueError(f"not an IP address: {text!r}")
+    value = text.strip()
+    if ":" in value and "%" in value:
+        value = value.split("%", 1)[0]
+    try:
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"not an IP address: {text!r}") from None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+class IpTable:
+    """The IANA rows (and optional user ranges) as a fast, cached classifier."""
+
+    def __init__(self, data: TableData, user_ranges: Sequence[UserRange] = ()) -> None:
+        self.version = data.version
+        self.sources: tuple[Mapping[str, str], ...] = data.sources
+        self.rows = data.rows
+        self.user_ranges = tuple(user_ranges)
+        self._rows = {v: self._index(v) for v in (4, 6)}
+        self._users = {v: self._user_index(v) for v in (4, 6)}
+        self._cache: dict[str, IpInfo | None] = {}
+
+    def _index(self, version: int) -> _Intervals[object]:
+        spans = [_Span(r.first, r.last, r) for r in self.rows if r.version == version]
+        return _flatten(spans, _most_specific)
+
+    def _user_index(self, version: int) -> _Intervals[object]:
+        spans = [_Span(u.first, u.last, u) for u in self.user_ranges if u.version == version]
+        return _flatten(spans, _labels)
+
+    def classify(self, ip: str) -> IpInfo:
+        """Classify one address (cached). Raises ValueError, naming the value, on a non-IP."""
+        info = self.lookup(ip)
+        if info is None:
+            raise ValueError(f"not an IP address: {ip!r}")
+        return info
+
+    def lookup(self, ip: str) -> IpInfo | None:
+        """Like `classify`, but None for a non-IP (cheap for callers probing many strings)."""
+        try:
+            return self._cache[ip]
+        except (KeyError, TypeError):
+            pass
+        try:
+            info: IpInfo | None = self._classify(parse_ip(ip))
+        except ValueError:
+            info = None
+        if isinstance(ip, str):
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[ip] = info
+        return info
+
+    def _classify(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> IpInfo:
+        value = int(addr)
+        row = self._rows[addr.version].at(value)
+        labels = self._users[addr.version].at(value)
+        assert row is None or isinstance(row, Row)
+        assert isinstance(labels, tuple)
+        if row is None:
+            return IpInfo(str(addr), addr.version, "public", None, None, None, True, True, labels)
+        return IpInfo(
+            ip=str(addr),
+            version=addr.version,
+            category=row.category,
+            block=row.block,
+            name=row.name,
+            rfc=row.rfc,
+            globally_reachable=row.globally_reachable,
+            public=False,
+            labels=labels,
+        )
+
+    def row_for(self, ip: str) -> Row | None:
+        """The most specific IANA row containing `ip`, or None when it is public."""
+        addr = parse_ip(ip)
+        row = self._rows[addr.version].at(int(addr))
+        assert row is None or isinstance(row, Row)
+        return row
+
+    def non_public_cidrs(self, version: int | None = None) -> list[str]:
+        """Every block that is not public, collapsed, IPv4 first; the rules' exclusion list.
+
+        IPv6 blocks are emitted without the IPv4-mapped range (those values are IPv4).
+        """
+        if version not in (None, 4, 6):
+            raise ValueError(f"version must be 4, 6 or None, got {version!r}")
+        out: list[str] = []
+        for v in (4, 6):
+            if version in (None, v):
+                out.extend(str(n) for n in self._collapsed(v))
+        return out
+
+    def _collapsed(self, version: int) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        if version == 4:
+            v4 = [ipaddress.IPv4Network(r.block) for r in self.rows if r.version == 4]
+            return list(ipaddress.collapse_addresses(v4))
+        pieces: list[ipaddress.IPv6Network] = []
+        for r in self.rows:
+            if r.version != 6 or r.block == str(_MAPPED):
+                continue
+            net = ipaddress.IPv6Network(r.block)
+            pieces.extend(net.address_exclude(_MAPPED) if _MAPPED.subnet_of(net) else [net])
+        return list(ipaddress.collapse_addresses(pieces))
+
+
+def load_ip_table(user_ranges: Path | None = None) -> IpTable:
+    """The packaged IANA table, plus the operator's ranges file when given."""
+    users = load_user_ranges(user_ranges) if user_ranges is not None else ()
+    return IpTable(load_iana_rows(), users)
+
+
+def non_public_cidr_match(field: str, version: int | None = None) -> str:
+    """An EQL `cidrMatch(field, ...)` over the table's non-public blocks, for rule queries."""
+    table = _default_table()
+    cidrs = ", ".join(f'"{c}"' for c in table.non_public_cidrs(version))
+    return f"cidrMatch({field}, {cidrs})"
+
+
+_DEFAULT: list[IpTable] = []
+
+
+def _default_table() -> IpTable:
+    if not _DEFAULT:
+        _DEFAULT.append(IpTable(load_iana_rows()))
+    return _DEFAULT[0]

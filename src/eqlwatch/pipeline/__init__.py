@@ -1,0 +1,1 @@
+"""The alert pipeline: rule × window → search → alerts → sink → checkpoint."""

@@ -1,0 +1,54 @@
+"""Run reports: one per (rule, slice), so rule health (runs, lag, errors) is data too."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    job_id: str
+    run_id: str
+    rule_id: str
+    rule_name: str
+    started: datetime
+    duration_s: float
+    status: str  # "ok" | "error" | "skipped" | "partial"
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    checkpoint: datetime | None = None
+    lag_s: float | None = None
+    searches: int = 0
+    hits: int = 0
+    alerts_created: int = 0
+    alerts_existing: int = 0
+    alerts_excepted: int = 0
+    note_errors: int = 0
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_document(self) -> dict[str, Any]:
+        """ECS-flavoured document for a run-report data stream or NDJSON file."""
+        body = asdict(self)
+        for key in ("started", "window_start", "window_end", "checkpoint"):
+            value = body[key]
+            body[key] = value.isoformat() if isinstance(value, datetime) else None
+        body["errors"] = list(self.errors)
+        return {
+            "@timestamp": self.started.isoformat(),
+            "event": {
+                "kind": "metric",
+                "dataset": "eqlwatch.runs",
+                "outcome": "success" if self.status == "ok" else "failure",
+                "duration": int(self.duration_s * 1e9),
+            },
+            "rule": {"id": self.rule_id, "name": self.rule_name},
+            "eqlwatch": {"run": body},
+        }
+
+
+@runtime_checkable
+class ReportSink(Protocol):
+    def write_reports(self, reports: Sequence[RunReport]) -> None: ...

@@ -1,0 +1,222 @@
+"""Jobs (`jobs/*.toml`): WHEN and WHERE a set of rules runs, as frozen data.
+
+A job names its schedule, the index patterns, which rules (path globs, tags, exclusions),
+the windowing limits, and where events come from and alerts and state go. Relative paths
+in a job are relative to the job's root: the parent of the `jobs/` folder the file is in,
+or the file's own folder otherwise (see docs/rules.md).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from pathlib import Path, PurePath
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from eqlwatch.errors import ConfigError, EqlwatchError, Location
+from eqlwatch.rules.loader import field_path, key_line
+from eqlwatch.rules.model import Duration, Rule
+
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?]+$")
+_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Schedule(_Strict):
+    """Exactly one of `interval` ("5m") or `cron` (five fields, UTC)."""
+
+    interval: Duration | None = None
+    cron: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Schedule:
+        if (self.interval is None) == (self.cron is None):
+            raise ValueError("give exactly one of 'interval' or 'cron'")
+        if self.interval is not None and self.interval <= timedelta(0):
+            raise ValueError("interval must be positive")
+        if self.cron is not None:
+            fields = self.cron.split()
+            if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+                raise ValueError(f"cron {self.cron!r} must have five fields, e.g. '*/5 * * * *'")
+        return self
+
+
+class RuleSelection(_Strict):
+    """Which rules a job runs: files matching `paths`, with any of `tags` (none = all)."""
+
+    paths: tuple[str, ...] = ("queries/*.toml",)
+    tags: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()  # rule_ids or path globs
+
+
+class LocalSource(_Strict):
+    backend: Literal["local"]
+    paths: tuple[str, ...] = Field(min_length=1)
+    input_format: Literal["auto", "ndjson", "json", "evtx", "evtx-json"] = "auto"
+
+
+class ElasticsearchSource(_Strict):
+    backend: Literal["elasticsearch"]
+
+
+class LocalAlerts(_Strict):
+    backend: Literal["local"]
+    path: str = "out/alerts.ndjson"
+
+
+class ElasticsearchAlerts(_Strict):
+    backend: Literal["elasticsearch"]
+    data_stream: str = "logs-eqlwatch.alerts-default"
+
+
+class LocalState(_Strict):
+    backend: Literal["local"]
+    path: str = "state/state.json"
+
+
+class ElasticsearchState(_Strict):
+    backend: Literal["elasticsearch"]
+    index: str = ".eqlwatch-state"
+
+
+SourceConfig = Annotated[LocalSource | ElasticsearchSource, Field(discriminator="backend")]
+AlertsConfig = Annotated[LocalAlerts | ElasticsearchAlerts, Field(discriminator="backend")]
+StateConfig = Annotated[LocalState | ElasticsearchState, Field(discriminator="backend")]
+
+
+class Job(_Strict):
+    """The `[job]` table. `root` is set by the loader, never read from the file."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    schedule: Schedule
+    indices: tuple[str, ...] = ()
+    rules: RuleSelection = RuleSelection()
+    look_back: Duration = timedelta(hours=1)
+    ingest_delay: Duration = timedelta(seconds=30)
+    max_chunk: Duration = timedelta(hours=1)
+    max_slices: int = Field(default=24, ge=1)
+    min_split: Duration = timedelta(seconds=1)
+    max_sequence_span: Duration = timedelta(hours=1)
+    size: int = Field(default=1000, ge=1, le=10000)
+    timestamp_field: str = "@timestamp"
+    tiebreaker_field: str | None = None
+    event_category_field: str = "event.category"
+    kibana_url: str | None = None
+    source: SourceConfig = LocalSource(backend="local", paths=("data/*.ndjson",))
+    alerts: AlertsConfig = LocalAlerts(backend="local")
+    state: StateConfig = LocalState(backend="local")
+    root: Path = Field(default=Path("."), exclude=True)
+
+    def resolve(self, path: str) -> Path:
+        """A path from the job file, made absolute against the job's root."""
+        candidate = Path(path)
+        return candidate if candidate.is_absolute() else self.root / candidate
+
+
+def job_root(path: Path) -> Path:
+    """The folder a job's relative paths start from (parent of `jobs/`, else its folder)."""
+    folder = path.resolve().parent
+    return folder.parent if folder.name == "jobs" else folder
+
+
+def parse_job(text: str, *, file: str, root: Path) -> tuple[Job | None, list[EqlwatchError]]:
+    """Validate one job file's text; every problem names the file and the field."""
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        pos = _TOML_POS.search(str(exc))
+        line, col = (int(pos.group(1)), int(pos.group(2))) if pos else (None, None)
+        msg = _TOML_POS.sub("", str(exc)).strip()
+        return None, [ConfigError(f"invalid TOML: {msg}", location=Location(file, line, col))]
+    table = data.get("job")
+    if not isinstance(table, dict):
+        return None, [ConfigError("missing the [job] table", location=Location(file, field="job"))]
+    if "root" in table:
+        where = Location(file, key_line(text, "job", "root"), None, "job.root")
+        return None, [ConfigError("'root' is not a job setting", location=where)]
+    try:
+        return Job.model_validate({**table, "root": root}), []
+    except ValidationError as exc:
+        return None, [_located(err, text, file) for err in exc.errors()]
+
+
+def _located(err: Any, text: str, file: str) -> EqlwatchError:
+    loc = ("job", *err["loc"])
+    line = key_line(text, "job", str(loc[1])) if len(loc) >= 2 else None
+    if line is None and len(loc) >= 3:
+        line = key_line(text, f"job.{loc[1]}", str(loc[2]))
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return ConfigError(msg, location=Location(file, line, None, field_path(loc)))
+
+
+def load_job(path: Path | str) -> tuple[Job | None, list[EqlwatchError]]:
+    """Read and validate one job file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [ConfigError(f"cannot read: {exc}", location=Location(str(path)))]
+    return parse_job(text, file=str(path), root=job_root(path))
+
+
+def load_jobs(paths: Iterable[Path | str]) -> tuple[list[Job], list[EqlwatchError]]:
+    """Every job under `paths` (files, or folders of `*.toml`); duplicate ids are errors."""
+    jobs: list[Job] = []
+    errors: list[EqlwatchError] = []
+    for raw in paths:
+        path = Path(raw)
+        files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+        for file in files:
+            job, problems = load_job(file)
+            errors.extend(problems)
+            if job is not None and any(j.id == job.id for j in jobs):
+                where = Location(str(file), field="job.id")
+                errors.append(ConfigError(f"duplicate job id {job.id!r}", location=where))
+            elif job is not None:
+                jobs.append(job)
+    return jobs, errors
+
+
+def rule_paths(job: Job) -> list[Path]:
+    """The rule files the job's `rules.paths` globs match (sorted, each once)."""
+    found: dict[Path, None] = {}
+    for pattern in job.rules.paths:
+        if Path(pattern).is_absolute():
+            matches = sorted(Path(p) for p in glob.glob(pattern))
+        else:
+            matches = sorted(job.root.glob(pattern))
+        found.update(dict.fromkeys(m for m in matches if m.is_file()))
+    return list(found)
+
+
+def select_rules(job: Job, rules: Sequence[Rule]) -> list[Rule]:
+    """The loaded rules this job runs: enabled, tagged as asked, not excluded (pure)."""
+    wanted = set(job.rules.tags)
+    chosen: list[Rule] = []
+    for rule in rules:
+        if not rule.eqlwatch.enabled:
+            continue
+        if wanted and wanted.isdisjoint(rule.rule.tags):
+            continue
+        if _excluded(job, rule):
+            continue
+        chosen.append(rule)
+    return chosen
+
+
+def _excluded(job: Job, rule: Rule) -> bool:
+    path = PurePath(rule.path).as_posix() if rule.path else ""
+    for pattern in job.rules.exclude:
+        if pattern == rule.rule_id or (path and fnmatch.fnmatch(path, f"*{pattern}")):
+            return True
+    return False

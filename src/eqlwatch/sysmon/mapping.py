@@ -1,0 +1,160 @@
+"""Sysmon EventData → ECS: process, hashes, file, image-load (`dll.*`) and user fields.
+
+Each function reads the working copy `data` of the event's EventData, writes ECS fields
+into `doc`, and pops what Elastic's pipeline renames away, so what is left over becomes
+`winlog.event_data` exactly as Elastic keeps it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eqlwatch.sysmon.argv import split_command_line
+from eqlwatch.sysmon.tables import FILE_HASH_EVENTS, PROCESS_HASH_EVENTS
+from eqlwatch.sysmon.values import (
+    append_unique,
+    basename,
+    file_parts,
+    get,
+    parse_hashes,
+    put,
+    split_user,
+    to_int,
+)
+
+Doc = dict[str, Any]
+Data = dict[str, str]
+
+# EventData key → ECS field, renamed in this order; a later key never overwrites an earlier.
+_PROCESS_RENAMES: tuple[tuple[str, str, bool], ...] = (
+    ("ProcessGuid", "process.entity_id", False),
+    ("ProcessId", "process.pid", True),
+    ("Image", "process.executable", False),
+    ("SourceProcessGuid", "process.entity_id", False),
+    ("SourceProcessGUID", "process.entity_id", False),
+    ("SourceProcessId", "process.pid", True),
+    ("SourceThreadId", "process.thread.id", True),
+    ("SourceImage", "process.executable", False),
+    ("Destination", "process.executable", False),
+    ("CommandLine", "process.command_line", False),
+    ("CurrentDirectory", "process.working_directory", False),
+    ("ParentProcessGuid", "process.parent.entity_id", False),
+    ("ParentProcessId", "process.parent.pid", True),
+    ("ParentImage", "process.parent.executable", False),
+    ("ParentCommandLine", "process.parent.command_line", False),
+)
+_PE_COPIES = (
+    ("Company", "company"),
+    ("Description", "description"),
+    ("FileVersion", "file_version"),
+    ("Product", "product"),
+)
+
+
+def _rename(doc: Doc, data: Data, key: str, field: str, as_int: bool = False) -> None:
+    """Move `data[key]` to `field` unless the field is already set (Elastic's rename)."""
+    if key not in data or get(doc, field) is not None:
+        return
+    if as_int:
+        number = to_int(data[key])
+        if number is None:
+            return
+        put(doc, field, number)
+    else:
+        put(doc, field, data[key])
+    del data[key]
+
+
+def map_hashes(doc: Doc, data: Data, eid: int) -> None:
+    """`Hashes` → `process.hash.*` or `file.hash.*` (and `dll.hash.*`), imphash, `related.hash`."""
+    raw = data.pop("Hashes", None) or data.pop("Hash", None)
+    if raw is None:
+        return
+    hashes = parse_hashes(raw)
+    if not hashes:
+        return
+    append_unique(doc, "related.hash", list(hashes.values()))
+    targets = []
+    if eid in PROCESS_HASH_EVENTS:
+        targets.append("process")
+    elif eid in FILE_HASH_EVENTS:
+        targets.extend(["file", "dll"] if eid == 7 else ["file"])
+    for target in targets:
+        for algo, digest in hashes.items():
+            put(
+                doc,
+                f"{target}.pe.imphash" if algo == "imphash" else f"{target}.hash.{algo}",
+                digest,
+            )
+
+
+def map_process(doc: Doc, data: Data, eid: int) -> None:
+    """`process.*` and `process.parent.*`, with args split and names taken from the paths."""
+    for key, field, as_int in _PROCESS_RENAMES:
+        _rename(doc, data, key, field, as_int)
+    if eid != 7:
+        _rename(doc, data, "OriginalFileName", "process.pe.original_file_name")
+        for key, name in _PE_COPIES:
+            if key in data:
+                put(doc, f"process.pe.{name}", data[key])
+    for prefix in ("process", "process.parent"):
+        cmd = get(doc, f"{prefix}.command_line")
+        if cmd:
+            args = split_command_line(cmd)
+            put(doc, f"{prefix}.args", args)
+            put(doc, f"{prefix}.args_count", len(args))
+        exe = get(doc, f"{prefix}.executable")
+        if exe and len(exe) > 1 and get(doc, f"{prefix}.name") is None:
+            name = basename(exe)
+            if name:
+                put(doc, f"{prefix}.name", name)
+
+
+def map_file(doc: Doc, data: Data, eid: int) -> None:
+    """`file.*` from the target path, pipe name or loaded image, with its signature and PE."""
+    for key in ("TargetFilename", "Device"):
+        _rename(doc, data, key, "file.path")
+    _rename(doc, data, "PipeName", "file.name")
+    _rename(doc, data, "ImageLoaded", "file.path")
+    if "Signature" in data:
+        put(doc, "file.code_signature.subject_name", data["Signature"])
+    if "SignatureStatus" in data:
+        put(doc, "file.code_signature.status", data["SignatureStatus"])
+        if data["SignatureStatus"] == "Valid":
+            put(doc, "file.code_signature.valid", True)
+    if "Signed" in data:
+        put(doc, "file.code_signature.trusted", data["Signed"].lower() == "true")
+    if eid == 7:
+        _rename(doc, data, "OriginalFileName", "file.pe.original_file_name")
+        for key, name in _PE_COPIES:
+            if key in data:
+                put(doc, f"file.pe.{name}", data[key])
+    path = get(doc, "file.path")
+    if path:
+        for name, value in file_parts(path).items():
+            put(doc, f"file.{name}", value)
+
+
+def map_dll(doc: Doc, data: Data) -> None:
+    """Image loads (Sysmon 7) also as `dll.*`, as the windows integration writes them."""
+    for field in ("path", "name", "pe.original_file_name"):
+        value = get(doc, f"file.{field}")
+        if value is not None:
+            put(doc, f"dll.{field}", value)
+    status = data.get("SignatureStatus") or data.get("Signed")
+    if status is not None:
+        put(doc, "dll.code_signature.status", status)
+    if "Signature" in data:
+        put(doc, "dll.code_signature.subject_name", data["Signature"])
+
+
+def map_user(doc: Doc, data: Data, user_sid: str | None) -> None:
+    """`user.id` from the record's security SID; `user.domain`/`user.name` from `User`."""
+    if user_sid:
+        put(doc, "user.id", user_sid)
+    raw = data.pop("User", None)
+    parts = split_user(raw) if raw else None
+    if parts is not None:
+        put(doc, "user.domain", parts[0])
+        put(doc, "user.name", parts[1])
+        append_unique(doc, "related.user", [parts[1]])

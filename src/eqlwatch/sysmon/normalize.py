@@ -1,0 +1,170 @@
+"""A Windows event record → one ECS document, the way Elastic's windows integration maps it.
+
+Pure: no I/O, no clock. Sysmon events get the full `sysmon_operational` mapping; any other
+channel gets the generic part (`@timestamp`, `event.code`, `host.name`, `winlog.*`) and goes
+to the `forwarded` data stream, as the integration does with forwarded events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from eqlwatch.errors import DataError
+from eqlwatch.sysmon.mapping import map_dll, map_file, map_hashes, map_process, map_user
+from eqlwatch.sysmon.netmap import map_dns, map_network, map_registry, map_related_ips
+from eqlwatch.sysmon.record import WinRecord
+from eqlwatch.sysmon.shapes import ADAPTERS, record_shape
+from eqlwatch.sysmon.tables import SYSMON_EVENTS
+from eqlwatch.sysmon.values import parse_utc_time, put
+from eqlwatch.sysmon.xmlevent import parse_event_xml
+
+SYSMON_DATASET = "windows.sysmon_operational"
+FORWARDED_DATASET = "windows.forwarded"
+NAMESPACE = "default"
+ECS_VERSION = "8.17.0"
+
+# EventData that Elastic's pipeline removes once mapped (its "Cleanup" step).
+_CLEANUP = (
+    "ProcessId", "ParentProcessId", "SourceProcessId", "SourceThreadId", "SourceIp",
+    "SourcePort", "SourcePortName", "DestinationIp", "DestinationPort", "DestinationPortName",
+    "RuleName", "User", "Initiated", "SourceIsIpv6", "DestinationIsIpv6", "QueryStatus",
+    "Archived", "IsExecutable", "QueryResults", "UtcTime", "Hash", "Hashes", "TargetObject",
+)  # fmt: skip
+
+
+def data_stream_name(dataset: str, namespace: str = NAMESPACE) -> str:
+    return f"logs-{dataset}-{namespace}"
+
+
+def _winlog(rec: WinRecord) -> dict[str, Any]:
+    winlog: dict[str, Any] = {"event_id": str(rec.event_id)}
+    simple = {
+        "channel": rec.channel,
+        "computer_name": rec.computer,
+        "provider_name": rec.provider,
+        "provider_guid": rec.provider_guid,
+        "record_id": None if rec.record_id is None else str(rec.record_id),
+        "version": rec.version,
+        "opcode": rec.opcode,
+        "task": rec.task,
+    }
+    winlog.update({k: v for k, v in simple.items() if v is not None})
+    if rec.pid is not None:
+        put(winlog, "process.pid", rec.pid)
+    if rec.thread_id is not None:
+        put(winlog, "process.thread.id", rec.thread_id)
+    if rec.user_sid:
+        put(winlog, "user.identifier", rec.user_sid)
+    if rec.user_data:
+        winlog["user_data"] = dict(rec.user_data)
+    return winlog
+
+
+def _envelope(rec: WinRecord, dataset: str) -> dict[str, Any]:
+    """Fields every Windows event gets, Sysmon or not."""
+    doc: dict[str, Any] = {
+        "ecs": {"version": ECS_VERSION},
+        "event": {"kind": "event", "code": str(rec.event_id), "dataset": dataset},
+        "data_stream": {"type": "logs", "dataset": dataset, "namespace": NAMESPACE},
+        "host": {"os": {"type": "windows", "family": "windows", "platform": "windows"}},
+        "winlog": _winlog(rec),
+    }
+    if rec.time_created:
+        doc["@timestamp"] = rec.time_created
+        put(doc, "event.created", rec.time_created)
+    if rec.provider:
+        put(doc, "event.provider", rec.provider)
+    if rec.computer:
+        put(doc, "host.name", rec.computer)
+    if rec.level:
+        put(doc, "log.level", rec.level)
+    if rec.user_sid:
+        put(doc, "user.id", rec.user_sid)
+    return doc
+
+
+def _categorise(doc: dict[str, Any], eid: int) -> None:
+    kind = SYSMON_EVENTS.get(eid)
+    if kind is None:
+        return
+    if kind.category:
+        put(doc, "event.category", list(kind.category))
+    put(doc, "event.type", list(kind.type))
+    put(doc, "event.action", kind.action if isinstance(kind.action, str) else list(kind.action))
+
+
+def _sysmon_extras(doc: dict[str, Any], data: dict[str, str], eid: int) -> None:
+    """`rule.name`, `message` (tampering type), `error.code`, `sysmon.file.*`."""
+    if "RuleName" in data:
+        put(doc, "rule.name", data.pop("RuleName"))
+    if eid == 25 and "Type" in data:
+        doc["message"] = data.pop("Type")
+    if eid == 255 and "ID" in data:
+        put(doc, "error.code", data.pop("ID"))
+    for key, field in (("Archived", "archived"), ("IsExecutable", "is_executable")):
+        flag = data.get(key, "").lower()
+        if flag in ("true", "false"):
+            put(doc, f"sysmon.file.{field}", flag == "true")
+    if "TargetProcessGuid" in data:
+        data["TargetProcessGUID"] = data.pop("TargetProcessGuid")
+
+
+def normalize_sysmon(rec: WinRecord) -> dict[str, Any]:
+    """A Sysmon record → its ECS document (windows integration, sysmon_operational)."""
+    eid = rec.event_id
+    doc = _envelope(rec, SYSMON_DATASET)
+    data = dict(rec.event_data)
+    utc = parse_utc_time(data["UtcTime"]) if "UtcTime" in data else None
+    if utc is not None:
+        doc["@timestamp"] = utc
+    _categorise(doc, eid)
+    _sysmon_extras(doc, data, eid)
+    map_hashes(doc, data, eid)
+    map_process(doc, data, eid)
+    map_file(doc, data, eid)
+    if eid == 7:
+        map_dll(doc, data)
+    map_network(doc, data, eid)
+    if eid == 22:
+        map_dns(doc, data)
+    map_user(doc, data, rec.user_sid)
+    map_related_ips(doc)
+    map_registry(doc, data, eid)
+    for key in _CLEANUP:
+        data.pop(key, None)
+    if data:
+        doc["winlog"]["event_data"] = data
+    return doc
+
+
+def normalize_generic(rec: WinRecord) -> dict[str, Any]:
+    """A non-Sysmon record: envelope fields and its EventData kept under `winlog.event_data`."""
+    doc = _envelope(rec, FORWARDED_DATASET)
+    if rec.event_data:
+        doc["winlog"]["event_data"] = dict(rec.event_data)
+    return doc
+
+
+def normalize_record(rec: WinRecord) -> dict[str, Any]:
+    return normalize_sysmon(rec) if rec.is_sysmon else normalize_generic(rec)
+
+
+def to_record(raw: Mapping[str, Any] | str, shape: str = "auto") -> WinRecord:
+    """Any supported raw shape (a parsed JSON object, or event XML text) → a `WinRecord`."""
+    if isinstance(raw, str):
+        return parse_event_xml(raw)
+    if shape == "auto":
+        found = record_shape(raw)
+        if found is None or found == "ecs":
+            raise DataError(f"not a raw Windows event record (shape: {found or 'unknown'})")
+        shape = found
+    adapter = ADAPTERS.get(shape)
+    if adapter is None:
+        raise DataError(f"no adapter for record shape {shape!r}")
+    return adapter(raw)
+
+
+def to_ecs(raw: Mapping[str, Any] | str, shape: str = "auto") -> dict[str, Any]:
+    """A raw Windows / Sysmon record in any supported shape → one ECS document."""
+    return normalize_record(to_record(raw, shape))

@@ -1,0 +1,198 @@
+"""Small value conversions shared by the Sysmon mapping: GUIDs, times, hashes, paths.
+
+Collectors spell the same value differently (GUIDs with or without braces, in either
+case; numbers as JSON numbers or strings), so every input is brought to one spelling
+here before any field is mapped. Joins such as `sequence by process.entity_id` only work
+when both sides agree.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+_GUID = re.compile(
+    r"^\{?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\}?$"
+)
+_NULL_GUID = "{00000000-0000-0000-0000-000000000000}"
+# Values Elastic's pipeline treats as "no value" in event_data.
+EMPTY_VALUES = frozenset({"", "-"})
+_EMPTY_HASH = re.compile(r"^0*$")
+
+
+def canonical_guid(value: str) -> str:
+    """`{UPPER-CASE}` for anything GUID-shaped; other text is returned unchanged."""
+    m = _GUID.match(value.strip())
+    if m is None:
+        return value
+    return "{" + m.group(1).upper() + "}"
+
+
+def is_null_guid(value: str) -> bool:
+    return canonical_guid(value) == _NULL_GUID
+
+
+def is_guid_key(key: str) -> bool:
+    """Event-data keys that hold GUIDs (ProcessGuid, SourceProcessGUID, LogonGuid, ...)."""
+    return key.lower().endswith("guid")
+
+
+def text(value: Any) -> str | None:
+    """Event-data value as Elastic sees it: a string, or None when empty or `-`."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        out = "true" if value else "false"
+    elif isinstance(value, str):
+        out = value
+    else:
+        out = str(value)
+    return None if out in EMPTY_VALUES else out
+
+
+def clean_event_data(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Stringify, drop empty and null-GUID values, and canonicalise GUIDs."""
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        s = text(value)
+        if s is None:
+            continue
+        if is_guid_key(key):
+            if is_null_guid(s):
+                continue
+            s = canonical_guid(s)
+        out[key] = s
+    return out
+
+
+def to_int(value: Any) -> int | None:
+    """A number from a JSON number or a decimal / `0x` hex string; None if it is neither."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    s = str(value).strip()
+    try:
+        return int(s, 16) if s.lower().startswith("0x") else int(s)
+    except ValueError:
+        return None
+
+
+def _iso_ms(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_utc_time(value: str) -> str | None:
+    """Sysmon `UtcTime` ("2019-05-12 18:35:05.140", UTC) as ISO 8601 with millis and Z."""
+    s = value.strip().replace("T", " ").rstrip("Z")
+    for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return _iso_ms(datetime.strptime(s, fmt).replace(tzinfo=UTC))
+        except ValueError:
+            continue
+    return None
+
+
+def parse_iso_time(value: str) -> str | None:
+    """An ISO 8601 timestamp of any precision (System TimeCreated) as millis with Z."""
+    s = value.strip()
+    if s.endswith(" UTC"):
+        s = s[:-4]
+    if s.endswith(("Z", "z")):
+        s = s[:-1] + "+00:00"
+    m = re.match(r"^(.*?\.\d{1,6})\d*(.*)$", s)  # Windows gives 7 fractional digits
+    if m is not None:
+        s = m.group(1) + m.group(2)
+    try:
+        dt = datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return _iso_ms(dt)
+
+
+def parse_hashes(value: str) -> dict[str, str]:
+    """`SHA1=AB..,MD5=CD..` (or a bare `SHA256=..`) → {"sha1": "ab..", ...}, empty ones dropped."""
+    out: dict[str, str] = {}
+    for part in value.split(","):
+        key, sep, digest = part.partition("=")
+        if not sep:
+            continue
+        digest = digest.strip().lower()
+        if _EMPTY_HASH.match(digest):
+            continue
+        out[key.strip().lower()] = digest
+    return out
+
+
+def split_user(value: str) -> tuple[str, str] | None:
+    """`DOMAIN\\name` → (domain, name); anything else is not split (as Elastic does)."""
+    parts = value.split("\\")
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        return None
+    return parts[0], parts[1]
+
+
+def basename(path: str) -> str | None:
+    """Text after the last backslash, or None when there is none (Elastic's rule)."""
+    idx = path.rfind("\\")
+    if idx < 0 or idx == len(path) - 1:
+        return None
+    return path[idx + 1 :]
+
+
+def file_parts(path: str) -> dict[str, str]:
+    """`file.name`, `file.directory`, `file.extension` from a Windows path."""
+    idx = path.rfind("\\")
+    if len(path) <= 1 or idx < 0:
+        return {}
+    parts = {"name": path[idx + 1 :], "directory": path[:idx]}
+    ext = path.rfind(".")
+    if ext > -1:
+        parts["extension"] = path[ext + 1 :]
+    return parts
+
+
+def valid_ip(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    return value.strip()
+
+
+def put(doc: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b.c` in a nested dict, creating the objects on the way."""
+    *parents, leaf = dotted.split(".")
+    node = doc
+    for name in parents:
+        child = node.get(name)
+        if not isinstance(child, dict):
+            child = {}
+            node[name] = child
+        node = child
+    node[leaf] = value
+
+
+def get(doc: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = doc
+    for name in dotted.split("."):
+        if not isinstance(node, Mapping) or name not in node:
+            return None
+        node = node[name]
+    return node
+
+
+def append_unique(doc: dict[str, Any], dotted: str, values: list[str]) -> None:
+    """Append to a list field without duplicates (Elastic's `allow_duplicates: false`)."""
+    current = get(doc, dotted)
+    out: list[str] = list(current) if isinstance(current, list) else []
+    for v in values:
+        if v not in out:
+            out.append(v)
+    if out:
+        put(doc, dotted, out)

@@ -105,9 +105,9 @@ def map_process(doc: Doc, data: Data, eid: int) -> None:
             put(doc, f"{prefix}.args_count", len(args))
         exe = get(doc, f"{prefix}.executable")
         if exe and len(exe) > 1 and get(doc, f"{prefix}.name") is None:
-            name = basename(exe)
-            if name:
-                put(doc, f"{prefix}.name", name)
+            short = basename(exe)
+            if short:
+                put(doc, f"{prefix}.name", short)
 
 
 def map_file(doc: Doc, data: Data, eid: int) -> None:

@@ -1,0 +1,154 @@
+"""Raw records out of files: EVTX, JSON (array, wrapper object or NDJSON) and event XML.
+
+I/O only, no mapping. Each record comes with where it was found (file and line, or the
+record number when the container has no lines), and a record that cannot be decoded comes
+as a `DataError` in its place, so one bad line never stops the read.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from eqlwatch.errors import DataError, Location
+
+EVTX_MAGIC = b"ElfFile\x00"
+GZIP_MAGIC = b"\x1f\x8b"
+# Consecutive undecodable EVTX records after which the file is taken as unreadable.
+_MAX_EVTX_ERRORS = 1000
+
+RawRecord = tuple[Location, Any]
+
+
+def head_bytes(path: Path, size: int = 4096) -> bytes:
+    """The first bytes of the file's content, gunzipped when it is gzip."""
+    with path.open("rb") as fh:
+        head = fh.read(size)
+    if head.startswith(GZIP_MAGIC):
+        with gzip.open(path, "rb") as gz:
+            return gz.read(size)
+    return head
+
+
+def open_text(path: Path) -> TextIO:
+    """The file as text (UTF-8, a BOM skipped), gunzipped when it is gzip."""
+    with path.open("rb") as fh:
+        gz = fh.read(2) == GZIP_MAGIC
+    raw = gzip.open(path, "rb") if gz else path.open("rb")  # noqa: SIM115 - the caller closes it
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline=None)
+
+
+def first_text(path: Path) -> str:
+    """The first non-blank characters of a text file (for telling its format)."""
+    return head_bytes(path).decode("utf-8-sig", errors="replace").lstrip()
+
+
+def _loc(path: Path, line: int | None = None, record: int | None = None) -> Location:
+    return Location(file=str(path), line=line, field=None if record is None else f"record {record}")
+
+
+def _container_records(path: Path, value: Any) -> Iterator[RawRecord]:
+    """Records of a whole-file JSON value: an array, `{"events": [...]}`, or one object."""
+    if isinstance(value, dict):
+        for key in ("events", "expected", "hits"):
+            if isinstance(value.get(key), list):
+                value = value[key]
+                break
+    items = value if isinstance(value, list) else [value]
+    for n, item in enumerate(items, 1):
+        if isinstance(item, dict):
+            yield _loc(path, record=n), item
+        else:
+            yield _loc(path, record=n), DataError("record is not a JSON object")
+
+
+def json_records(path: Path) -> Iterator[RawRecord]:
+    """JSON records: NDJSON line by line, or a whole-file array / wrapper object."""
+    start = first_text(path)
+    if start.startswith("["):
+        yield from _whole_json(path)
+        return
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                if lineno == 1 and start.startswith("{"):
+                    break  # a pretty-printed single document, not NDJSON
+                yield _loc(path, line=lineno), DataError(f"invalid JSON: {exc}")
+                continue
+            if isinstance(value, dict):
+                yield _loc(path, line=lineno), value
+            else:
+                yield _loc(path, line=lineno), DataError("line is not a JSON object")
+        else:
+            return
+    yield from _whole_json(path)
+
+
+def _whole_json(path: Path) -> Iterator[RawRecord]:
+    with open_text(path) as fh:
+        content = fh.read()
+    try:
+        value = orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        yield _loc(path, line=exc.lineno), DataError(f"invalid JSON: {exc.msg}")
+        return
+    yield from _container_records(path, value)
+
+
+def xml_records(path: Path) -> Iterator[RawRecord]:
+    """The text of each `<Event ...>...</Event>`, one per line or spread over several."""
+    buf: list[str] = []
+    start = 0
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not buf:
+                idx = line.find("<Event")
+                if idx < 0:
+                    if line.strip():
+                        yield _loc(path, line=lineno), DataError("no <Event> on this line")
+                    continue
+                line, start = line[idx:], lineno
+            buf.append(line)
+            if "</Event>" in line:
+                text = "".join(buf)
+                yield _loc(path, line=start), text[: text.rindex("</Event>") + len("</Event>")]
+                buf = []
+    if buf:
+        yield _loc(path, line=start), DataError("<Event> not closed before end of file")
+
+
+def evtx_records(path: Path) -> Iterator[RawRecord]:
+    """Each record of a binary EVTX file as the evtx-rs JSON `Event` object."""
+    from evtx import PyEvtxParser
+
+    records = PyEvtxParser(str(path)).records_json()
+    errors = 0
+    n = 0
+    while errors < _MAX_EVTX_ERRORS:
+        n += 1
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except Exception as exc:  # the parser raises plain exceptions on damaged chunks
+            errors += 1
+            yield _loc(path, record=n), DataError(f"unreadable EVTX record: {exc}")
+            continue
+        errors = 0
+        if not isinstance(record, dict):
+            yield _loc(path, record=n), DataError("unreadable EVTX record")
+            continue
+        try:
+            yield _loc(path, record=n), orjson.loads(record["data"])
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            yield _loc(path, record=n), DataError(f"unreadable EVTX record: {exc}")
+    yield _loc(path), DataError("too many unreadable EVTX records; stopped")

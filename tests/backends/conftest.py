@@ -16,6 +16,7 @@ from eqlwatch.backends.base import AlertSink, StateStore
 from eqlwatch.backends.local_sink import LocalFileSink
 from eqlwatch.backends.local_state import LocalStateStore
 from eqlwatch.backends.memory import MemorySink, MemoryStateStore
+from tests.backends.es_cluster import contract_backends
 
 
 @dataclass
@@ -41,6 +42,7 @@ def _local(tmp: Path) -> BackendPair:
 
 
 BACKENDS: dict[str, Callable[[Path], BackendPair]] = {"memory": _memory, "local": _local}
+BACKENDS.update(contract_backends())  # Elasticsearch: stand-in always, real cluster if set
 
 
 @pytest.fixture(params=sorted(BACKENDS))

@@ -1,0 +1,161 @@
+"""What `eqlwatch setup` creates in Elasticsearch: lifecycle, templates, data streams, state.
+
+Every step is idempotent (PUT replaces, "already exists" is fine), so setup can run on every
+deploy. Templates have priority 250, above the built-in `logs-*-*` template (100) and the
+200 that Elastic reserves, and reuse the stack's `ecs@mappings` dynamic templates when the
+cluster has them; the explicit mappings below cover what dashboards and lookups need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from elasticsearch import BadRequestError, Elasticsearch
+
+from eqlwatch.backends.elasticsearch.client import CLIENT_ERRORS, call, error_type, translate
+from eqlwatch.backends.elasticsearch.state import STATE_MAPPINGS, STATE_SETTINGS
+
+ALERTS_POLICY = "eqlwatch-alerts"
+RUNS_POLICY = "eqlwatch-runs"
+COMPONENTS = ["logs@mappings", "logs@settings", "logs@custom", "ecs@mappings"]
+
+_KW = {"type": "keyword"}
+ALERT_MAPPINGS: Mapping[str, Any] = {
+    "properties": {
+        "@timestamp": {"type": "date"},
+        "message": {"type": "match_only_text"},
+        "event": {
+            "properties": {
+                "kind": _KW,
+                "severity": {"type": "long"},
+                "risk_score": {"type": "float"},
+                "start": {"type": "date"},
+                "end": {"type": "date"},
+                "url": _KW,
+                "reason": _KW,
+            }
+        },
+        "rule": {"properties": {"id": _KW, "uuid": _KW, "name": _KW, "version": _KW}},
+        "host": {"properties": {"name": _KW, "id": _KW}},
+        "user": {"properties": {"name": _KW, "domain": _KW}},
+        "source": {"properties": {"ip": {"type": "ip"}}},
+        "destination": {"properties": {"ip": {"type": "ip"}}},
+        "related": {"properties": {"ip": {"type": "ip"}, "user": _KW, "hosts": _KW}},
+        "eqlwatch": {"type": "object", "dynamic": True},
+    }
+}
+RUN_MAPPINGS: Mapping[str, Any] = {
+    "properties": {
+        "@timestamp": {"type": "date"},
+        "eqlwatch": {
+            "properties": {
+                "job": _KW,
+                "rule": _KW,
+                "status": _KW,
+                "error": {"type": "text"},
+                "window": {"properties": {"start": {"type": "date"}, "end": {"type": "date"}}},
+                "hits": {"type": "long"},
+                "alerts": {"type": "long"},
+                "duration_ms": {"type": "long"},
+                "lag_s": {"type": "double"},
+            }
+        },
+    }
+}
+
+
+def lifecycle_policy(delete_after: str) -> dict[str, Any]:
+    """ILM: roll over daily or at 50 GB per primary shard, delete after `delete_after`."""
+    return {
+        "phases": {
+            "hot": {"actions": {"rollover": {"max_age": "1d", "max_primary_shard_size": "50gb"}}},
+            "delete": {"min_age": delete_after, "actions": {"delete": {}}},
+        }
+    }
+
+
+def index_template(pattern: str, policy: str, mappings: Mapping[str, Any]) -> dict[str, Any]:
+    """A composable data-stream template (spec: indices.put_index_template.Request)."""
+    return {
+        "index_patterns": [pattern],
+        "data_stream": {},
+        "priority": 250,
+        "composed_of": COMPONENTS,
+        "ignore_missing_component_templates": COMPONENTS,
+        "template": {
+            "settings": {"index": {"lifecycle": {"name": policy}}},
+            "mappings": dict(mappings),
+        },
+        "meta": {"managed_by": "eqlwatch", "description": "eqlwatch alerts / run reports"},
+    }
+
+
+def template_target(data_stream: str) -> tuple[str, str]:
+    """(template name, pattern): `logs-x-default` → (`logs-x`, `logs-x-*`), any namespace."""
+    head, sep, _namespace = data_stream.rpartition("-")
+    if not sep or head.count("-") < 1:
+        return data_stream, data_stream
+    return head, f"{head}-*"
+
+
+def ensure_data_stream(client: Elasticsearch, name: str) -> None:
+    """Create the data stream unless it exists (its template must already match it)."""
+    try:
+        client.indices.create_data_stream(name=name)
+    except BadRequestError as exc:
+        if error_type(exc) != "resource_already_exists_exception":
+            raise translate(f"create data stream {name}", exc) from exc
+    except CLIENT_ERRORS as exc:
+        raise translate(f"create data stream {name}", exc) from exc
+
+
+def ensure_state_index(client: Elasticsearch, index: str) -> None:
+    """Create the (hidden) state index with strict mappings unless it exists."""
+    try:
+        client.indices.create(
+            index=index, mappings=dict(STATE_MAPPINGS), settings=dict(STATE_SETTINGS)
+        )
+    except BadRequestError as exc:
+        if error_type(exc) != "resource_already_exists_exception":
+            raise translate(f"create index {index}", exc) from exc
+    except CLIENT_ERRORS as exc:
+        raise translate(f"create index {index}", exc) from exc
+
+
+def setup_cluster(
+    client: Elasticsearch,
+    *,
+    alerts_data_stream: str,
+    runs_data_stream: str,
+    state_index: str,
+    alerts_retention: str = "365d",
+    runs_retention: str = "30d",
+) -> list[str]:
+    """Create policies, templates, data streams and the state index; returns what was done."""
+    done: list[str] = []
+    for policy, retention in ((ALERTS_POLICY, alerts_retention), (RUNS_POLICY, runs_retention)):
+        call(
+            f"put ILM policy {policy}",
+            client.ilm.put_lifecycle,
+            name=policy,
+            policy=lifecycle_policy(retention),
+        )
+        done.append(f"ILM policy {policy}")
+    for stream, policy, mappings in (
+        (alerts_data_stream, ALERTS_POLICY, ALERT_MAPPINGS),
+        (runs_data_stream, RUNS_POLICY, RUN_MAPPINGS),
+    ):
+        name, pattern = template_target(stream)
+        call(
+            f"put index template {name}",
+            client.indices.put_index_template,
+            name=name,
+            **index_template(pattern, policy, mappings),
+        )
+        done.append(f"index template {name}")
+        ensure_data_stream(client, stream)
+        done.append(f"data stream {stream}")
+    ensure_state_index(client, state_index)
+    done.append(f"state index {state_index}")
+    return done

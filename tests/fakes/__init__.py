@@ -1,0 +1,1 @@
+"""Real-HTTP stand-ins for the services eqlwatch talks to (Elasticsearch, Kibana)."""

@@ -1,0 +1,453 @@
+"""Handlers of the stand-in server, one per endpoint eqlwatch calls.
+
+Each docstring names the specification type its request/response follows
+(elastic/elasticsearch-specification `specification/...`; Kibana: the saved objects
+import API reference). Handlers run under the store lock.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import TYPE_CHECKING, Any
+
+from tests.fakes.es_store import EsError
+
+if TYPE_CHECKING:
+    from tests.fakes.es_server import FakeElasticsearch
+
+SHARDS = {"total": 1, "successful": 1, "failed": 0}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    params: dict[str, str]
+    raw: bytes
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.raw) if self.raw else {}
+
+    def flag(self, name: str) -> bool:
+        return self.params.get(name, "false") == "true"
+
+    def int_param(self, name: str) -> int | None:
+        value = self.params.get(name)
+        return None if value is None else int(value)
+
+
+def info(fake: FakeElasticsearch, req: Request) -> tuple[int, Any]:
+    """`GET /` (spec: _global/info/RootNodeInfoResponse)."""
+    return 200, {
+        "name": "fake-node",
+        "cluster_name": "fake",
+        "cluster_uuid": "fake-uuid",
+        "version": {
+            "number": "8.19.0",
+            "build_flavor": "default",
+            "lucene_version": "9.12.0",
+            "minimum_wire_compatibility_version": "7.17.0",
+            "minimum_index_compatibility_version": "7.0.0",
+        },
+        "tagline": "You Know, for Search",
+    }
+
+
+def _doc_meta(index: str, doc_id: str, doc: Any, result: str, status: int) -> dict[str, Any]:
+    return {
+        "_index": index,
+        "_id": doc_id,
+        "_version": doc.version,
+        "result": result,
+        "_shards": SHARDS,
+        "_seq_no": doc.seq_no,
+        "_primary_term": doc.primary_term,
+        "status": status,
+    }
+
+
+def index_doc(
+    fake: FakeElasticsearch, req: Request, target: str, kind: str, doc_id: str | None = None
+) -> tuple[int, Any]:
+    """`PUT|POST /{index}/_doc/{id}`, `/_create/{id}` (spec: _global/index, _global/create)."""
+    op_type = "create" if kind == "_create" else req.params.get("op_type", "index")
+    index, doc_id, doc, created = fake.store.write(
+        target,
+        doc_id,
+        req.json(),
+        op_type=op_type,
+        if_seq_no=req.int_param("if_seq_no"),
+        if_primary_term=req.int_param("if_primary_term"),
+    )
+    status = 201 if created else 200
+    body = _doc_meta(index.name, doc_id, doc, "created" if created else "updated", status)
+    body.pop("status")
+    return status, body
+
+
+def get_doc(fake: FakeElasticsearch, req: Request, target: str, doc_id: str) -> tuple[int, Any]:
+    """`GET /{index}/_doc/{id}` (spec: _global/get/GetResponse)."""
+    found = fake.store.get(target, doc_id)
+    if found is None:
+        return 404, {"_index": target, "_id": doc_id, "found": False}
+    index, doc = found
+    return 200, {
+        "_index": index.name,
+        "_id": doc_id,
+        "_version": doc.version,
+        "_seq_no": doc.seq_no,
+        "_primary_term": doc.primary_term,
+        "found": True,
+        "_source": doc.source,
+    }
+
+
+def delete_doc(fake: FakeElasticsearch, req: Request, target: str, doc_id: str) -> tuple[int, Any]:
+    """`DELETE /{index}/_doc/{id}` (spec: _global/delete/DeleteResponse)."""
+    found = fake.store.delete(
+        target, doc_id, req.int_param("if_seq_no"), req.int_param("if_primary_term")
+    )
+    if found is None:
+        return 404, {"_index": target, "_id": doc_id, "result": "not_found", "_shards": SHARDS}
+    index, doc = found
+    return 200, {
+        "_index": index.name,
+        "_id": doc_id,
+        "_version": doc.version + 1,
+        "result": "deleted",
+        "_shards": SHARDS,
+        "_seq_no": doc.seq_no,
+        "_primary_term": doc.primary_term,
+    }
+
+
+def bulk(
+    fake: FakeElasticsearch, req: Request, default_index: str | None = None
+) -> tuple[int, Any]:
+    """`POST /_bulk` NDJSON (spec: _global/bulk/BulkRequest, BulkResponse, ResponseItem)."""
+    lines = [json.loads(line) for line in req.raw.decode().splitlines() if line.strip()]
+    items: list[dict[str, Any]] = []
+    i = 0
+    while i < len(lines):
+        ((op, meta),) = lines[i].items()
+        source = lines[i + 1] if op in ("create", "index") else {}
+        i += 2 if op in ("create", "index") else 1
+        target = meta.get("_index", default_index)
+        fault = fake.faults.take("BULK", target or "", ("item_status",))
+        if fault is not None:
+            err = EsError(fault.status, "es_rejected_execution_exception", "injected rejection")
+            items.append(
+                {
+                    op: {
+                        "_index": target,
+                        "_id": meta.get("_id"),
+                        "status": fault.status,
+                        "error": err.body()["error"],
+                    }
+                }
+            )
+            continue
+        try:
+            index, doc_id, doc, created = fake.store.write(
+                target, meta.get("_id"), source, op_type=op
+            )
+            items.append(
+                {
+                    op: _doc_meta(
+                        index.name,
+                        doc_id,
+                        doc,
+                        "created" if created else "updated",
+                        201 if created else 200,
+                    )
+                }
+            )
+        except EsError as exc:
+            error = exc.body()["error"]
+            error.pop("root_cause")
+            items.append(
+                {
+                    op: {
+                        "_index": target,
+                        "_id": meta.get("_id"),
+                        "status": exc.status,
+                        "error": error,
+                    }
+                }
+            )
+    errors = any("error" in next(iter(item.values())) for item in items)
+    return 200, {"took": 1, "errors": errors, "items": items}
+
+
+def search(fake: FakeElasticsearch, req: Request, target: str) -> tuple[int, Any]:
+    """`GET|POST /{target}/_search` with `ids` or `match_all` (spec: _global/search)."""
+    body = req.json()
+    query = body.get("query", {"match_all": {}})
+    ((kind, spec),) = query.items()
+    ignore = req.params.get("ignore_unavailable") == "true"
+    docs = fake.store.documents(target, ignore_unavailable=ignore)
+    if kind == "ids":
+        wanted = set(spec["values"])
+        docs = [d for d in docs if d[1] in wanted]
+    elif kind != "match_all":
+        raise EsError(400, "parsing_exception", f"unknown query [{kind}]")
+    size = int(body.get("size", req.params.get("size", 10)))
+    with_source = body.get("_source", req.params.get("_source", True)) not in (False, "false")
+    hits = [
+        {"_index": ix, "_id": i, "_score": 1.0, **({"_source": s} if with_source else {})}
+        for ix, i, s in docs[:size]
+    ]
+    return 200, {
+        "took": 1,
+        "timed_out": False,
+        "_shards": SHARDS,
+        "hits": {"total": {"value": len(docs), "relation": "eq"}, "max_score": 1.0, "hits": hits},
+    }
+
+
+def eql(fake: FakeElasticsearch, req: Request, target: str) -> tuple[int, Any]:
+    """`POST /{target}/_eql/search` (spec: eql/search/EqlSearchRequest, EqlSearchResponse)."""
+    body = req.json()
+    events = fake.store.documents(target, ignore_unavailable=True)
+    if fake.faults.take("EQL", req.path, ("shard_failure",)) is not None:
+        return 200, _partial(target, with_failures=True)
+    if fake.faults.take("EQL", req.path, ("partial",)) is not None:
+        return 200, _partial(target, with_failures=False)
+    result = fake.evaluator(events, body)
+    async_fault = fake.faults.take("EQL", req.path, ("async",))
+    if async_fault is not None:
+        search_id = f"FakeAsyncId{len(fake.async_searches) + 1}"
+        fake.async_searches[search_id] = {"result": result, "polls": async_fault.polls}
+        return 200, {
+            "id": search_id,
+            "is_partial": True,
+            "is_running": True,
+            "took": 1,
+            "timed_out": False,
+            "hits": {},
+        }
+    return 200, result
+
+
+def _partial(target: str, *, with_failures: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "is_partial": True,
+        "is_running": False,
+        "took": 1,
+        "timed_out": False,
+        "hits": {"total": {"value": 0, "relation": "eq"}, "events": []},
+    }
+    if with_failures:
+        body["shard_failures"] = [
+            {
+                "shard": 0,
+                "index": target,
+                "node": "fake-node",
+                "reason": {
+                    "type": "node_not_connected_exception",
+                    "reason": "injected shard failure",
+                },
+            }
+        ]
+    return body
+
+
+def eql_get(fake: FakeElasticsearch, req: Request, search_id: str) -> tuple[int, Any]:
+    """`GET /_eql/search/{id}` (spec: eql/get/EqlGetResponse)."""
+    stored = fake.async_searches.get(search_id)
+    if stored is None:
+        raise EsError(404, "resource_not_found_exception", search_id)
+    if stored["polls"] > 0:
+        stored["polls"] -= 1
+        return 200, {
+            "id": search_id,
+            "is_partial": True,
+            "is_running": True,
+            "took": 1,
+            "timed_out": False,
+            "hits": {},
+        }
+    return 200, {"id": search_id, **stored["result"]}
+
+
+def eql_status(fake: FakeElasticsearch, req: Request, search_id: str) -> tuple[int, Any]:
+    """`GET /_eql/search/status/{id}` (spec: eql/get_status/EqlGetStatusResponse)."""
+    stored = fake.async_searches.get(search_id)
+    if stored is None:
+        raise EsError(404, "resource_not_found_exception", search_id)
+    running = stored["polls"] > 0
+    body = {
+        "id": search_id,
+        "is_running": running,
+        "is_partial": running,
+        "expiration_time_in_millis": 4102444800000,
+    }
+    return 200, body if running else {**body, "completion_status": 200}
+
+
+def eql_delete(fake: FakeElasticsearch, req: Request, search_id: str) -> tuple[int, Any]:
+    """`DELETE /_eql/search/{id}` (spec: eql/delete/EqlDeleteResponse = AcknowledgedResponse)."""
+    if fake.async_searches.pop(search_id, None) is None:
+        raise EsError(404, "resource_not_found_exception", search_id)
+    return 200, {"acknowledged": True}
+
+
+def put_template(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`PUT /_index_template/{name}` (spec: indices/put_index_template)."""
+    body = req.json()
+    if not body.get("index_patterns"):
+        raise EsError(400, "action_request_validation_exception", "index patterns are missing")
+    fake.store.templates[name] = body
+    return 200, {"acknowledged": True}
+
+
+def put_policy(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`PUT /_ilm/policy/{name}` (spec: ilm/put_lifecycle)."""
+    body = req.json()
+    if "policy" not in body or "phases" not in body["policy"]:
+        raise EsError(400, "x_content_parse_exception", "policy.phases is required")
+    fake.store.policies[name] = body["policy"]
+    return 200, {"acknowledged": True}
+
+
+def put_data_stream(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`PUT /_data_stream/{name}` (spec: indices/create_data_stream)."""
+    fake.store.create_data_stream(name)
+    return 200, {"acknowledged": True}
+
+
+def get_data_stream(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`GET /_data_stream/{name}` (spec: indices/get_data_stream, abridged)."""
+    if name not in fake.store.data_streams:
+        raise EsError(404, "index_not_found_exception", f"no such index [{name}]")
+    backing = fake.store.data_streams[name]
+    return 200, {
+        "data_streams": [
+            {
+                "name": name,
+                "timestamp_field": {"name": "@timestamp"},
+                "generation": len(backing),
+                "indices": [{"index_name": b, "index_uuid": b} for b in backing],
+                "status": "GREEN",
+                "template": (fake.store.template_for(name) or {}).get("name", ""),
+                "hidden": False,
+            }
+        ]
+    }
+
+
+def rollover(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`POST /{alias}/_rollover` (spec: indices/rollover/IndicesRolloverResponse)."""
+    if name not in fake.store.data_streams:
+        raise EsError(400, "illegal_argument_exception", f"[{name}] is not a data stream")
+    old, new = fake.store.rollover(name)
+    return 200, {
+        "acknowledged": True,
+        "shards_acknowledged": True,
+        "old_index": old,
+        "new_index": new,
+        "rolled_over": True,
+        "dry_run": False,
+        "conditions": {},
+    }
+
+
+def create_index(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`PUT /{index}` (spec: indices/create/IndicesCreateResponse)."""
+    fake.store.create_index(name, req.json())
+    return 200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
+
+
+def refresh(fake: FakeElasticsearch, req: Request, target: str = "_all") -> tuple[int, Any]:
+    """`POST /{target}/_refresh` (spec: indices/refresh, ShardsOperationResponseBase)."""
+    return 200, {"_shards": SHARDS}
+
+
+def kibana_import(fake: FakeElasticsearch, req: Request) -> tuple[int, Any]:
+    """Kibana `POST /api/saved_objects/_import`: multipart `file` of NDJSON saved objects."""
+    if "kbn-xsrf" not in {k.lower() for k in req.headers}:
+        return 400, {
+            "statusCode": 400,
+            "error": "Bad Request",
+            "message": "Request must contain a kbn-xsrf header.",
+        }
+    head = f"Content-Type: {req.headers.get('Content-Type', '')}\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + req.raw)
+    parts = [
+        p
+        for p in message.iter_parts()
+        if p.get_param("name", header="content-disposition") == "file"
+    ]
+    if not parts:
+        return 400, {"statusCode": 400, "error": "Bad Request", "message": "[file]: required"}
+    payload = parts[0].get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    objects = [json.loads(line) for line in payload.decode().splitlines() if line.strip()]
+    known = {(o["type"], o["id"]) for o in fake.store.saved_objects + objects}
+    errors, results = [], []
+    for obj in objects:
+        missing = [r for r in obj.get("references", []) if (r["type"], r["id"]) not in known]
+        if missing:
+            errors.append(
+                {
+                    "id": obj["id"],
+                    "type": obj["type"],
+                    "title": obj["attributes"].get("title", ""),
+                    "error": {"type": "missing_references", "references": missing},
+                }
+            )
+            continue
+        if req.params.get("overwrite") == "true":
+            fake.store.saved_objects = [
+                o
+                for o in fake.store.saved_objects
+                if (o["type"], o["id"]) != (obj["type"], obj["id"])
+            ]
+        fake.store.saved_objects.append(obj)
+        results.append(
+            {
+                "type": obj["type"],
+                "id": obj["id"],
+                "meta": {"title": obj["attributes"].get("title", "")},
+            }
+        )
+    return 200, {
+        "success": not errors,
+        "successCount": len(results),
+        "successResults": results,
+        "errors": errors,
+    }
+
+
+_SEG = r"([^/_][^/]*)"
+ROUTES: list[tuple[str, re.Pattern[str], Any]] = [
+    (m, re.compile(p), h)
+    for m, p, h in [
+        ("GET|HEAD", r"/", info),
+        ("POST", r"/api/saved_objects/_import", kibana_import),
+        ("POST|PUT", r"/_bulk", bulk),
+        ("POST|PUT", rf"/{_SEG}/_bulk", bulk),
+        ("GET|POST", rf"/{_SEG}/_eql/search", eql),
+        ("GET", r"/_eql/search/status/([^/]+)", eql_status),
+        ("GET", r"/_eql/search/([^/]+)", eql_get),
+        ("DELETE", r"/_eql/search/([^/]+)", eql_delete),
+        ("GET|POST", rf"/{_SEG}/_search", search),
+        ("PUT", r"/_index_template/([^/]+)", put_template),
+        ("PUT", r"/_ilm/policy/([^/]+)", put_policy),
+        ("PUT", r"/_data_stream/([^/]+)", put_data_stream),
+        ("GET", r"/_data_stream/([^/]+)", get_data_stream),
+        ("POST", rf"/{_SEG}/_rollover", rollover),
+        ("POST|GET", r"/_refresh", refresh),
+        ("POST|GET", rf"/{_SEG}/_refresh", refresh),
+        ("PUT|POST", rf"/{_SEG}/(_doc|_create)/([^/]+)", index_doc),
+        ("POST", rf"/{_SEG}/(_doc)", index_doc),
+        ("GET", rf"/{_SEG}/_doc/([^/]+)", get_doc),
+        ("DELETE", rf"/{_SEG}/_doc/([^/]+)", delete_doc),
+        ("PUT", rf"/{_SEG}", create_index),
+    ]
+]

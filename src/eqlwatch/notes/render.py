@@ -1,0 +1,117 @@
+"""Rendering a hit's note; a broken template never loses the alert.
+
+Each template is compiled once and cached. When a template fails (syntax, a missing field
+under StrictUndefined, a sandbox violation), the alert still gets a plain fallback note, the
+error is logged and counted, and `Note.error` says what went wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+from jinja2 import Template
+
+from eqlwatch.enrich import Enrichment
+from eqlwatch.model import Hit
+from eqlwatch.notes.env import make_environment
+from eqlwatch.notes.facts import summarise
+from eqlwatch.notes.view import EventView
+from eqlwatch.rules.model import Rule
+
+log = structlog.get_logger(__name__)
+DEFAULT_TEMPLATE = "default.md.j2"
+_NO_ENRICHMENT = Enrichment(ips=())
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A rendered note; `error` is set when the fallback was used instead of the template."""
+
+    text: str
+    template: str
+    error: str | None = None
+
+
+def alert_view(
+    alert_id: str, rule: Rule, hit: Hit, *, job_id: str, detected_at: str, timestamp_field: str
+) -> dict[str, Any]:
+    """The `alert` a template sees (the alert document is built after the note)."""
+    stamps = [e.source.get(timestamp_field) for e in hit.events if not e.missing]
+    stamps = [s for s in stamps if s is not None]
+    return {
+        "id": alert_id,
+        "kind": hit.kind,
+        "job_id": job_id,
+        "detected_at": detected_at,
+        "start": stamps[0] if stamps else None,
+        "end": stamps[-1] if stamps else None,
+        "severity": rule.rule.severity,
+        "risk_score": rule.rule.risk_score,
+    }
+
+
+def note_context(
+    rule: Rule, hit: Hit, enrichment: Enrichment | None, alert: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """What a template sees: rule, alert, events in order, facts and enrichment."""
+    present = [e.source for e in hit.events if not e.missing]
+    refs = [{"index": e.index, "id": e.id, "missing": e.missing} for e in hit.events]
+    return {
+        "rule": rule.template_view,
+        "alert": dict(alert or {}),
+        "hit": {"kind": hit.kind, "join_keys": list(hit.join_keys), "refs": refs},
+        "events": [EventView(src) for src in present],
+        "facts": summarise(present),
+        "enrichment": enrichment if enrichment is not None else _NO_ENRICHMENT,
+    }
+
+
+def fallback_note(rule: Rule, hit: Hit, error: str) -> str:
+    """A plain note that needs no template: enough to triage while the template is fixed."""
+    lines = [f"# {rule.name}", "", f"_The note template failed: {error}_", ""]
+    lines += [rule.rule.description.strip(), "", "## Events"]
+    lines += [f"- {e.index} / {e.id}" for e in hit.events if not e.missing]
+    return "\n".join(lines) + "\n"
+
+
+class NoteRenderer:
+    """Renders notes from `templates_dir`, compiling each template once."""
+
+    def __init__(self, templates_dir: Path | None, *, default: str = DEFAULT_TEMPLATE) -> None:
+        self.env = make_environment(templates_dir)
+        self.default = default
+        self.errors = 0
+        self._compiled: dict[str, Template] = {}
+
+    def template_name(self, rule: Rule) -> str:
+        return rule.eqlwatch.template or self.default
+
+    def template(self, name: str) -> Template:
+        """The compiled template (cached); raises jinja2's errors when it cannot load."""
+        compiled = self._compiled.get(name)
+        if compiled is None:
+            compiled = self._compiled[name] = self.env.get_template(name)
+        return compiled
+
+    def render(
+        self,
+        rule: Rule,
+        hit: Hit,
+        enrichment: Enrichment | None = None,
+        *,
+        alert: Mapping[str, Any] | None = None,
+    ) -> Note:
+        """The hit's note, or the fallback note (logged, counted) when the template fails."""
+        name = self.template_name(rule)
+        try:
+            text = self.template(name).render(note_context(rule, hit, enrichment, alert))
+        except Exception as exc:  # any template failure must still leave the alert written
+            self.errors += 1
+            message = f"{type(exc).__name__}: {exc}"
+            log.error("note template failed", rule=rule.rule_id, template=name, error=message)
+            return Note(fallback_note(rule, hit, message), name, message)
+        return Note(text, name)

@@ -1,0 +1,93 @@
+"""Events as templates see them: `ev["process.name"]` and `ev.process.name` both work.
+
+Sources may be nested, flat (`{"process.name": ...}`) or mixed; `EventView` hides which.
+It is read-only and exposes fields only (no Python internals), so it is safe in the sandbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import orjson
+
+from eqlwatch.rules.fields import MISSING, get_field
+
+
+def _has_children(node: Mapping[str, Any], path: str) -> bool:
+    """Whether some flat or mixed key lives below `path` (e.g. "process.parent.name")."""
+    dotted = path + "."
+    if any(k.startswith(dotted) for k in node):
+        return True
+    start = 0
+    while (dot := path.find(".", start)) >= 0:
+        child = node.get(path[:dot])
+        if isinstance(child, Mapping) and _has_children(child, path[dot + 1 :]):
+            return True
+        start = dot + 1
+    return False
+
+
+class EventView:
+    """A read-only view of one event `_source` (or of one object inside it)."""
+
+    __slots__ = ("_prefix", "_root")
+
+    def __init__(self, root: Mapping[str, Any], prefix: str = "") -> None:
+        self._root = root
+        self._prefix = prefix
+
+    def _full(self, key: str) -> str:
+        return f"{self._prefix}.{key}" if self._prefix else key
+
+    def _lookup(self, key: str) -> Any:
+        full = self._full(key)
+        value = get_field(self._root, full, MISSING)
+        if value is MISSING:
+            return EventView(self._root, full) if _has_children(self._root, full) else MISSING
+        if isinstance(value, Mapping):
+            return EventView(self._root, full)
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._lookup(key)
+        if value is MISSING:
+            raise KeyError(key)
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        value = self._lookup(name)
+        if value is MISSING:
+            raise AttributeError(name)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._lookup(key) is not MISSING
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field's value, or `default` when the event does not have it."""
+        value = self._lookup(key)
+        return default if value is MISSING else value
+
+    def __iter__(self) -> Iterator[str]:
+        node = get_field(self._root, self._prefix) if self._prefix else self._root
+        return iter(list(node) if isinstance(node, Mapping) else [])
+
+    def __str__(self) -> str:
+        node = get_field(self._root, self._prefix) if self._prefix else self._root
+        return orjson.dumps(node, default=str).decode()
+
+    def __repr__(self) -> str:
+        return f"EventView({self._prefix or '<root>'})"
+
+
+def field(event: Any, path: str, default: Any = None) -> Any:
+    """Template helper: a dotted field of an event (view or plain dict), or `default`."""
+    if isinstance(event, EventView):
+        return event.get(path, default)
+    if isinstance(event, Mapping):
+        value = get_field(event, path, MISSING)
+        return default if value is MISSING else value
+    return default

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from eqlwatch.notes import EventView, field
+from eqlwatch.notes.facts import process_tree, summarise
+
+NESTED = {"process": {"name": "a.exe", "parent": {"name": "p.exe"}}, "host": {"name": "h"}}
+FLAT = {"process.name": "a.exe", "process.parent.name": "p.exe", "host.name": "h"}
+MIXED = {"process": {"name": "a.exe", "parent.name": "p.exe"}, "host.name": "h"}
+
+
+@pytest.mark.parametrize("source", [NESTED, FLAT, MIXED])
+def test_dotted_and_attribute_access_agree(source: dict[str, object]) -> None:
+    ev = EventView(source)
+    assert ev["process.name"] == "a.exe"
+    assert ev.process.name == "a.exe"
+    assert ev.process.parent.name == "p.exe"
+    assert ev["process"]["parent.name"] == "p.exe"
+    assert ev.host.name == "h"
+    assert "process.parent.name" in ev
+    assert "process.pid" not in ev
+    assert ev.get("process.pid", 7) == 7
+    assert field(ev, "process.parent.name") == "p.exe"
+    assert field(source, "process.parent.name") == "p.exe"
+
+
+def test_missing_fields_raise_lookup_errors() -> None:
+    ev = EventView(NESTED)
+    with pytest.raises(KeyError):
+        ev["process.pid"]
+    with pytest.raises(AttributeError):
+        _ = ev.process.pid
+    with pytest.raises(AttributeError):
+        _ = ev._secret  # private names are never fields
+    assert field(None, "x", "d") == "d"
+
+
+def test_iteration_and_str() -> None:
+    ev = EventView(NESTED)
+    assert sorted(ev) == ["host", "process"]
+    assert str(ev.process.parent) == '{"name":"p.exe"}'
+
+
+def _proc(pid: int, name: str, parent: int | None = None, cmd: str | None = None) -> dict[str, Any]:
+    proc: dict[str, Any] = {"pid": pid, "name": name, "entity_id": f"e{pid}"}
+    if cmd:
+        proc["command_line"] = cmd
+    if parent is not None:
+        proc["parent"] = {"pid": parent, "name": "parent.exe", "entity_id": f"e{parent}"}
+    return {"process": proc}
+
+
+def test_process_tree_parent_process_children_commands() -> None:
+    sources: list[dict[str, Any]] = [
+        {"destination": {"ip": "1.2.3.4"}},
+        _proc(10, "regsvr32.exe", parent=1, cmd="regsvr32 /s a.dll"),
+        _proc(10, "regsvr32.exe", parent=1, cmd="regsvr32 /u a.dll"),
+        _proc(20, "cmd.exe", parent=10),
+        _proc(20, "cmd.exe", parent=10),
+        _proc(30, "other.exe", parent=99),
+    ]
+    tree = process_tree(sources)
+    assert tree["parent"]["name"] == "parent.exe"
+    assert tree["process"]["pid"] == 10
+    assert [c["pid"] for c in tree["children"]] == [20]
+    assert tree["commands"] == ["regsvr32 /u a.dll"]
+
+
+def test_summarise_host_user_connections() -> None:
+    sources: list[dict[str, Any]] = [
+        {"host": {"hostname": "h1"}, "user": {"name": "bob"}},
+        {"user": {"domain": "CORP"}, "destination": {"ip": "8.8.8.8", "port": 53}},
+    ]
+    facts = summarise(sources)
+    assert facts["host"] == "h1"
+    assert facts["user"] == "CORP\\bob"
+    assert [c["destination.ip"] for c in facts["connections"]] == ["8.8.8.8"]
+    assert facts["tree"]["process"] is None

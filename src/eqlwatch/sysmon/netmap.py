@@ -148,7 +148,7 @@ def map_registry(doc: Doc, data: Data, eid: int) -> None:
         if len(tokens) > 1:
             put(doc, "registry.key", "\\".join(tokens[1:]))
     put(doc, "registry.value", tokens[-1])
-    details = data.get("Details")
+    details = data.pop("Details", None)
     if details:
         value, kind = _registry_data(details)
         put(doc, "registry.data.strings", [value])

@@ -26,6 +26,12 @@ from eqlwatch.backends.elasticsearch import (
 from eqlwatch.settings import settings_from_env
 from tests.fakes.es_server import FakeElasticsearch
 
+EVENT_MAPPINGS: dict[str, Any] = {
+    "dynamic_templates": [
+        {"strings": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}
+    ],
+    "properties": {"@timestamp": {"type": "date"}},
+}
 FAST_BULK = BulkOptions(max_retries=4, initial_backoff_s=0.01, max_backoff_s=0.05)
 
 
@@ -70,6 +76,8 @@ class Cluster:
 
     def load(self, events: list[dict[str, Any]]) -> None:
         """Source events into a plain index (ids given as `_id`), refreshed for search."""
+        if not self.client.indices.exists(index=self.events):
+            self.client.indices.create(index=self.events, mappings=EVENT_MAPPINGS)
         for event in events:
             body = {k: v for k, v in event.items() if k != "_id"}
             self.client.index(index=self.events, id=event.get("_id"), document=body)

@@ -363,6 +363,11 @@ def create_index(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int,
     return 200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
 
 
+def index_exists(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`HEAD /{index}` (spec: indices/exists): 200 or 404, no body."""
+    return (200 if fake.store.resolve(name, ignore_unavailable=True) else 404), None
+
+
 def refresh(fake: FakeElasticsearch, req: Request, target: str = "_all") -> tuple[int, Any]:
     """`POST /{target}/_refresh` (spec: indices/refresh, ShardsOperationResponseBase)."""
     return 200, {"_shards": SHARDS}
@@ -449,5 +454,6 @@ ROUTES: list[tuple[str, re.Pattern[str], Any]] = [
         ("GET", rf"/{_SEG}/_doc/([^/]+)", get_doc),
         ("DELETE", rf"/{_SEG}/_doc/([^/]+)", delete_doc),
         ("PUT", rf"/{_SEG}", create_index),
+        ("HEAD", rf"/{_SEG}", index_exists),
     ]
 ]

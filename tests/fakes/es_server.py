@@ -39,7 +39,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         path = url.path
-        if fake.faults.take(self.command, path, ("drop",)) is not None:
+        stopped = fake.stopped
+        if stopped or fake.faults.take(self.command, path, ("drop",)) is not None:
             self.close_connection = True
             return
         delay = fake.faults.take(self.command, path, ("delay",))
@@ -64,9 +65,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Elastic-Product", "Elasticsearch")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        try:
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a timeout test): fine
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
 
@@ -87,6 +91,7 @@ class FakeElasticsearch:
         self.log: list[Request] = []
         self.async_searches: dict[str, dict[str, Any]] = {}
         self.port = 0
+        self.stopped = False
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -97,14 +102,16 @@ class FakeElasticsearch:
     def start(self) -> FakeElasticsearch:
         server = _Server(("127.0.0.1", self.port), _Handler)
         server.fake = self
+        self.stopped = False
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Close the listening socket: from now on connections are refused."""
+        """Close the listening socket and drop open connections: connections are refused."""
+        self.stopped = True
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

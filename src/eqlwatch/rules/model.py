@@ -179,6 +179,26 @@ class Rule(_Open):
         return self.rule.from_
 
     @cached_property
+    def ecs_fields(self) -> dict[str, Any]:
+        """The rule's part of every alert (`rule.*`, `threat.*`, `tags`): built once."""
+        body = self.rule
+        rule: dict[str, Any] = {
+            "id": body.rule_id,
+            "uuid": body.rule_id,
+            "name": body.name,
+            "description": body.description.strip(),
+            "ruleset": "eqlwatch",
+        }
+        optional: dict[str, Any] = {"version": None if body.version is None else str(body.version)}
+        optional |= {"license": body.license, "author": list(body.author) or None}
+        optional["reference"] = list(body.references) or None
+        rule |= {k: v for k, v in optional.items() if v is not None}
+        fields: dict[str, Any] = {"rule": rule, "tags": list(body.tags)}
+        if body.threat:
+            fields["threat"] = _ecs_threat(body.threat)
+        return fields
+
+    @cached_property
     def template_view(self) -> dict[str, Any]:
         """Plain, JSON-like data for note templates: computed once, never a live model."""
         body = self.rule.model_dump(mode="json", by_alias=True)
@@ -187,3 +207,29 @@ class Rule(_Open):
         body["metadata"] = self.metadata.model_dump(mode="json")
         body["template"] = self.eqlwatch.template
         return body
+
+
+def _refs(items: list[ThreatRef]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {"id": [], "name": [], "reference": []}
+    for item in items:
+        if item.id not in out["id"]:
+            out["id"].append(item.id)
+            out["name"].append(item.name)
+            out["reference"].append(item.reference or "")
+    return out
+
+
+def _ecs_threat(threats: tuple[Threat, ...]) -> dict[str, Any]:
+    """ECS `threat.*`: parallel keyword arrays over every tactic, technique, subtechnique."""
+    techniques = [tech for t in threats for tech in t.technique]
+    subs = [sub for tech in techniques for sub in tech.subtechnique]
+    technique: dict[str, Any] = dict(_refs(list(techniques)))
+    if subs:
+        technique["subtechnique"] = _refs(subs)
+    threat: dict[str, Any] = {
+        "framework": threats[0].framework,
+        "tactic": _refs([t.tactic for t in threats]),
+    }
+    if techniques:
+        threat["technique"] = technique
+    return threat

@@ -1,0 +1,213 @@
+"""ECS alert documents: one per match, a sequence being one alert with its events in order.
+
+`build_alert` is pure (time and job are arguments). The id is the sha256 of the rule id and
+the ordered (index, _id) pairs of the hit's *present* events (missing `![...]` slots have no
+document, so they are left out), which makes overlapping windows, retries and replicas
+produce the same id. The document carries what Kibana's prebuilt "External Alerts" rule
+reads: `event.kind: "alert"`, a module other than endpoint/endgame/cloud_defend,
+`event.severity` as 21/47/73/99, `event.risk_score`, and `message` (its rule-name override).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from eqlwatch.enrich import Enrichment
+from eqlwatch.model import Alert, Hit, HitEvent
+from eqlwatch.rules.exceptions import is_excepted, matching_exception
+from eqlwatch.rules.fields import get_field
+from eqlwatch.rules.model import Rule
+
+ECS_VERSION = "8.17.0"
+SEVERITY_NUMBER = {"low": 21, "medium": 47, "high": 73, "critical": 99}
+_COPIED = ("host", "user", "process")
+_NETWORK = ("source", "destination", "network")
+_HASHES = ("process.hash", "dll.hash", "file.hash")
+
+__all__ = [
+    "SEVERITY_NUMBER",
+    "Links",
+    "alert_id",
+    "build_alert",
+    "discover_url",
+    "is_excepted",
+    "matching_exception",
+    "serialize_alert",
+    "serialize_alerts",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Where links back to source events point: Kibana's base URL and a data view covering
+    the source indices (Kibana Security's default data view by default)."""
+
+    kibana_url: str | None = None
+    data_view_id: str = "security-solution-default"
+    space: str | None = None
+
+
+def alert_id(rule_id: str, events: Sequence[HitEvent]) -> str:
+    """sha256 hex of the rule id and the ordered (index, _id) of the present events."""
+    refs = [(e.index, e.id) for e in events if not e.missing]
+    return hashlib.sha256(orjson.dumps([rule_id, refs])).hexdigest()
+
+
+def discover_url(links: Links, index: str, doc_id: str) -> str:
+    """Kibana Discover's single-document view of one source event (path only without base)."""
+    space = f"/s/{quote(links.space, safe='')}" if links.space else ""
+    path = (
+        f"{space}/app/discover#/doc/{quote(links.data_view_id, safe='')}/"
+        f"{quote(index, safe='')}?id={quote(doc_id, safe='')}"
+    )
+    return f"{links.kibana_url.rstrip('/')}{path}" if links.kibana_url else path
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("detected_at must be timezone-aware")
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _subtree(source: Mapping[str, Any], name: str) -> Any:
+    """`source[name]` whether nested or spelt with flat dotted keys."""
+    value = source.get(name)
+    if isinstance(value, Mapping):
+        return value
+    prefix = name + "."
+    flat = {k[len(prefix) :]: v for k, v in source.items() if k.startswith(prefix)}
+    return flat or None
+
+
+def _first_subtrees(sources: Sequence[Mapping[str, Any]], names: Iterable[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in names:
+        for src in sources:
+            tree = _subtree(src, name)
+            if tree:
+                out[name] = tree
+                break
+    return out
+
+
+def _distinct(sources: Sequence[Mapping[str, Any]], paths: Iterable[str]) -> list[Any]:
+    seen: dict[Any, None] = {}
+    for path in paths:
+        for src in sources:
+            value = get_field(src, path)
+            for item in value if isinstance(value, list) else [value]:
+                if item not in (None, "") and not isinstance(item, Mapping | list):
+                    seen[item] = None
+    return list(seen)
+
+
+def _related(sources: Sequence[Mapping[str, Any]], enrichment: Enrichment) -> dict[str, Any]:
+    ips = [info.ip for info in enrichment.ips]
+    users = _distinct(sources, ("user.name", "user.target.name", "source.user.name"))
+    hosts = _distinct(sources, ("host.name", "host.hostname"))
+    hashes = _distinct(sources, [f"{h}.{a}" for h in _HASHES for a in ("md5", "sha1", "sha256")])
+    pairs = (("ip", ips), ("user", users), ("hosts", hosts), ("hash", hashes))
+    return {key: values for key, values in pairs if values}
+
+
+def _event_refs(
+    hit: Hit, links: Links, timestamp_field: str
+) -> tuple[list[dict[str, Any]], list[str], list[Any]]:
+    refs: list[dict[str, Any]] = []
+    categories: dict[str, None] = {}
+    stamps: list[Any] = []
+    for event in hit.events:
+        if event.missing:
+            refs.append({"missing": True})
+            continue
+        stamp = get_field(event.source, timestamp_field)
+        if stamp is not None:
+            stamps.append(stamp)
+        category = get_field(event.source, "event.category")
+        for item in category if isinstance(category, list) else [category]:
+            if isinstance(item, str):
+                categories[item] = None
+        ref = {"index": event.index, "id": event.id, "timestamp": stamp}
+        ref["url"] = discover_url(links, event.index, event.id)
+        refs.append(ref)
+    return refs, list(categories), stamps
+
+
+def build_alert(
+    rule: Rule,
+    hit: Hit,
+    enrichment: Enrichment,
+    note: str,
+    *,
+    detected_at: datetime,
+    job_id: str,
+    links: Links | None = None,
+    timestamp_field: str = "@timestamp",
+) -> Alert:
+    """The ECS alert document of one hit (pure: no I/O, time given)."""
+    links = links or Links()
+    ident = alert_id(rule.rule_id, hit.events)
+    sources = [e.source for e in hit.events if not e.missing]
+    refs, categories, stamps = _event_refs(hit, links, timestamp_field)
+    created = _iso(detected_at)
+    body = rule.rule
+    event: dict[str, Any] = {
+        "kind": "alert",
+        "module": "eqlwatch",
+        "dataset": "eqlwatch.alerts",
+        "id": ident,
+        "type": ["info"],
+        "category": categories,
+        "severity": SEVERITY_NUMBER[body.severity],
+        "risk_score": float(body.risk_score),
+        "risk_score_norm": float(body.risk_score),
+        "created": created,
+        "reason": f"{hit.kind} matched {body.name}",
+    }
+    if stamps:
+        event["start"], event["end"] = stamps[0], stamps[-1]
+    first_url = next((r["url"] for r in refs if "url" in r), None)
+    if first_url is not None:
+        event["url"] = first_url
+    if body.references:
+        event["reference"] = body.references[0]
+    doc: dict[str, Any] = {
+        "@timestamp": created,
+        "message": body.name,
+        "ecs": {"version": ECS_VERSION},
+        "event": event,
+        **rule.ecs_fields,
+        **_first_subtrees(sources, _COPIED),
+        **_first_subtrees(sources, _NETWORK),
+        "related": _related(sources, enrichment),
+        "eqlwatch": {
+            "alert_id": ident,
+            "job_id": job_id,
+            "rule_id": rule.rule_id,
+            "severity": body.severity,
+            "kind": hit.kind,
+            "join_keys": list(hit.join_keys),
+            "note": note,
+            "template": rule.eqlwatch.template,
+            "enrichment": enrichment.to_document(),
+            "events": refs,
+        },
+    }
+    return Alert(id=ident, rule_id=rule.rule_id, document=doc)
+
+
+def serialize_alert(alert: Alert) -> bytes:
+    """The alert document as compact JSON (orjson)."""
+    return orjson.dumps(alert.document, default=str)
+
+
+def serialize_alerts(alerts: Iterable[Alert]) -> bytes:
+    """Alerts as NDJSON, one document per line."""
+    return b"".join(serialize_alert(a) + b"\n" for a in alerts)

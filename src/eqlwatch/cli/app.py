@@ -9,7 +9,7 @@ import importlib
 
 import typer
 
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("validate",)
 
 app = typer.Typer(
     name="eqlwatch",

@@ -1,0 +1,145 @@
+"""`eqlwatch validate [PATHS]`: check rules, jobs and templates before they run.
+
+Rules are validated and their queries compiled by the embedded engine; jobs are validated
+and must select at least one rule; templates are parsed and rendered against a synthetic
+alert, and every rule's template must exist and render with that rule. Each problem is
+printed as `file:line:col [field]: message`; the exit code is 1 when there is any.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+
+from eqlwatch.errors import ConfigError, EqlwatchError, Location
+from eqlwatch.jobs import load_job, rule_paths
+from eqlwatch.notes import check_templates
+from eqlwatch.rules import load_rules
+from eqlwatch.rules.model import Rule
+
+DEFAULT_PATHS = ("queries", "jobs", "templates")
+
+
+@dataclass
+class Inputs:
+    """The files to check, sorted by kind."""
+
+    rules: list[Path] = field(default_factory=list)
+    jobs: list[Path] = field(default_factory=list)
+    templates: list[Path] = field(default_factory=list)
+    errors: list[EqlwatchError] = field(default_factory=list)
+
+
+def _is_job(path: Path) -> bool:
+    try:
+        return "job" in tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return path.parent.name == "jobs"  # the loader reports the real problem
+
+
+def classify(paths: list[Path]) -> Inputs:
+    """Files and folders → rule files, job files, templates (by suffix and content)."""
+    found = Inputs()
+    for path in paths:
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix in (".toml", ".j2"))
+        elif path.is_file():
+            files = [path]
+        else:
+            found.errors.append(
+                ConfigError("no such file or directory", location=Location(str(path)))
+            )
+            continue
+        for file in files:
+            if file.suffix == ".j2":
+                found.templates.append(file)
+            elif _is_job(file):
+                found.jobs.append(file)
+            else:
+                found.rules.append(file)
+    return found
+
+
+def rule_root(rule: Rule) -> Path:
+    """Where a rule's relative paths start: the parent of `queries/`, else its folder."""
+    folder = Path(rule.path or ".").parent
+    return folder.parent if folder.name == "queries" else folder
+
+
+def check_fixtures(rules: list[Rule]) -> list[EqlwatchError]:
+    """Every `[[eqlwatch.fixtures]]` path must exist."""
+    errors: list[EqlwatchError] = []
+    for rule in rules:
+        for i, fixture in enumerate(rule.eqlwatch.fixtures):
+            if not (rule_root(rule) / fixture.path).is_file():
+                where = Location(rule.path, field=f"eqlwatch.fixtures[{i}].path")
+                errors.append(ConfigError(f"fixture {fixture.path!r} not found", location=where))
+    return errors
+
+
+def check_jobs(files: list[Path]) -> list[EqlwatchError]:
+    """Each job loads and selects at least one rule file."""
+    errors: list[EqlwatchError] = []
+    for file in files:
+        job, problems = load_job(file)
+        errors.extend(problems)
+        if job is not None and not rule_paths(job):
+            where = Location(str(file), field="job.rules.paths")
+            errors.append(ConfigError("matches no rule file", location=where))
+    return errors
+
+
+def _template_dirs(inputs: Inputs, default: Path) -> list[Path]:
+    dirs = {t.parent: None for t in inputs.templates}
+    if not dirs and default.is_dir():
+        dirs[default] = None
+    return list(dirs)
+
+
+def validate(paths: list[Path], templates_dir: Path) -> tuple[list[EqlwatchError], str]:
+    """All problems found under `paths`, and a one-line summary."""
+    inputs = classify(paths)
+    errors = list(inputs.errors)
+    loaded = load_rules(inputs.rules)
+    errors += loaded.errors
+    errors += check_fixtures(list(loaded.rules))
+    errors += check_jobs(inputs.jobs)
+    dirs = _template_dirs(inputs, templates_dir)
+    for folder in dirs:
+        errors += check_templates(folder, loaded.rules if folder == dirs[0] else ())
+    if not dirs and any(r.eqlwatch.template for r in loaded.rules):
+        errors.append(
+            ConfigError(
+                "rules name templates but no templates folder was found",
+                location=Location(str(templates_dir)),
+            )
+        )
+    counted = len(inputs.rules), len(inputs.jobs), sum(len(list(d.glob("*.j2"))) for d in dirs)
+    summary = (
+        f"{counted[0]} rule file(s), {counted[1]} job file(s), {counted[2]} template(s) "
+        f"checked: {len(errors)} error(s)"
+    )
+    return errors, summary
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("validate")
+    def validate_command(
+        paths: list[Path] = typer.Argument(  # noqa: B008 - typer's declaration style
+            None,
+            help="Rule, job or template files or folders (default: queries/ jobs/ templates/).",
+        ),
+        templates: Path = typer.Option(  # noqa: B008
+            Path("templates"), "--templates", help="Folder of note templates for the rules."
+        ),
+    ) -> None:
+        """Check rules, jobs and templates; exit 1 when anything is wrong."""
+        targets = paths or [Path(p) for p in DEFAULT_PATHS if Path(p).exists()]
+        errors, summary = validate(targets, templates)
+        for error in errors:
+            typer.echo(str(error), err=True)
+        typer.echo(summary)
+        raise typer.Exit(1 if errors else 0)

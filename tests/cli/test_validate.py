@@ -74,7 +74,8 @@ def test_explicit_paths(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_job_matching_no_rules(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (project / "jobs" / "default.toml").write_text(
-        '[job]\nid = "d"\nschedule = { cron = "*/5 * * * *" }\nrules = { paths = ["none/*.toml"] }\n'
+        '[job]\nid = "d"\nschedule = { cron = "*/5 * * * *" }\n'
+        'rules = { paths = ["none/*.toml"] }\n'
     )
     code, _, err = run(project, "jobs", monkeypatch=monkeypatch)
     assert code == 1

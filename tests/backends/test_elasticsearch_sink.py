@@ -16,6 +16,7 @@ from eqlwatch.backends.elasticsearch import ElasticsearchRunReports
 from eqlwatch.backends.elasticsearch.sink import ElasticsearchAlertSink, bulk_create
 from eqlwatch.errors import BackendError, RetryableBackendError
 from eqlwatch.model import Alert, WriteResult
+from eqlwatch.pipeline.reports import RunReport
 from tests.backends.es_cluster import FAST_BULK, Cluster, cluster_kinds, open_cluster
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -155,10 +156,35 @@ def test_a_rejected_document_is_a_hard_error(fake_cluster: Cluster) -> None:
 
 
 def test_run_reports_go_to_their_own_data_stream(cluster: Cluster) -> None:
-    reports = ElasticsearchRunReports(cluster.client, cluster.runs)
-    reports.write_report(
-        {"@timestamp": T0.isoformat(), "eqlwatch": {"rule": "r1", "hits": 3, "alerts": 1}}
+    report = RunReport(
+        job_id="j",
+        run_id="run1",
+        rule_id="r1",
+        rule_name="Rule one",
+        started=T0,
+        duration_s=0.5,
+        status="ok",
+        hits=3,
+        alerts_created=1,
     )
+    ElasticsearchRunReports(cluster.client, cluster.runs, FAST_BULK).write_reports([report])
     cluster.client.indices.refresh(index=cluster.runs)
     hits = cluster.client.search(index=cluster.runs).body["hits"]["hits"]
-    assert [h["_source"]["eqlwatch"]["hits"] for h in hits] == [3]
+    assert [h["_source"]["eqlwatch"]["run"]["hits"] for h in hits] == [3]
+    assert cluster.client.search(index=cluster.alerts).body["hits"]["hits"] == []
+
+
+def test_a_rejected_run_report_raises(fake_cluster: Cluster) -> None:
+    assert fake_cluster.fake is not None
+    fake_cluster.fake.faults.add("item_status", status=400)
+    report = RunReport(
+        job_id="j",
+        run_id="run1",
+        rule_id="r1",
+        rule_name="Rule one",
+        started=T0,
+        duration_s=0.5,
+        status="ok",
+    )
+    with pytest.raises(BackendError, match="HTTP 400"):
+        ElasticsearchRunReports(fake_cluster.client, fake_cluster.runs).write_reports([report])

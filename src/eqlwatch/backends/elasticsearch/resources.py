@@ -42,23 +42,66 @@ ALERT_MAPPINGS: Mapping[str, Any] = {
         "source": {"properties": {"ip": {"type": "ip"}}},
         "destination": {"properties": {"ip": {"type": "ip"}}},
         "related": {"properties": {"ip": {"type": "ip"}, "user": _KW, "hosts": _KW}},
-        "eqlwatch": {"type": "object", "dynamic": True},
+        "eqlwatch": {
+            "properties": {
+                "alert_id": _KW,
+                "job_id": _KW,
+                "rule_id": _KW,
+                "severity": _KW,
+                "kind": _KW,
+                "note": {"type": "match_only_text"},
+                "enrichment": {
+                    "properties": {
+                        "ips": {
+                            "properties": {
+                                "ip": {"type": "ip"},
+                                "category": _KW,
+                                "name": _KW,
+                                "public": {"type": "boolean"},
+                            }
+                        }
+                    }
+                },
+            }
+        },
     }
 }
 RUN_MAPPINGS: Mapping[str, Any] = {
     "properties": {
         "@timestamp": {"type": "date"},
+        "event": {
+            "properties": {
+                "kind": _KW,
+                "dataset": _KW,
+                "outcome": _KW,
+                "duration": {"type": "long"},
+            }
+        },
+        "rule": {"properties": {"id": _KW, "name": _KW}},
         "eqlwatch": {
             "properties": {
-                "job": _KW,
-                "rule": _KW,
-                "status": _KW,
-                "error": {"type": "text"},
-                "window": {"properties": {"start": {"type": "date"}, "end": {"type": "date"}}},
-                "hits": {"type": "long"},
-                "alerts": {"type": "long"},
-                "duration_ms": {"type": "long"},
-                "lag_s": {"type": "double"},
+                "run": {
+                    "properties": {
+                        "job_id": _KW,
+                        "run_id": _KW,
+                        "rule_id": _KW,
+                        "rule_name": _KW,
+                        "status": _KW,
+                        "started": {"type": "date"},
+                        "duration_s": {"type": "double"},
+                        "window_start": {"type": "date"},
+                        "window_end": {"type": "date"},
+                        "checkpoint": {"type": "date"},
+                        "lag_s": {"type": "double"},
+                        "searches": {"type": "long"},
+                        "hits": {"type": "long"},
+                        "alerts_created": {"type": "long"},
+                        "alerts_existing": {"type": "long"},
+                        "alerts_excepted": {"type": "long"},
+                        "note_errors": {"type": "long"},
+                        "errors": {"type": "text"},
+                    }
+                }
             }
         },
     }

@@ -23,8 +23,9 @@ from eqlwatch.backends.elasticsearch.client import (
     call,
     translate,
 )
-from eqlwatch.errors import BackendError, DataError, Location, RetryableBackendError
+from eqlwatch.errors import BackendError, RetryableBackendError
 from eqlwatch.model import Alert, WriteResult
+from eqlwatch.pipeline.reports import RunReport
 
 IDS_PER_QUERY = 1000
 
@@ -143,19 +144,35 @@ class ElasticsearchAlertSink:
 
 
 class ElasticsearchRunReports:
-    """Appends run reports (rule, window, hits, alerts, duration, errors) to their data stream."""
+    """Appends run reports (rule, window, hits, alerts, duration, errors) to their data stream.
 
-    def __init__(self, client: Elasticsearch, data_stream: str) -> None:
+    Implements `eqlwatch.pipeline.reports.ReportSink`; reports have no natural id, so each is
+    written once with an auto id (a lost report is a gap in a dashboard, not in detection).
+    """
+
+    def __init__(
+        self, client: Elasticsearch, data_stream: str, options: BulkOptions | None = None
+    ) -> None:
         self._client = client
         self._target = data_stream
+        self._options = options or BulkOptions()
 
-    def write_report(self, report: Mapping[str, Any]) -> None:
-        if "@timestamp" not in report:
-            raise DataError("run report has no @timestamp", location=Location(field="@timestamp"))
-        call(
-            "index run report",
-            self._client.index,
-            index=self._target,
-            document=dict(report),
-            op_type="create",
-        )
+    def write_reports(self, reports: Sequence[RunReport]) -> None:
+        actions = [
+            {"_op_type": "create", "_index": self._target, "_source": r.to_document()}
+            for r in reports
+        ]
+        try:
+            for ok, item in helpers.streaming_bulk(
+                self._client,
+                actions,
+                max_retries=self._options.max_retries,
+                initial_backoff=self._options.initial_backoff_s,
+                max_backoff=self._options.max_backoff_s,
+                raise_on_error=False,
+            ):
+                if not ok:
+                    status, result = _item_status(item)
+                    raise BackendError(f"run report rejected: HTTP {status} {result.get('error')}")
+        except CLIENT_ERRORS as exc:
+            raise translate("bulk run reports", exc) from exc

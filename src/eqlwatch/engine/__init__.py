@@ -1,0 +1,18 @@
+"""The embedded EQL engine: Elasticsearch's EQL semantics over events in memory or files."""
+
+from eqlwatch.engine.plan import SourceEvent
+from eqlwatch.engine.query import CompiledQuery, Executor, QueryInfo, compile_query
+from eqlwatch.engine.schema import FieldSchema, load_mapping
+from eqlwatch.model import Hit, HitEvent
+
+__all__ = [
+    "CompiledQuery",
+    "Executor",
+    "FieldSchema",
+    "Hit",
+    "HitEvent",
+    "QueryInfo",
+    "SourceEvent",
+    "compile_query",
+    "load_mapping",
+]

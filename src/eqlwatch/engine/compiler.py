@@ -1,0 +1,318 @@
+"""eql expression AST to Python closures over an event's `_source`, with ES semantics.
+
+Each node is compiled once per (query, index) into a closure; evaluation never walks the
+AST. Three-valued logic: closures return True, False or None (null). `==` is null-safe,
+ordering against null is null, multi-valued fields match when any value does. Field-vs-
+literal comparisons are specialised, and literals are converted to the field's type
+(dates, versions, IPs) at compile time.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from eql import ast as A
+
+from eqlwatch.engine import functions as F
+from eqlwatch.engine.schema import FieldSchema, field_type, make_reader
+from eqlwatch.engine.values import canonical_ip, date_parser, version_key
+from eqlwatch.engine.wildcard import compile_regexes, compile_wildcards
+from eqlwatch.errors import QueryError
+
+Fn = Callable[[Mapping[str, Any]], Any]
+_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+_MATH = {"+": F.add, "-": F.subtract, "*": F.multiply, "/": F.divide, "%": F.modulo}
+
+
+def field_name(node: A.Field) -> tuple[str, bool]:
+    """Dotted name of a field node and whether it was written optional (`?x`)."""
+    base = str(node.base)
+    optional = base.startswith("?")
+    parts = [base[1:] if optional else base, *(str(p) for p in node.path)]
+    return ".".join(parts), optional
+
+
+def _same_kind(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool)
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str)
+    return True
+
+
+def _eq1(a: Any, b: Any) -> bool:
+    return a == b and _same_kind(a, b)
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    """Null-safe equality with any-value semantics for multi-valued sides."""
+    if a is None or b is None:
+        return a is None and b is None
+    xs = a if type(a) is list else (a,)
+    ys = b if type(b) is list else (b,)
+    return any(_eq1(x, y) for x in xs for y in ys)
+
+
+def values_order(op: Callable[[Any, Any], bool], a: Any, b: Any) -> bool | None:
+    if a is None or b is None:
+        return None
+    xs = a if type(a) is list else (a,)
+    ys = b if type(b) is list else (b,)
+    seen = False
+    for x in xs:
+        for y in ys:
+            if x is None or y is None or not _same_kind(x, y):
+                continue
+            seen = True
+            if op(x, y):
+                return True
+    return False if seen else None
+
+
+def truth(v: Any) -> bool | None:
+    if v is None or isinstance(v, bool):
+        return v
+    if type(v) is list:
+        return truth(v[0])
+    return bool(v)
+
+
+class ExprCompiler:
+    """Compiles expressions for one index's field types; records the fields read."""
+
+    def __init__(self, schema: FieldSchema, timestamp_field: str) -> None:
+        self.schema = schema
+        self.timestamp_field = timestamp_field
+        self.fields: set[str] = set()
+
+    def condition(self, node: Any) -> Callable[[Mapping[str, Any]], bool]:
+        if isinstance(node, A.Boolean):
+            value = bool(node.value)
+            return lambda src: value
+        fn = self.compile(node)
+        return lambda src: fn(src) is True
+
+    def compile(self, node: Any) -> Fn:
+        if isinstance(node, A.Null):
+            return lambda src: None
+        if isinstance(node, A.Literal):
+            value = node.value
+            return lambda src: value
+        if isinstance(node, A.Field):
+            name, _ = field_name(node)
+            self.fields.add(name)
+            return make_reader(self.schema, name, self.timestamp_field)
+        if isinstance(node, A.IsNull):
+            fn = self.compile(node.expr)
+            return lambda src: fn(src) is None
+        if isinstance(node, A.IsNotNull):
+            fn = self.compile(node.expr)
+            return lambda src: fn(src) is not None
+        if isinstance(node, A.Not):
+            return self._not(self.compile(node.term))
+        if isinstance(node, A.And):
+            return self._and([self.compile(t) for t in node.terms])
+        if isinstance(node, A.Or):
+            return self._or([self.compile(t) for t in node.terms])
+        if isinstance(node, A.Comparison):
+            return self._comparison(node.left, node.comparator, node.right)
+        if isinstance(node, A.InSet):
+            return self._in(node.expression, list(node.container), insensitive=False)
+        if isinstance(node, A.MathOperation):
+            return self._call(_MATH[node.operator], [node.left, node.right])
+        if isinstance(node, A.FunctionCall):
+            return self._function(str(node.name), list(node.arguments))
+        raise QueryError(f"unsupported expression: {node}")
+
+    # --- logic ---------------------------------------------------------------------------
+    @staticmethod
+    def _not(fn: Fn) -> Fn:
+        def f(src: Mapping[str, Any]) -> Any:
+            v = truth(fn(src))
+            return None if v is None else not v
+
+        return f
+
+    @staticmethod
+    def _and(fns: list[Fn]) -> Fn:
+        def f(src: Mapping[str, Any]) -> Any:
+            unknown = False
+            for fn in fns:
+                v = truth(fn(src))
+                if v is False:
+                    return False
+                if v is None:
+                    unknown = True
+            return None if unknown else True
+
+        return f
+
+    @staticmethod
+    def _or(fns: list[Fn]) -> Fn:
+        def f(src: Mapping[str, Any]) -> Any:
+            unknown = False
+            for fn in fns:
+                v = truth(fn(src))
+                if v is True:
+                    return True
+                if v is None:
+                    unknown = True
+            return None if unknown else False
+
+        return f
+
+    # --- comparisons ---------------------------------------------------------------------
+    def _typed_side(self, node: Any, other: Any) -> Fn:
+        """Compile `node`, converting a literal to the type of the field on the other side."""
+        if isinstance(node, A.Literal) and not isinstance(node, A.Null):
+            ftype = self._field_type(other)
+            value = _convert_literal(node.value, ftype, self._date_format(other))
+            return lambda src: value
+        fn = self.compile(node)
+        if self._field_type(node) == "version":
+            return lambda src: _versions(fn(src))
+        return fn
+
+    def _field_type(self, node: Any) -> str | None:
+        if not isinstance(node, A.Field):
+            return None
+        return field_type(self.schema, field_name(node)[0], self.timestamp_field)
+
+    def _date_format(self, node: Any) -> str | None:
+        if not isinstance(node, A.Field):
+            return None
+        _, spec = self.schema.resolve(field_name(node)[0])
+        return spec.format if spec is not None else None
+
+    def _comparison(self, left: Any, op: str, right: Any) -> Fn:
+        if isinstance(left, A.Literal) and not isinstance(right, A.Literal):
+            left, right, op = right, left, _FLIP[op]
+        lf = self._typed_side(left, right)
+        rf = self._typed_side(right, left)
+        const = isinstance(right, A.Literal)
+        if op in ("==", "!="):
+            if const and not isinstance(right, A.Null):
+                lit = rf({})
+                eq = _const_eq(lf, lit)
+            else:
+
+                def eq(src: Mapping[str, Any]) -> bool:
+                    return values_equal(lf(src), rf(src))
+
+            if op == "==":
+                return eq
+            return lambda src: not eq(src)
+        cmp = _ORDER[op]
+        return lambda src: values_order(cmp, lf(src), rf(src))
+
+    def _in(self, expr: Any, container: list[Any], insensitive: bool) -> Fn:
+        fn = self._typed_side(expr, None)
+        if all(isinstance(c, A.Literal) for c in container):
+            ftype = self._field_type(expr)
+            fmt = self._date_format(expr)
+            lits = [_convert_literal(c.value, ftype, fmt) for c in container]
+            if insensitive:
+                lowered = frozenset(x.lower() for x in lits if isinstance(x, str))
+                return _any_value(fn, lambda v: isinstance(v, str) and v.lower() in lowered)
+            return _any_value(fn, lambda v: any(_eq1(v, x) for x in lits))
+        fns = [self.compile(c) for c in container]
+        return lambda src: any(values_equal(fn(src), g(src)) for g in fns)
+
+    # --- functions -----------------------------------------------------------------------
+    def _function(self, name: str, args: list[Any]) -> Fn:
+        if name in ("$wildcard", "$wildcard~", "$regex", "$regex~"):
+            return self._pattern(name, args)
+        if name == "$in~":
+            return self._in(args[0], args[1:], insensitive=True)
+        base, ci = name.rstrip("~"), name.endswith("~")
+        impl, lo, hi, has_ci = F.FUNCTIONS[base]
+        if not lo <= len(args) <= hi:
+            raise QueryError(f"{base}() takes {lo}..{hi} arguments, got {len(args)}")
+        if base == "cidrmatch" and all(isinstance(a, A.String) for a in args[1:]):
+            ranges = F.cidr_ranges([a.value for a in args[1:]])
+            ip = self.compile(args[0])
+            return lambda src: F.ip_in_ranges(ip(src), ranges)
+        if ci and has_ci:
+            return self._call(lambda *xs: impl(*xs, ci=True), args)
+        return self._call(impl, args)
+
+    def _call(self, impl: Callable[..., Any], args: list[Any]) -> Fn:
+        fns = [self.compile(a) for a in args]
+        if len(fns) == 1:
+            (a,) = fns
+            return lambda src: impl(a(src))
+        if len(fns) == 2:
+            a, b = fns
+            return lambda src: impl(a(src), b(src))
+        return lambda src: impl(*(f(src) for f in fns))
+
+    def _pattern(self, name: str, args: list[Any]) -> Fn:
+        subject = self.compile(args[0])
+        pats = [a.value for a in args[1:] if isinstance(a, A.String)]
+        if len(pats) != len(args) - 1:
+            raise QueryError(f"pattern operators need string literals: {args[1:]}")
+        insensitive = name.endswith("~")
+        if name.startswith("$regex"):
+            match = compile_regexes(pats, insensitive)
+        else:
+            match = compile_wildcards(pats, insensitive)
+        return _any_value(subject, lambda v: match(v if isinstance(v, str) else F.string(v)))
+
+
+def _any_value(fn: Fn, test: Callable[[Any], bool]) -> Fn:
+    def f(src: Mapping[str, Any]) -> Any:
+        v = fn(src)
+        if v is None:
+            return False
+        if type(v) is list:
+            return any(test(x) for x in v)
+        return test(v)
+
+    return f
+
+
+def _const_eq(fn: Fn, lit: Any) -> Callable[[Mapping[str, Any]], bool]:
+    if isinstance(lit, str):
+
+        def eq_str(src: Mapping[str, Any]) -> bool:
+            v = fn(src)
+            return v == lit or (type(v) is list and lit in v)
+
+        return eq_str
+
+    def eq(src: Mapping[str, Any]) -> bool:
+        v = fn(src)
+        if v is None:
+            return False
+        if type(v) is list:
+            return any(_eq1(x, lit) for x in v)
+        return _eq1(v, lit)
+
+    return eq
+
+
+def _versions(v: Any) -> Any:
+    if v is None:
+        return None
+    if type(v) is list:
+        return [version_key(str(x)) for x in v]
+    return version_key(str(v))
+
+
+def _convert_literal(value: Any, ftype: str | None, fmt: str | None) -> Any:
+    """A literal in the type of the field it is compared with."""
+    if ftype in ("date", "date_nanos"):
+        if isinstance(value, str):
+            parsed = date_parser(fmt or "strict_date_optional_time||epoch_millis")(value)
+            if parsed is None:
+                parsed = date_parser()(value)
+            return parsed
+        return date_parser()(value)
+    if ftype == "version" and value is not None:
+        return version_key(str(value))
+    if ftype == "ip" and isinstance(value, str):
+        return canonical_ip(value) or value
+    return value

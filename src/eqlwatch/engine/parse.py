@@ -1,0 +1,236 @@
+"""EQL text to an eql AST, under Elasticsearch's rules (the only module importing `eql`).
+
+The `eql` walker folds several Elasticsearch operators together (`:`/`like`/`like~` all
+become `wildcard`, `regex`/`regex~` become `match`, `in~` becomes `in`, `startsWith~` loses its
+`~`), so a subclass records the case-sensitivity in the function names it emits. It also
+marks optional fields (`?x`) by a leading `?` in the field base, accepts `?x == ?y`, and
+rejects what Elasticsearch does not run, naming the construct and its line:column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import eql  # type: ignore[import-untyped,unused-ignore]
+from eql import ast as eql_ast
+from eql.errors import EqlError, EqlParseError
+from eql.parser import LarkToEQL, lark_parser
+
+from eqlwatch.errors import Location, QueryError
+
+# Elasticsearch EQL's function set (lower-cased); `~` forms exist for the string ones.
+ES_FUNCTIONS = frozenset(
+    {
+        "add",
+        "between",
+        "cidrmatch",
+        "concat",
+        "divide",
+        "endswith",
+        "indexof",
+        "length",
+        "modulo",
+        "multiply",
+        "number",
+        "startswith",
+        "string",
+        "stringcontains",
+        "substring",
+        "subtract",
+    }
+)
+ARRAY_FUNCTIONS = frozenset({"arraycontains", "arraycount", "arraysearch"})
+SUPPORTED_PIPES = frozenset({"head", "tail"})
+
+# Names the walker emits for operators, so the compiler knows their exact semantics.
+OP_NAMES = {
+    ":": "$wildcard~",
+    "like": "$wildcard",
+    "like~": "$wildcard~",
+    "regex": "$regex",
+    "regex~": "$regex~",
+}
+IN_INSENSITIVE = "$in~"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedStage:
+    """One bracketed filter of a sequence or sample, with its join keys."""
+
+    event_type: str
+    condition: Any
+    keys: tuple[Any, ...]
+    missing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    """The pieces of a query the compiler needs, independent of eql's AST classes."""
+
+    kind: str  # "event" | "sequence" | "sample"
+    stages: tuple[ParsedStage, ...]  # one stage for an event query
+    until: ParsedStage | None
+    maxspan_ms: int | None
+    pipes: tuple[tuple[str, int], ...]
+
+
+class _EsWalker(LarkToEQL):  # type: ignore[misc]
+    """eql's walker, keeping what Elasticsearch distinguishes and rejecting what it lacks."""
+
+    def field(self, node: Any) -> Any:
+        info = super().field(node)
+        if str(node.children[-1]).startswith("?"):
+            field = info.node
+            info.node = eql_ast.Field("?" + field.base, list(field.path))
+        return info
+
+    def _check_elasticsearch_field_comparison(
+        self, node: Any, left: Any, right: Any, op: Any
+    ) -> None:
+        if _is_optional(left.node) or _is_optional(right.node):
+            return
+        super()._check_elasticsearch_field_comparison(node, left, right, op)
+
+    def string_predicate(self, node: Any) -> Any:
+        predicate = str(node["STRING_PREDICATE"])
+        info = super().string_predicate(node)
+        info.node = eql_ast.FunctionCall(OP_NAMES[predicate], list(info.node.arguments))
+        return info
+
+    def in_set(self, node: Any) -> Any:
+        info = super().in_set(node)
+        if node.get("IN") == "in~":
+            term = info.node
+            info.node = eql_ast.FunctionCall(IN_INSENSITIVE, [term.expression, *term.container])
+        return info
+
+    def function_call(self, node: Any, prev_node: Any = None, prev_arg: Any = None) -> Any:
+        name_node = node["method_name"] if node.data == "method" else node.children[0]
+        raw = str(self.name(name_node) if node.data != "method" else self.method_name(name_node))
+        base = raw.rstrip("~").lower()
+        if base in ARRAY_FUNCTIONS:
+            raise self._error(name_node, f"Array function {raw}() is not supported")
+        if base not in ES_FUNCTIONS:
+            raise self._error(name_node, f"Unknown function {raw}()")
+        info = super().function_call(node, prev_node, prev_arg)
+        if isinstance(info.node, eql_ast.FunctionCall):
+            info.node.name = base + ("~" if raw.endswith("~") else "")
+        return info
+
+    def pipe(self, node: Any) -> Any:
+        name = str(self.visit(node["name"]))
+        if name not in SUPPORTED_PIPES:
+            raise self._error(node["name"], f"Pipe '{name}' is not supported (only head, tail)")
+        return super().pipe(node)
+
+    def join(self, node: Any) -> Any:
+        raise self._error(node, "join is not supported")
+
+    def named_subquery(self, node: Any) -> Any:
+        name = str(self.visit(node["name"]))
+        raise self._error(node, f"lineage '{name} of' is not supported")
+
+
+def _is_optional(node: Any) -> bool:
+    return isinstance(node, eql_ast.Field) and str(node.base).startswith("?")
+
+
+_AT_FIELD = re.compile(r"@[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_@][A-Za-z0-9_]*)*")
+
+
+def quote_at_fields(text: str) -> str:
+    """Backquote bare `@timestamp`-style names outside strings (eql's grammar lacks them)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if text.startswith('"""', i):
+            end = text.find('"""', i + 3)
+            end = len(text) if end < 0 else end + 3
+        elif ch == '"':
+            end = i + 1
+            while end < len(text) and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            end = min(end + 1, len(text))
+        elif ch == "`":
+            end = text.find("`", i + 1)
+            end = len(text) if end < 0 else end + 1
+        elif ch == "@" and (m := _AT_FIELD.match(text, i)):
+            out.append(f"`{m.group(0)}`")
+            i = m.end()
+            continue
+        else:
+            end = i + 1
+        out.append(text[i:end])
+        i = end
+    return "".join(out)
+
+
+def parse(text: str) -> ParsedQuery:
+    """Parse `text`; raise QueryError with the line and column of the problem."""
+    source = quote_at_fields(text.strip())
+    if not source:
+        raise QueryError("empty query", location=Location(line=1, column=1))
+    try:
+        node = _walk(source + "\n")
+    except EqlParseError as exc:
+        message = exc.error_msg
+        raise QueryError(
+            message, location=Location(line=exc.line + 1, column=exc.column + 1)
+        ) from None
+    except EqlError as exc:
+        raise QueryError(str(exc)) from None
+    return _convert(node)
+
+
+def _walk(source: str) -> Any:
+    cfg = eql.parser
+    with (
+        cfg.elasticsearch_syntax,
+        cfg.allow_sample,
+        cfg.allow_runs,
+        cfg.allow_negation,
+        cfg.ignore_missing_functions,
+        cfg.ParserConfig(implied_any=False, implied_base=False, allow_subqueries=True),
+    ):
+        eql.load_extensions(force=False)
+        walker = _EsWalker(source)
+        try:
+            tree = lark_parser.parse(source, start="piped_query")
+        except Exception as exc:  # lark's error types vary by version
+            line = getattr(exc, "line", 1)
+            column = getattr(exc, "column", 1)
+            raise EqlParseError(
+                "Invalid syntax", line - 1, column - 1, walker.lines[line - 1] if line > 0 else ""
+            ) from None
+        result = walker.visit(tree)
+        return eql.optimizer.Optimizer(recursive=True).walk(getattr(result, "node", result))
+
+
+def _convert(node: Any) -> ParsedQuery:
+    first = node.first
+    pipes = tuple(
+        (type(p).__name__.removesuffix("Pipe").lower(), _pipe_count(p)) for p in node.pipes
+    )
+    if isinstance(first, eql_ast.EventQuery):
+        stage = ParsedStage(first.event_type, first.query, (), False)
+        return ParsedQuery("event", (stage,), None, None, pipes)
+    stages = tuple(_stage(q) for q in first.queries)
+    if isinstance(first, eql_ast.Sample):
+        return ParsedQuery("sample", stages, None, None, pipes)
+    until = _stage(first.close) if first.close is not None else None
+    maxspan = first.max_span.as_milliseconds() if first.max_span is not None else None
+    return ParsedQuery("sequence", stages, until, maxspan, pipes)
+
+
+def _stage(sub: Any) -> ParsedStage:
+    missing = bool(sub.data.get("is_negated", False)) if sub.data else False
+    return ParsedStage(sub.query.event_type, sub.query.query, tuple(sub.join_values), missing)
+
+
+def _pipe_count(pipe: Any) -> int:
+    if pipe.arguments:
+        return int(pipe.arguments[0].value)
+    return 50

@@ -1,0 +1,202 @@
+"""The engine's entry points: compile a query once, then stream events through executors.
+
+An `Executor` is stateful and reads each event once. Event queries accept events in any
+order (results are sorted at the end); sequences need events in (timestamp, tiebreaker)
+order across calls to `feed` — the order the alert pipeline and `run` provide — and raise
+`DataError` otherwise. Events without a usable timestamp are skipped by event and sequence
+queries (samples do not need one). Results do not depend on how the input is chunked.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from eqlwatch.engine.parse import ParsedQuery, parse
+from eqlwatch.engine.plan import Ordinal, Plan, Settings, SourceEvent, build_plan, ordinal_of
+from eqlwatch.engine.sample import SampleCollector
+from eqlwatch.engine.schema import FieldSchema
+from eqlwatch.engine.sequence import SequenceMatcher
+from eqlwatch.errors import DataError
+from eqlwatch.model import Hit, HitEvent, HitKind
+
+Pipes = tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryInfo:
+    """What the scheduler needs to know about a query without running it."""
+
+    kind: HitKind
+    maxspan: timedelta | None
+    has_until: bool
+    has_trailing_missing: bool
+    pipes: Pipes
+    fields: frozenset[str]
+
+
+class _Bounded:
+    """Results kept in order; only as many as the first head/tail (or size) can return."""
+
+    def __init__(self, pipes: Pipes, size: int | None) -> None:
+        self.pipes, self.size = pipes, size
+        first = pipes[0] if pipes else (("head", size) if size is not None else None)
+        self.mode: str | None = first[0] if first is not None else None
+        self.limit: int = first[1] if first is not None else 0
+        self.items: list[tuple[Ordinal, int, Hit]] = []
+        self.counter = 0
+
+    def add(self, ordinal: Ordinal, hit: Hit) -> None:
+        self.counter += 1
+        self.items.append((ordinal, self.counter, hit))
+        if self.mode is not None and len(self.items) > 2 * self.limit + 1024:
+            self._trim()
+
+    def _trim(self) -> None:
+        pick = heapq.nsmallest if self.mode == "head" else heapq.nlargest
+        self.items = pick(self.limit, self.items, key=lambda e: (e[0], e[1]))
+
+    def result(self) -> list[Hit]:
+        ordered = [hit for _, _, hit in sorted(self.items, key=lambda e: (e[0], e[1]))]
+        return select(ordered, self.pipes, self.size)
+
+
+def select(items: list[Hit], pipes: Pipes, size: int | None) -> list[Hit]:
+    """Apply head/tail pipes in order, then the request size (from the end after a tail)."""
+    for name, n in pipes:
+        items = items[:n] if name == "head" else (items[-n:] if n > 0 else [])
+    if size is not None:
+        from_end = bool(pipes) and pipes[-1][0] == "tail"
+        items = (items[-size:] if size > 0 else []) if from_end else items[:size]
+    return items
+
+
+class CompiledQuery:
+    """A parsed query plus request options; compiles per index lazily."""
+
+    def __init__(
+        self,
+        parsed: ParsedQuery,
+        schema: FieldSchema,
+        settings: Settings,
+        size: int | None,
+        max_samples_per_key: int,
+    ) -> None:
+        self.parsed, self.schema, self.settings = parsed, schema, settings
+        self.size, self.max_samples_per_key = size, max_samples_per_key
+        self._plans: dict[str, Plan] = {}
+        probe = self.plan_for("")
+        missing = [s.missing for s in parsed.stages]
+        self.info = QueryInfo(
+            kind=parsed.kind,  # type: ignore[arg-type]
+            maxspan=timedelta(milliseconds=parsed.maxspan_ms) if parsed.maxspan_ms else None,
+            has_until=parsed.until is not None,
+            has_trailing_missing=bool(missing) and missing[-1],
+            pipes=parsed.pipes,
+            fields=probe.fields,
+        )
+
+    def plan_for(self, index: str) -> Plan:
+        plan = self._plans.get(index)
+        if plan is None:
+            plan = build_plan(self.parsed, self.schema.for_index(index), self.settings)
+            self._plans[index] = plan
+        return plan
+
+    def executor(self) -> Executor:
+        return Executor(self)
+
+    def run(self, events: Iterable[SourceEvent]) -> list[Hit]:
+        """All events at once (any order): sorted here, then streamed."""
+        ex = self.executor()
+        if self.parsed.kind == "sequence":
+            ex.feed(self.sort(events))
+        else:
+            ex.feed(events)
+        return ex.finish()
+
+    def sort(self, events: Iterable[SourceEvent]) -> list[SourceEvent]:
+        """Events in (timestamp, tiebreaker, arrival) order; events without timestamp dropped."""
+        keyed = []
+        for seq, ev in enumerate(events):
+            ordinal = ordinal_of(self.plan_for(ev.index), ev.source, seq)
+            if ordinal is not None:
+                keyed.append((ordinal, ev))
+        keyed.sort(key=lambda pair: pair[0])
+        return [ev for _, ev in keyed]
+
+
+class Executor:
+    """Streaming evaluation of one compiled query."""
+
+    def __init__(self, query: CompiledQuery) -> None:
+        self.query = query
+        parsed = query.parsed
+        self.kind = parsed.kind
+        self.seq = 0
+        self.results = _Bounded(parsed.pipes, query.size)
+        self.last: tuple[int, Any] | None = None
+        self.matcher: SequenceMatcher | None = None
+        self.samples: SampleCollector | None = None
+        if self.kind == "sequence":
+            missing = tuple(s.missing for s in parsed.stages)
+            self.matcher = SequenceMatcher(missing, parsed.maxspan_ms, self.results.add)
+        elif self.kind == "sample":
+            self.samples = SampleCollector(len(parsed.stages), query.max_samples_per_key)
+
+    def feed(self, events: Iterable[SourceEvent]) -> None:
+        plan_for = self.query.plan_for
+        for ev in events:
+            plan = plan_for(ev.index)
+            seq = self.seq
+            self.seq += 1
+            if self.samples is not None:
+                self.samples.feed(plan, seq, ev)
+                continue
+            ordinal = ordinal_of(plan, ev.source, seq)
+            if ordinal is None:
+                continue
+            if self.matcher is not None:
+                self._check_order(ordinal)
+                self.matcher.feed(plan, (ordinal, ev))
+            elif plan.stages[0].match(ev.source):
+                self.results.add(ordinal, Hit("event", (HitEvent(ev.index, ev.id, ev.source),)))
+
+    def _check_order(self, ordinal: Ordinal) -> None:
+        current = (ordinal.ts, ordinal.tb)
+        if self.last is not None and current < self.last:
+            raise DataError(
+                f"events must arrive in timestamp order for sequences (event #{ordinal.seq + 1})"
+            )
+        self.last = current
+
+    def finish(self) -> list[Hit]:
+        """Hits ordered as Elasticsearch orders them, with size/head/tail applied."""
+        if self.samples is not None:
+            return select(self.samples.finish(), self.query.parsed.pipes, self.query.size)
+        if self.matcher is not None:
+            self.matcher.finish()
+        return self.results.result()
+
+    def pending_since(self) -> int | None:
+        """Earliest timestamp (ns) of a pending sequence that could still complete."""
+        return self.matcher.pending_since() if self.matcher is not None else None
+
+
+def compile_query(
+    text: str,
+    *,
+    schema: FieldSchema | None = None,
+    timestamp_field: str = "@timestamp",
+    tiebreaker_field: str | None = None,
+    event_category_field: str = "event.category",
+    size: int | None = None,
+    max_samples_per_key: int = 1,
+) -> CompiledQuery:
+    """Parse and check `text` (raises QueryError with line:column)."""
+    parsed = parse(text)
+    settings = Settings(timestamp_field, tiebreaker_field, event_category_field)
+    return CompiledQuery(parsed, schema or FieldSchema(), settings, size, max_samples_per_key)

@@ -1,0 +1,245 @@
+"""Field types from Elasticsearch mappings, and fast per-field readers of `_source`.
+
+A reader resolves aliases, walks dotted paths through objects or dotted keys, flattens
+arrays (dropping nulls, as doc values do), applies `null_value`, and converts the value to
+the field's type: dates to epoch nanoseconds, IPs to canonical text, numbers from strings.
+Without a mapping, the timestamp field is read as a date and everything else as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eqlwatch.engine.values import DEFAULT_DATE_FORMAT, canonical_ip, date_parser
+from eqlwatch.errors import DataError, Location
+
+Reader = Callable[[Mapping[str, Any]], Any]
+
+STRING_TYPES = frozenset({"keyword", "wildcard", "constant_keyword", "text", "match_only_text"})
+NUMBER_TYPES = frozenset(
+    {"long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float"}
+    | {"unsigned_long"}
+)
+DATE_TYPES = frozenset({"date", "date_nanos"})
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One mapped field: its Elasticsearch type and the options that change its values."""
+
+    type: str
+    null_value: Any = None
+    format: str | None = None
+    path: str | None = None  # alias target
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSchema:
+    """Mapped fields of one index (`fields`), or of several indices by name (`indices`)."""
+
+    fields: Mapping[str, FieldSpec] = field(default_factory=dict)
+    indices: Mapping[str, FieldSchema] = field(default_factory=dict)
+
+    def for_index(self, index: str) -> FieldSchema:
+        return self.indices.get(index, self)
+
+    def resolve(self, name: str) -> tuple[str, FieldSpec | None]:
+        """Follow aliases to the concrete field name and its spec (None: not mapped)."""
+        spec = self.fields.get(name)
+        hops = 0
+        while spec is not None and spec.type == "alias" and spec.path and hops < 8:
+            name, spec, hops = spec.path, self.fields.get(spec.path), hops + 1
+        return name, spec
+
+    def all_specs(self) -> list[FieldSpec]:
+        specs = list(self.fields.values())
+        for sub in self.indices.values():
+            specs.extend(sub.all_specs())
+        return specs
+
+
+def parse_mapping(doc: Mapping[str, Any]) -> FieldSchema:
+    """Flatten a mapping document (`{"mappings": {"properties": ...}}` or `{"properties": ...}`)."""
+    if "mappings" in doc:
+        doc = doc["mappings"]
+    fields: dict[str, FieldSpec] = {}
+    _flatten(doc.get("properties", {}), "", fields)
+    return FieldSchema(fields)
+
+
+def _flatten(props: Mapping[str, Any], prefix: str, out: dict[str, FieldSpec]) -> None:
+    for name, body in props.items():
+        full = prefix + name
+        if not isinstance(body, Mapping):
+            continue
+        if "properties" in body:
+            _flatten(body["properties"], full + ".", out)
+            continue
+        ftype = str(body.get("type", "object"))
+        if ftype.startswith("[runtime_random"):  # Elasticsearch QA placeholder: a string type
+            ftype = "keyword"
+        out[full] = FieldSpec(ftype, body.get("null_value"), body.get("format"), body.get("path"))
+
+
+def load_mapping(path: str | Path) -> FieldSchema:
+    """Read a mapping file (JSON; lines starting with `#` are comments)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(
+            f"cannot read mapping: {exc.strerror}", location=Location(file=str(p))
+        ) from None
+    body = "\n".join("" if line.lstrip().startswith("#") else line for line in text.splitlines())
+    try:
+        doc = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"invalid mapping JSON: {exc.msg}", location=Location(str(p), exc.lineno, exc.colno)
+        ) from None
+    if not isinstance(doc, dict):
+        raise DataError("mapping must be a JSON object", location=Location(file=str(p)))
+    return parse_mapping(doc)
+
+
+def _lookup(obj: Any, parts: list[str], i: int) -> Any:
+    """Value at parts[i:] under obj, trying dotted keys (`"process.pid"`) and nesting."""
+    if i == len(parts):
+        return obj
+    if isinstance(obj, Mapping):
+        for j in range(len(parts), i, -1):
+            key = parts[i] if j == i + 1 else ".".join(parts[i:j])
+            if key in obj:
+                found = _lookup(obj[key], parts, j)
+                if found is not _MISSING:
+                    return found
+        return _MISSING
+    if isinstance(obj, list):
+        values = [v for v in (_lookup(item, parts, i) for item in obj) if v is not _MISSING]
+        return values if values else _MISSING
+    return _MISSING
+
+
+def _raw_reader(name: str) -> Callable[[Mapping[str, Any]], Any]:
+    """A reader returning the raw source value, or _MISSING."""
+    parts = name.split(".")
+    if len(parts) == 1:
+        return lambda src: src.get(name, _MISSING)
+    first, rest = parts[0], parts[1:]
+
+    def read(src: Mapping[str, Any]) -> Any:
+        obj = src.get(first, _MISSING)
+        if type(obj) is dict and len(rest) == 1 and rest[0] in obj:
+            return obj[rest[0]]
+        if name in src:
+            return src[name]
+        return _lookup(src, parts, 0)
+
+    return read
+
+
+def _flat(value: Any) -> Any:
+    """Doc-values view of a source value: nested lists flattened, nulls dropped, [] -> None."""
+    out: list[Any] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, list):
+            stack.extend(reversed(v))
+        elif v is not None:
+            out.append(v)
+    if not out:
+        return None
+    return out
+
+
+def _converter(spec: FieldSpec | None, is_timestamp: bool) -> Callable[[Any], Any] | None:
+    if spec is None:
+        return date_parser(DEFAULT_DATE_FORMAT) if is_timestamp else None
+    if spec.type in DATE_TYPES:
+        return date_parser(spec.format or DEFAULT_DATE_FORMAT)
+    if spec.type == "ip":
+        return lambda v: canonical_ip(v) if isinstance(v, str) else None
+    if spec.type in NUMBER_TYPES:
+        return _to_number
+    if spec.type == "boolean":
+        return _to_bool
+    if spec.type in STRING_TYPES or spec.type == "version":
+        return lambda v: v if isinstance(v, str) else _to_text(v)
+    return None
+
+
+def _to_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _to_number(v: Any) -> Any:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int | float):
+        return v
+    if isinstance(v, str):
+        try:
+            return int(v)
+        except ValueError:
+            try:
+                return float(v)
+            except ValueError:
+                return None
+    return None
+
+
+def _to_bool(v: Any) -> Any:
+    if isinstance(v, bool):
+        return v
+    if v in ("true", "false"):
+        return v == "true"
+    return None
+
+
+def field_type(schema: FieldSchema, name: str, timestamp_field: str) -> str | None:
+    """The Elasticsearch type a reader converts to (None: inferred from the value)."""
+    target, spec = schema.resolve(name)
+    if spec is None:
+        return "date" if target == timestamp_field or name == timestamp_field else None
+    return spec.type
+
+
+def make_reader(schema: FieldSchema, name: str, timestamp_field: str) -> Reader:
+    """A reader for field `name`: scalar, list of values (multi-valued) or None."""
+    target, spec = schema.resolve(name)
+    raw = _raw_reader(target)
+    convert = _converter(spec, target == timestamp_field or name == timestamp_field)
+    null_value = spec.null_value if spec is not None else None
+
+    def read(src: Mapping[str, Any]) -> Any:
+        v = raw(src)
+        if v is _MISSING:
+            return None
+        if v is None:
+            v = null_value
+            if v is None:
+                return None
+        if type(v) is list:
+            v = (
+                _flat(v)
+                if null_value is None
+                else _flat([null_value if x is None else x for x in v])
+            )
+            if v is None:
+                return None
+            if convert is not None:
+                v = [c for c in map(convert, v) if c is not None] or None
+            return v
+        if convert is not None:
+            return convert(v)
+        return v
+
+    return read

@@ -113,7 +113,7 @@ def xml_records(path: Path) -> Iterator[RawRecord]:
             if not buf:
                 idx = line.find("<Event")
                 if idx < 0:
-                    if line.strip():
+                    if line.strip() and not line.lstrip().startswith("<?xml"):
                         yield _loc(path, line=lineno), DataError("no <Event> on this line")
                     continue
                 line, start = line[idx:], lineno

@@ -1,0 +1,77 @@
+"""Hypothesis properties of the table: one category each, longest prefix wins, and the
+emitted exclusion list agrees with `public` for every address."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eqlwatch.enrich import IpTable, load_ip_table
+
+TABLE: IpTable = load_ip_table()
+NETS = [ipaddress.ip_network(c) for c in TABLE.non_public_cidrs()]
+ROWS = [(ipaddress.ip_network(r.block), r) for r in TABLE.rows]
+
+
+def _near_row_edges() -> st.SearchStrategy[str]:
+    """Addresses at and around row boundaries, where off-by-one errors live."""
+
+    def edge(pick: tuple[int, int, int]) -> str:
+        index, side, delta = pick
+        net = ROWS[index % len(ROWS)][0]
+        base = int(net.network_address) if side == 0 else int(net.broadcast_address)
+        top = (1 << net.max_prefixlen) - 1
+        value = min(max(base + delta, 0), top)
+        cls = ipaddress.IPv4Address if net.version == 4 else ipaddress.IPv6Address
+        return str(cls(value))
+
+    return st.tuples(st.integers(0, 10**6), st.integers(0, 1), st.integers(-2, 2)).map(edge)
+
+
+addresses = st.one_of(
+    st.ip_addresses(v=4).map(str),
+    st.ip_addresses(v=6).map(str),
+    _near_row_edges(),
+)
+
+
+def _containing(ip: str) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, object]]:
+    addr = ipaddress.ip_address(ip)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return [(net, row) for net, row in ROWS if net.version == addr.version and addr in net]
+
+
+@settings(max_examples=400)
+@given(addresses)
+def test_every_address_has_exactly_one_known_category(ip: str) -> None:
+    info = TABLE.classify(ip)
+    categories = {r.category for r in TABLE.rows} | {"public"}
+    assert info.category in categories
+    assert info.public == (info.category == "public")
+    assert (info.block is None) == info.public
+
+
+@settings(max_examples=400)
+@given(addresses)
+def test_longest_prefix_wins(ip: str) -> None:
+    info = TABLE.classify(ip)
+    containing = _containing(ip)
+    if not containing:
+        assert info.public
+        return
+    net, row = max(containing, key=lambda pair: pair[0].prefixlen)
+    assert info.block == str(net)
+    assert info.category == row.category  # type: ignore[attr-defined]
+
+
+@settings(max_examples=400)
+@given(addresses)
+def test_public_iff_in_no_emitted_non_public_cidr(ip: str) -> None:
+    addr = ipaddress.ip_address(ip)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped  # IPv4-mapped values are IPv4 (ES stores them so)
+    listed = any(net.version == addr.version and addr in net for net in NETS)
+    assert TABLE.classify(ip).public == (not listed)

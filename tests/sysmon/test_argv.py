@@ -38,7 +38,7 @@ def test_quote_leaves_plain_words_alone() -> None:
     assert quote_arg('say "hi"') == '"say \\"hi\\""'
 
 
-_chars = st.sampled_from(list('ab \t"\\:/.') + ["é"])
+_chars = st.sampled_from([*'ab \t"\\:/.', "é"])
 
 
 @given(st.lists(st.text(_chars, max_size=12), max_size=6))

@@ -85,15 +85,23 @@ def _iso_ms(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+_UTC_TIME = re.compile(
+    r"^\s*(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z?\s*$"
+)
+
+
 def parse_utc_time(value: str) -> str | None:
     """Sysmon `UtcTime` ("2019-05-12 18:35:05.140", UTC) as ISO 8601 with millis and Z."""
-    s = value.strip().replace("T", " ").rstrip("Z")
-    for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return _iso_ms(datetime.strptime(s, fmt).replace(tzinfo=UTC))
-        except ValueError:
-            continue
-    return None
+    m = _UTC_TIME.match(value)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second, frac = m.groups()
+    try:
+        datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+    except ValueError:
+        return None
+    millis = (frac or "")[:3].ljust(3, "0")
+    return f"{year}-{month}-{day}T{hour}:{minute}:{second}.{millis}Z"
 
 
 def parse_iso_time(value: str) -> str | None:
@@ -158,6 +166,8 @@ def file_parts(path: str) -> dict[str, str]:
 
 
 def valid_ip(value: str) -> str | None:
+    if not value:
+        return None
     try:
         ipaddress.ip_address(value.strip())
     except ValueError:

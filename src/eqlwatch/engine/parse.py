@@ -140,9 +140,14 @@ def _is_optional(node: Any) -> bool:
 _AT_FIELD = re.compile(r"@[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_@][A-Za-z0-9_]*)*")
 
 
-def quote_at_fields(text: str) -> str:
-    """Backquote bare `@timestamp`-style names outside strings (eql's grammar lacks them)."""
+def quote_at_fields(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """Backquote bare `@timestamp`-style names outside strings (eql's grammar lacks them).
+
+    Also returns where quotes were added, as (line, column) of the original text, so
+    error positions can be mapped back.
+    """
     out: list[str] = []
+    added: list[tuple[int, int]] = []
     i = 0
     while i < len(text):
         ch = text[i]
@@ -158,6 +163,8 @@ def quote_at_fields(text: str) -> str:
             end = text.find("`", i + 1)
             end = len(text) if end < 0 else end + 1
         elif ch == "@" and (m := _AT_FIELD.match(text, i)):
+            line = text.count("\n", 0, i) + 1
+            added.append((line, i - (text.rfind("\n", 0, i) + 1) + 1))
             out.append(f"`{m.group(0)}`")
             i = m.end()
             continue
@@ -165,21 +172,28 @@ def quote_at_fields(text: str) -> str:
             end = i + 1
         out.append(text[i:end])
         i = end
-    return "".join(out)
+    return "".join(out), added
+
+
+def _original_column(line: int, column: int, added: list[tuple[int, int]]) -> int:
+    """Map a column of the quoted text back to the user's text."""
+    for at_line, at_col in sorted(added):
+        if at_line == line and at_col < column:
+            column -= 2 if column > at_col + 1 else 1
+    return column
 
 
 def parse(text: str) -> ParsedQuery:
     """Parse `text`; raise QueryError with the line and column of the problem."""
-    source = quote_at_fields(text.strip())
-    if not source:
+    if not text.strip():
         raise QueryError("empty query", location=Location(line=1, column=1))
+    source, added = quote_at_fields(text)
     try:
         node = _walk(source + "\n")
     except EqlParseError as exc:
-        message = exc.error_msg
-        raise QueryError(
-            message, location=Location(line=exc.line + 1, column=exc.column + 1)
-        ) from None
+        line = exc.line + 1
+        column = _original_column(line, exc.column + 1, added)
+        raise QueryError(exc.error_msg, location=Location(line=line, column=column)) from None
     except EqlError as exc:
         raise QueryError(str(exc)) from None
     return _convert(node)

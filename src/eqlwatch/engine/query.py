@@ -110,13 +110,20 @@ class CompiledQuery:
         return Executor(self)
 
     def run(self, events: Iterable[SourceEvent]) -> list[Hit]:
-        """All events at once (any order): sorted here, then streamed."""
+        """All events at once, in any order (sequences keep and sort only relevant events)."""
         ex = self.executor()
         if self.parsed.kind == "sequence":
-            ex.feed(self.sort(events))
+            ex.feed(self.sort(ev for ev in events if self.relevant(ev)))
         else:
             ex.feed(events)
         return ex.finish()
+
+    def relevant(self, event: SourceEvent) -> bool:
+        """Whether any filter of the query (stages, until) can match the event."""
+        plan = self.plan_for(event.index)
+        if plan.until is not None and plan.until.match(event.source):
+            return True
+        return any(stage.match(event.source) for stage in plan.stages)
 
     def sort(self, events: Iterable[SourceEvent]) -> list[SourceEvent]:
         """Events in (timestamp, tiebreaker, arrival) order; events without timestamp dropped."""

@@ -1,0 +1,126 @@
+"""Events from exported files: NDJSON or a JSON array, either one optionally gzipped.
+
+Each file is one index, named after the file (`logs.ndjson.gz` -> `logs`). A line (or
+array element) may be a bare `_source` object or an Elasticsearch hit
+(`{"_id": ..., "_source": {...}}`). The `_id` is the hit's `_id`, else the source's `_id`
+or `id` field, else the 1-based line number (NDJSON) or position (array) in the file.
+Malformed lines are recorded with file:line in an `ErrorCounter` and skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from eqlwatch.engine.plan import SourceEvent
+from eqlwatch.errors import DataError, Location
+
+_KEEP_ERRORS = 100
+_SUFFIXES = (".gz", ".ndjson", ".jsonl", ".json", ".data")
+
+
+@dataclass
+class ErrorCounter:
+    """Malformed input seen while reading: a count and the first few errors."""
+
+    count: int = 0
+    errors: list[DataError] = field(default_factory=list)
+    on_error: Callable[[DataError], None] | None = None
+
+    def add(self, error: DataError) -> None:
+        self.count += 1
+        if len(self.errors) < _KEEP_ERRORS:
+            self.errors.append(error)
+        if self.on_error is not None:
+            self.on_error(error)
+
+
+def index_name(path: str | Path) -> str:
+    """The index a file stands for: its name without data and compression suffixes."""
+    name = Path(path).name
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _SUFFIXES:
+            if name.endswith(suffix) and len(name) > len(suffix):
+                name, changed = name[: -len(suffix)], True
+    return name
+
+
+Stream = io.BufferedReader | gzip.GzipFile
+
+
+def _open(path: Path) -> Stream:
+    raw = path.open("rb")
+    if raw.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw)
+    return raw
+
+
+def _event(index: str, position: int, doc: Any, where: Location) -> SourceEvent:
+    if not isinstance(doc, dict):
+        raise DataError("expected a JSON object", location=where)
+    source = doc.get("_source")
+    if isinstance(source, dict):
+        return SourceEvent(index, str(doc.get("_id", position)), source)
+    ident = doc.get("_id", doc.get("id"))
+    if ident is None or isinstance(ident, dict | list):
+        ident = position
+    return SourceEvent(index, str(ident), doc)
+
+
+def read_event_file(
+    path: str | Path,
+    *,
+    index: str | None = None,
+    errors: ErrorCounter | None = None,
+) -> tuple[Iterator[SourceEvent], ErrorCounter]:
+    """Lazily read one file of events; raises DataError only if it cannot be opened."""
+    p = Path(path)
+    counter = errors if errors is not None else ErrorCounter()
+    name = index if index is not None else index_name(p)
+    try:
+        stream = _open(p)
+    except OSError as exc:
+        raise DataError(f"cannot open: {exc.strerror}", location=Location(file=str(p))) from None
+    return _events(stream, p, name, counter), counter
+
+
+def _events(stream: Stream, path: Path, index: str, counter: ErrorCounter) -> Iterator[SourceEvent]:
+    with stream as reader:
+        head = reader.peek(64).lstrip()
+        if head.startswith(b"["):
+            yield from _array(reader.read(), path, index, counter)
+            return
+        for number, line in enumerate(reader, 1):
+            if not line.strip():
+                continue
+            where = Location(file=str(path), line=number)
+            try:
+                yield _event(index, number, orjson.loads(line), where)
+            except orjson.JSONDecodeError as exc:
+                counter.add(DataError(f"malformed JSON: {exc}", location=where))
+            except DataError as exc:
+                counter.add(exc)
+
+
+def _array(data: bytes, path: Path, index: str, counter: ErrorCounter) -> Iterator[SourceEvent]:
+    try:
+        docs = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        line = data[: exc.pos].count(b"\n") + 1
+        counter.add(
+            DataError(f"malformed JSON array: {exc.msg}", location=Location(str(path), line))
+        )
+        return
+    for position, doc in enumerate(docs, 1):
+        try:
+            yield _event(index, position, doc, Location(file=str(path), field=f"[{position}]"))
+        except DataError as exc:
+            counter.add(exc)

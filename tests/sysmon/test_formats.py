@@ -248,3 +248,15 @@ def test_non_sysmon_events_keep_a_generic_mapping(shared_dir: Path) -> None:
         assert "category" not in doc["event"]
     user_data = [d for d in others if "user_data" in d["winlog"]]
     assert user_data  # the Security log-cleared events (1102) carry UserData, not EventData
+
+
+def test_agent_document_with_only_the_original_xml(shared_dir: Path) -> None:
+    path = shared_dir / (
+        "datasets/ecs-ground-truth/elastic-integrations/packages/windows/data_stream/"
+        "sysmon_operational/_dev/test/pipeline/test-image-loaded-failed-signature.json"
+    )
+    raw = json.loads(path.read_text(encoding="utf-8"))["events"][0]
+    full = to_ecs(raw)
+    xml_only = dict(raw, winlog={k: v for k, v in raw["winlog"].items() if k != "event_data"})
+    assert to_ecs(xml_only)["dll"] == full["dll"]
+    assert to_ecs(xml_only)["process"] == full["process"]

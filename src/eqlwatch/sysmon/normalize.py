@@ -159,10 +159,26 @@ def to_record(raw: Mapping[str, Any] | str, shape: str = "auto") -> WinRecord:
         if found is None or found == "ecs":
             raise DataError(f"not a raw Windows event record (shape: {found or 'unknown'})")
         shape = found
+    if shape == "winlogbeat":
+        original = _original_xml(raw)
+        if original is not None:
+            return parse_event_xml(original)
     adapter = ADAPTERS.get(shape)
     if adapter is None:
         raise DataError(f"no adapter for record shape {shape!r}")
     return adapter(raw)
+
+
+def _original_xml(raw: Mapping[str, Any]) -> str | None:
+    """Agent output that kept only `event.original` (the event XML), no `winlog.event_data`."""
+    winlog = raw.get("winlog")
+    if isinstance(winlog, Mapping) and winlog.get("event_data"):
+        return None
+    event = raw.get("event")
+    original = event.get("original") if isinstance(event, Mapping) else None
+    if isinstance(original, str) and original.lstrip().startswith("<Event"):
+        return original
+    return None
 
 
 def to_ecs(raw: Mapping[str, Any] | str, shape: str = "auto") -> dict[str, Any]:

@@ -9,7 +9,7 @@ import importlib
 
 import typer
 
-COMMANDS: tuple[str, ...] = ("validate", "query")
+COMMANDS: tuple[str, ...] = ("validate", "query", "setup", "load")
 
 app = typer.Typer(
     name="eqlwatch",

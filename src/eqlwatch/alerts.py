@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -30,6 +31,7 @@ SEVERITY_NUMBER = {"low": 21, "medium": 47, "high": 73, "critical": 99}
 _COPIED = ("host", "user", "process")
 _NETWORK = ("source", "destination", "network")
 _HASHES = ("process.hash", "dll.hash", "file.hash")
+_ALGOS = frozenset(("md5", "sha1", "sha256"))
 
 __all__ = [
     "SEVERITY_NUMBER",
@@ -60,13 +62,16 @@ def alert_id(rule_id: str, events: Sequence[HitEvent]) -> str:
     return hashlib.sha256(orjson.dumps([rule_id, refs])).hexdigest()
 
 
+@lru_cache(maxsize=1024)
+def _quote(text: str) -> str:
+    return quote(text, safe="")
+
+
 def discover_url(links: Links, index: str, doc_id: str) -> str:
     """Kibana Discover's single-document view of one source event (path only without base)."""
-    space = f"/s/{quote(links.space, safe='')}" if links.space else ""
-    path = (
-        f"{space}/app/discover#/doc/{quote(links.data_view_id, safe='')}/"
-        f"{quote(index, safe='')}?id={quote(doc_id, safe='')}"
-    )
+    space = f"/s/{_quote(links.space)}" if links.space else ""
+    path = f"{space}/app/discover#/doc/{_quote(links.data_view_id)}/{_quote(index)}"
+    path += f"?id={quote(doc_id, safe='')}"
     return f"{links.kibana_url.rstrip('/')}{path}" if links.kibana_url else path
 
 
@@ -108,11 +113,21 @@ def _distinct(sources: Sequence[Mapping[str, Any]], paths: Iterable[str]) -> lis
     return list(seen)
 
 
+def _hashes(sources: Sequence[Mapping[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for path in _HASHES:
+        for src in sources:
+            tree = get_field(src, path)
+            if isinstance(tree, Mapping):
+                seen.update((v, None) for k, v in tree.items() if k in _ALGOS and v)
+    return list(seen)
+
+
 def _related(sources: Sequence[Mapping[str, Any]], enrichment: Enrichment) -> dict[str, Any]:
     ips = [info.ip for info in enrichment.ips]
-    users = _distinct(sources, ("user.name", "user.target.name", "source.user.name"))
-    hosts = _distinct(sources, ("host.name", "host.hostname"))
-    hashes = _distinct(sources, [f"{h}.{a}" for h in _HASHES for a in ("md5", "sha1", "sha256")])
+    users = _distinct(sources, ("user.name", "user.target.name"))
+    hosts = _distinct(sources, ("host.name",))
+    hashes = _hashes(sources)
     pairs = (("ip", ips), ("user", users), ("hosts", hosts), ("hash", hashes))
     return {key: values for key, values in pairs if values}
 

@@ -9,10 +9,12 @@ are inserted as text and nothing in them is interpreted by Jinja.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from eqlwatch.enrich import Enrichment
 from eqlwatch.notes.view import field
 
 
@@ -20,6 +22,14 @@ def _join_nonempty(values: object, sep: str = ", ") -> str:
     if not isinstance(values, list | tuple):
         return "" if values is None else str(values)
     return sep.join(str(v) for v in values if v not in (None, ""))
+
+
+def ip_rows(source: object) -> list[dict[str, Any]]:
+    """Template helper: IP rows as plain dicts, from an Enrichment or an existing list."""
+    if isinstance(source, Enrichment):
+        rows: list[dict[str, Any]] = source.to_document()["ips"]
+        return rows
+    return list(source) if isinstance(source, list | tuple) else []
 
 
 def make_environment(templates_dir: Path | None) -> ImmutableSandboxedEnvironment:
@@ -35,5 +45,6 @@ def make_environment(templates_dir: Path | None) -> ImmutableSandboxedEnvironmen
         cache_size=-1,
     )
     env.globals["field"] = field
+    env.globals["ip_rows"] = ip_rows
     env.filters["join_nonempty"] = _join_nonempty
     return env

@@ -24,7 +24,11 @@ _NET = (
 
 
 def _process(source: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
-    node = {key: get_field(source, f"{prefix}.{key}") for key in _PROC}
+    tree = get_field(source, prefix)
+    if isinstance(tree, Mapping):
+        node = {key: get_field(tree, key) for key in _PROC}
+    else:
+        node = {key: get_field(source, f"{prefix}.{key}") for key in _PROC}
     return node if node["name"] or node["executable"] or node["command_line"] else None
 
 
@@ -61,9 +65,9 @@ def connections(sources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Each event with a destination or source address, as flat dotted fields."""
     out: list[dict[str, Any]] = []
     for src in sources:
-        row = {name: get_field(src, name) for name in _NET}
-        if row["destination.ip"] is not None or row["source.ip"] is not None:
-            out.append(row)
+        if get_field(src, "destination.ip") is None and get_field(src, "source.ip") is None:
+            continue
+        out.append({name: get_field(src, name) for name in _NET})
     return out
 
 

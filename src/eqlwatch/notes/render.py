@@ -19,12 +19,16 @@ from eqlwatch.enrich import Enrichment
 from eqlwatch.model import Hit
 from eqlwatch.notes.env import make_environment
 from eqlwatch.notes.facts import summarise
+from eqlwatch.notes.sections import rule_sections
 from eqlwatch.notes.view import EventView
 from eqlwatch.rules.model import Rule
 
 log = structlog.get_logger(__name__)
 DEFAULT_TEMPLATE = "default.md.j2"
 _NO_ENRICHMENT = Enrichment(ips=())
+_NO_ALERT = dict.fromkeys(
+    ("id", "kind", "job_id", "detected_at", "start", "end", "severity", "risk_score")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +59,28 @@ def alert_view(
 
 
 def note_context(
-    rule: Rule, hit: Hit, enrichment: Enrichment | None, alert: Mapping[str, Any] | None
+    rule: Rule,
+    hit: Hit,
+    enrichment: Enrichment | None,
+    alert: Mapping[str, Any] | None,
+    sections: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """What a template sees: rule, alert, events in order, facts and enrichment."""
+    """What a template sees: rule, alert, events in order, facts, enrichment, sections.
+
+    `ips` is the enrichment's IP list as plain dicts (cheaper in the sandbox than objects).
+    """
     present = [e.source for e in hit.events if not e.missing]
+    enrichment = enrichment if enrichment is not None else _NO_ENRICHMENT
     refs = [{"index": e.index, "id": e.id, "missing": e.missing} for e in hit.events]
     return {
         "rule": rule.template_view,
-        "alert": dict(alert or {}),
+        "alert": {**_NO_ALERT, "kind": hit.kind, **(alert or {})},
         "hit": {"kind": hit.kind, "join_keys": list(hit.join_keys), "refs": refs},
         "events": [EventView(src) for src in present],
         "facts": summarise(present),
-        "enrichment": enrichment if enrichment is not None else _NO_ENRICHMENT,
+        "enrichment": enrichment,
+        "ips": enrichment.to_document()["ips"],
+        "sections": sections if sections is not None else rule_sections(rule),
     }
 
 
@@ -86,6 +100,14 @@ class NoteRenderer:
         self.default = default
         self.errors = 0
         self._compiled: dict[str, Template] = {}
+        self._sections: dict[int, tuple[Rule, dict[str, str]]] = {}
+
+    def sections(self, rule: Rule) -> dict[str, str]:
+        """The rule's static Markdown sections, computed once per rule object."""
+        cached = self._sections.get(id(rule))
+        if cached is None or cached[0] is not rule:
+            cached = self._sections[id(rule)] = (rule, rule_sections(rule))
+        return cached[1]
 
     def template_name(self, rule: Rule) -> str:
         return rule.eqlwatch.template or self.default
@@ -108,7 +130,8 @@ class NoteRenderer:
         """The hit's note, or the fallback note (logged, counted) when the template fails."""
         name = self.template_name(rule)
         try:
-            text = self.template(name).render(note_context(rule, hit, enrichment, alert))
+            context = note_context(rule, hit, enrichment, alert, self.sections(rule))
+            text = self.template(name).render(context)
         except Exception as exc:  # any template failure must still leave the alert written
             self.errors += 1
             message = f"{type(exc).__name__}: {exc}"

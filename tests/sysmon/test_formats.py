@@ -260,3 +260,24 @@ def test_agent_document_with_only_the_original_xml(shared_dir: Path) -> None:
     xml_only = dict(raw, winlog={k: v for k, v in raw["winlog"].items() if k != "event_data"})
     assert to_ecs(xml_only)["dll"] == full["dll"]
     assert to_ecs(xml_only)["process"] == full["process"]
+
+
+def test_wrong_explicit_format_reports_instead_of_crashing(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text('{"a": 1}\n', encoding="utf-8")
+    for fmt in ("evtx", "splunk-xml", "evtx-json", "winlogbeat", "nxlog"):
+        docs, errors = _read(path, fmt)
+        assert docs == []
+        assert len(errors) == 1, fmt
+        assert str(path) in str(errors[0])
+
+
+def test_events_become_hit_events(event: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "one.ndjson.gz"
+    path.write_bytes(gzip.compress((json.dumps(event) + "\n").encode()))
+    assert detect_format(path) == "evtx-json"
+    (only,) = list(read_windows_events(path))
+    hit = only.to_hit_event()
+    assert (hit.index, hit.id, hit.source) == (only.index, only.id, only.source)
+    assert only.origin.line == 1
+    assert only.origin.file == str(path)

@@ -130,7 +130,11 @@ def evtx_records(path: Path) -> Iterator[RawRecord]:
     """Each record of a binary EVTX file as the evtx-rs JSON `Event` object."""
     from evtx import PyEvtxParser
 
-    records = PyEvtxParser(str(path)).records_json()
+    try:
+        records = PyEvtxParser(str(path)).records_json()
+    except (OSError, RuntimeError, ValueError) as exc:
+        yield _loc(path), DataError(f"not a readable EVTX file: {exc}")
+        return
     errors = 0
     n = 0
     while errors < _MAX_EVTX_ERRORS:

@@ -14,9 +14,8 @@ elements share their field's path.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,16 +34,38 @@ def is_ip_field(path: str) -> bool:
     return _CAMEL_IP.search(leaf) is not None
 
 
-def _walk(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Every (dotted path, string value) under `value`, depth first, in document order."""
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, Mapping):
-        for key, child in value.items():
-            yield from _walk(child, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list | tuple):
-        for child in value:
-            yield from _walk(child, path)
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _strings(value: Mapping[str, Any], path: str, out: list[tuple[str, str]]) -> None:
+    """Append every (dotted path, string value) under a mapping, in document order.
+
+    Recursion into a list is cheap enough; this runs for every event of every alert.
+    """
+    for key, child in value.items():
+        where = f"{path}.{key}" if path else str(key)
+        kind = type(child)
+        if kind is str:
+            out.append((where, child))
+        elif kind is dict:
+            _strings(child, where, out)
+        elif kind is list or kind is tuple:
+            _list_strings(child, where, out)
+        elif kind not in _SCALARS and isinstance(child, Mapping):
+            _strings(child, where, out)
+
+
+def _list_strings(values: Sequence[Any], path: str, out: list[tuple[str, str]]) -> None:
+    for child in values:
+        kind = type(child)
+        if kind is str:
+            out.append((path, child))
+        elif kind is dict:
+            _strings(child, path, out)
+        elif kind is list or kind is tuple:
+            _list_strings(child, path, out)
+        elif kind not in _SCALARS and isinstance(child, Mapping):
+            _strings(child, path, out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,30 +116,56 @@ class Enricher:
 
     def __init__(self, table: IpTable) -> None:
         self.table = table
+        self._fields: dict[str, str] = {}
 
     def enrich(self, sources: Sequence[Mapping[str, Any]]) -> Enrichment:
         """Walk each event `_source` of one hit; missing-event slots are simply empty."""
-        seen: dict[str, tuple[IpInfo, dict[str, None]]] = {}
-        lookup = self.table.lookup
+        found: list[tuple[str, str]] = []
         for source in sources:
-            for path, text in _walk(source, ""):
-                if not _candidate(path, text):
-                    continue
-                info = lookup(text)
-                if info is None:
-                    continue
-                entry = seen.get(info.ip)
-                if entry is None:
-                    seen[info.ip] = (info, {path: None})
-                else:
-                    entry[1][path] = None
-        ips = tuple(dataclasses.replace(info, fields=tuple(paths)) for info, paths in seen.values())
+            _strings(source, "", found)
+        seen: dict[str, tuple[IpInfo, dict[str, None]]] = {}
+        lookup, verdicts, shape = self.table.lookup, self._fields, _SHAPE.match
+        for path, text in found:
+            verdict = verdicts.get(path) or self._verdict(path)
+            if verdict is _SKIP:
+                continue
+            if verdict is _GENERIC and (
+                shape(text) is None or ("." not in text and ":" not in text)
+            ):
+                continue
+            info = lookup(text)
+            if info is None:
+                continue
+            entry = seen.get(info.ip)
+            if entry is None:
+                seen[info.ip] = (info, {path: None})
+            else:
+                entry[1][path] = None
+        ips = tuple(_with_fields(info, tuple(paths)) for info, paths in seen.values())
         return Enrichment(ips=ips, table=self.table.version)
 
+    def _verdict(self, path: str) -> str:
+        """How a field's strings are treated (named IP field, generic, skipped); cached."""
+        verdict = _field_verdict(path)
+        if len(self._fields) < _FIELD_CACHE_MAX:
+            self._fields[path] = verdict
+        return verdict
 
-def _candidate(path: str, text: str) -> bool:
+
+_NAMED, _GENERIC, _SKIP = "named", "generic", "skip"
+_FIELD_CACHE_MAX = 1 << 14
+
+
+def _field_verdict(path: str) -> str:
     if is_ip_field(path):
-        return True
-    if _SHAPE.match(text) is None or ("." not in text and ":" not in text):
-        return False
-    return "version" not in path.rsplit(".", 1)[-1].lower()
+        return _NAMED
+    if "version" in path.rsplit(".", 1)[-1].lower():
+        return _SKIP
+    return _GENERIC
+
+
+def _with_fields(info: IpInfo, fields: tuple[str, ...]) -> IpInfo:
+    return IpInfo(
+        info.ip, info.version, info.category, info.block, info.name, info.rfc,
+        info.globally_reachable, info.public, info.labels, fields,
+    )  # fmt: skip

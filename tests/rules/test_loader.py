@@ -72,3 +72,47 @@ def test_query_origin() -> None:
     assert query_origin(multi) == (3, 0)
     single = '[rule]\nquery = "process where true"\n'
     assert query_origin(single) == (2, len('query = "'))
+
+
+def test_query_error_points_into_the_file(tmp_path: Path) -> None:
+    text = minimal_rule("q1").replace(
+        'process where process.name : "regsvr32.exe"',
+        'process where process.name : "regsvr32.exe" and\n  process.pid == ',
+    )
+    path = write(tmp_path / "q.toml", text)
+    result = load_rules([path])
+    assert result.rules == ()
+    err = result.errors[0]
+    assert type(err).__name__ == "QueryError"
+    assert err.location is not None
+    assert err.location.field == "rule.query"
+    assert err.location.file == str(path)
+    assert err.location.line is not None
+    assert text.splitlines()[err.location.line - 1].strip() == "process.pid =="
+
+
+def test_single_line_query_column_is_shifted(tmp_path: Path) -> None:
+    base = minimal_rule("q2")
+    start = base.index("query = '''")
+    text = base[:start] + 'query = "process where process.name = 1"\n'
+    path = write(tmp_path / "q.toml", text)
+    result = load_rules([path])
+    assert result.rules == ()
+    loc = result.errors[0].location
+    assert loc is not None
+    assert loc.line == text.splitlines().index('query = "process where process.name = 1"') + 1
+    assert loc.column is not None
+    assert text.splitlines()[loc.line - 1][loc.column - 1 :].startswith("= 1")
+
+
+def test_unknown_function_is_a_query_error(tmp_path: Path) -> None:
+    text = minimal_rule("q3").replace('process.name : "regsvr32.exe"', "notAFunction(process.name)")
+    result = load_rules([write(tmp_path / "q.toml", text)])
+    assert result.rules == ()
+    assert result.errors[0].location is not None
+    assert result.errors[0].location.field == "rule.query"
+
+
+def test_compile_can_be_skipped(tmp_path: Path) -> None:
+    text = minimal_rule("q4").replace('process.name : "regsvr32.exe"', "((")
+    assert load_rules([write(tmp_path / "q.toml", text)], compile=False).rules != ()

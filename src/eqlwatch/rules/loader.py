@@ -7,7 +7,6 @@ skipped (the scheduler).
 
 from __future__ import annotations
 
-import importlib
 import re
 import tomllib
 from collections.abc import Iterable
@@ -113,10 +112,8 @@ def query_origin(text: str) -> tuple[int, int] | None:
 
 def check_query(rule: Rule, text: str, *, file: str) -> list[EqlwatchError]:
     """Compile the rule's query with the embedded engine; errors point into the file."""
-    try:  # TEMPORARY while the engine lands: remove the ImportError escape afterwards
-        compile_query = importlib.import_module("eqlwatch.engine").compile_query
-    except (ImportError, AttributeError):
-        return []
+    from eqlwatch.engine import compile_query  # deferred: keeps rule parsing light
+
     body = rule.rule
     try:
         compile_query(

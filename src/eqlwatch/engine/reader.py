@@ -59,7 +59,8 @@ Stream = io.BufferedReader | gzip.GzipFile
 def _open(path: Path) -> Stream:
     raw = path.open("rb")
     if raw.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw)
+        raw.close()
+        return gzip.GzipFile(path, "rb")
     return raw
 
 

@@ -76,6 +76,7 @@ class SequenceMatcher:
         self.deadlines: list[tuple[int, int, _Pending]] = []
         self.counter = 0
         self.seen = 0
+        self.sweep_every = _SWEEP_EVERY
 
     # --- feeding -------------------------------------------------------------------------
     def feed(self, plan: Plan, event: Event) -> None:
@@ -102,7 +103,7 @@ class SequenceMatcher:
                 for state in self.states:
                     state.pop(key, None)
         self.seen += 1
-        if self.maxspan is not None and self.seen % _SWEEP_EVERY == 0:
+        if self.maxspan is not None and self.seen % self.sweep_every == 0:
             self._sweep(ts)
 
     def _advance(self, pos: int, key: Key, event: Event) -> None:

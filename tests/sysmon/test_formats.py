@@ -281,3 +281,13 @@ def test_events_become_hit_events(event: dict[str, Any], tmp_path: Path) -> None
     assert (hit.index, hit.id, hit.source) == (only.index, only.id, only.source)
     assert only.origin.line == 1
     assert only.origin.file == str(path)
+
+
+def test_gzipped_evtx(shared_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "capture.evtx.gz"
+    path.write_bytes(gzip.compress((shared_dir / EVTX).read_bytes()))
+    assert detect_format(path) == "evtx"
+    docs, errors = _read(path)
+    assert errors == []
+    plain, _ = _read(shared_dir / EVTX)
+    assert docs == plain

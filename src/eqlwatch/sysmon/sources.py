@@ -7,6 +7,7 @@ as a `DataError` in its place, so one bad line never stops the read.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 from collections.abc import Iterator
@@ -21,6 +22,9 @@ EVTX_MAGIC = b"ElfFile\x00"
 GZIP_MAGIC = b"\x1f\x8b"
 # Consecutive undecodable EVTX records after which the file is taken as unreadable.
 _MAX_EVTX_ERRORS = 1000
+
+# A whole-file JSON array is loaded at once; past this size only NDJSON is read (streamed).
+MAX_WHOLE_JSON_CHARS = 1 << 30
 
 RawRecord = tuple[Location, Any]
 
@@ -95,7 +99,10 @@ def json_records(path: Path) -> Iterator[RawRecord]:
 
 def _whole_json(path: Path) -> Iterator[RawRecord]:
     with open_text(path) as fh:
-        content = fh.read()
+        content = fh.read(MAX_WHOLE_JSON_CHARS + 1)
+    if len(content) > MAX_WHOLE_JSON_CHARS:
+        yield _loc(path), DataError("JSON document too large to load whole; use NDJSON")
+        return
     try:
         value = orjson.loads(content)
     except orjson.JSONDecodeError as exc:
@@ -127,14 +134,22 @@ def xml_records(path: Path) -> Iterator[RawRecord]:
 
 
 def evtx_records(path: Path) -> Iterator[RawRecord]:
-    """Each record of a binary EVTX file as the evtx-rs JSON `Event` object."""
+    """Each record of a binary EVTX file (gzipped or not) as the evtx-rs JSON `Event` object."""
     from evtx import PyEvtxParser
 
-    try:
-        records = PyEvtxParser(str(path)).records_json()
-    except (OSError, RuntimeError, ValueError) as exc:
-        yield _loc(path), DataError(f"not a readable EVTX file: {exc}")
-        return
+    with path.open("rb") as fh:
+        gz = fh.read(2) == GZIP_MAGIC
+    with contextlib.ExitStack() as stack:
+        source: Any = stack.enter_context(gzip.open(path, "rb")) if gz else str(path)
+        try:
+            records = PyEvtxParser(source).records_json()
+        except (OSError, RuntimeError, ValueError) as exc:
+            yield _loc(path), DataError(f"not a readable EVTX file: {exc}")
+            return
+        yield from _evtx_loop(path, records)
+
+
+def _evtx_loop(path: Path, records: Iterator[Any]) -> Iterator[RawRecord]:
     errors = 0
     n = 0
     while errors < _MAX_EVTX_ERRORS:

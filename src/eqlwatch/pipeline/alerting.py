@@ -1,0 +1,69 @@
+"""Hit → alert: exceptions, IP enrichment, the rendered note, the ECS document.
+
+One object per job so templates compile once and the IP table's cache stays warm; note
+failures are counted per rule so run reports show them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+from eqlwatch.alerts import Links, alert_id, build_alert
+from eqlwatch.enrich import Enricher, IpTable
+from eqlwatch.model import Alert, Hit
+from eqlwatch.notes import NoteRenderer
+from eqlwatch.notes.render import alert_view
+from eqlwatch.pipeline.reports import RunReport
+from eqlwatch.rules import Rule, is_excepted
+
+
+class AlertBuilder:
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        templates_dir: Path | None,
+        ip_table: IpTable,
+        links: Links | None = None,
+        timestamp_field: str = "@timestamp",
+    ) -> None:
+        self.job_id = job_id
+        self.renderer = NoteRenderer(templates_dir)
+        self.enricher = Enricher(ip_table)
+        self.links = links or Links()
+        self.timestamp_field = timestamp_field
+        self.note_errors: Counter[str] = Counter()
+
+    def __call__(self, rule: Rule, hit: Hit, *, detected_at: datetime) -> Alert | None:
+        if is_excepted(rule, hit):
+            return None
+        enrichment = self.enricher.enrich([e.source for e in hit.events if not e.missing])
+        view = alert_view(
+            alert_id(rule.rule_id, hit.events),
+            rule,
+            hit,
+            job_id=self.job_id,
+            detected_at=detected_at.isoformat(),
+            timestamp_field=self.timestamp_field,
+        )
+        note = self.renderer.render(rule, hit, enrichment, alert=view)
+        if note.error is not None:
+            self.note_errors[rule.rule_id] += 1
+        return build_alert(
+            rule,
+            hit,
+            enrichment,
+            note.text,
+            detected_at=detected_at,
+            job_id=self.job_id,
+            links=self.links,
+            timestamp_field=self.timestamp_field,
+        )
+
+    def attach_counts(self, report: RunReport) -> RunReport:
+        """The report with the note failures of its rule since the last call."""
+        errors = self.note_errors.pop(report.rule_id, 0)
+        return dataclasses.replace(report, note_errors=errors) if errors else report

@@ -1,0 +1,172 @@
+"""A job at run time: its rules compiled, its backends open, one `run_once(now)` per tick.
+
+Everything a run needs is built once here from the job file (rules, window policies,
+backends, the alert factory); `run_once` is then a loop over rules in which one rule's
+failure is reported and the others still run.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import structlog
+
+from eqlwatch.backends.base import AlertSink, EventSource, StateStore
+from eqlwatch.errors import EqlwatchError
+from eqlwatch.jobs import Job, rule_paths, select_rules
+from eqlwatch.model import Alert, TimeWindow
+from eqlwatch.pipeline.alerting import AlertBuilder
+from eqlwatch.pipeline.reports import ReportSink, RunReport
+from eqlwatch.pipeline.runner import RuleRunner, RunnerSettings
+from eqlwatch.rules import Rule, load_rules
+from eqlwatch.windowing import WindowPolicy, policy_for
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRule:
+    rule: Rule
+    policy: WindowPolicy
+
+
+@dataclass
+class JobSummary:
+    job_id: str
+    run_id: str
+    reports: list[RunReport] = field(default_factory=list)
+    load_errors: list[str] = field(default_factory=list)
+
+    @property
+    def alerts_created(self) -> int:
+        return sum(r.alerts_created for r in self.reports)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.load_errors) or any(r.status == "error" for r in self.reports)
+
+
+@dataclass
+class Backends:
+    source: EventSource
+    sink: AlertSink
+    state: StateStore
+    reports: ReportSink | None = None
+
+
+def prepare_rules(job: Job, rules: Sequence[Rule]) -> tuple[list[PreparedRule], list[str]]:
+    """Compile each rule's query once to derive its window policy; bad rules are reported."""
+    from eqlwatch.engine import compile_query
+
+    prepared: list[PreparedRule] = []
+    errors: list[str] = []
+    for rule in rules:
+        try:
+            info = compile_query(
+                rule.query,
+                timestamp_field=rule.rule.timestamp_field or job.timestamp_field,
+                tiebreaker_field=rule.rule.tiebreaker_field or job.tiebreaker_field,
+                event_category_field=rule.rule.event_category_override or job.event_category_field,
+            ).info
+        except EqlwatchError as exc:
+            errors.append(f"{rule.path}: {exc}")
+            continue
+        policy = policy_for(
+            maxspan=info.maxspan,
+            has_until=info.has_until,
+            has_trailing_missing=info.has_trailing_missing,
+            kind=info.kind,
+            ingest_delay=job.ingest_delay,
+            look_back=max(job.look_back, rule.lookback),
+            max_chunk=job.max_chunk,
+            max_slices=job.max_slices,
+            min_split=job.min_split,
+            max_sequence_span=job.max_sequence_span,
+        )
+        prepared.append(PreparedRule(rule, policy))
+    return prepared, errors
+
+
+@dataclass
+class JobRuntime:
+    job: Job
+    rules: list[PreparedRule]
+    backends: Backends
+    alerts: AlertBuilder
+    load_errors: list[str] = field(default_factory=list)
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}")
+    should_stop: Callable[[], bool] = field(default=lambda: False)
+    on_alerts: Callable[[Rule, Sequence[Alert]], None] | None = None
+
+    def _runner(self) -> RuleRunner:
+        job = self.job
+        settings = RunnerSettings(
+            job_id=job.id,
+            size=job.size,
+            indices=job.indices,
+            timestamp_field=job.timestamp_field,
+            tiebreaker_field=job.tiebreaker_field,
+            event_category_field=job.event_category_field,
+        )
+        return RuleRunner(
+            settings=settings,
+            source=self.backends.source,
+            sink=self.backends.sink,
+            state=self.backends.state,
+            make_alert=self.alerts,
+            owner=self.owner,
+            should_stop=self.should_stop,
+            on_alerts=self.on_alerts,
+        )
+
+    def run_once(self, now: datetime, *, period: TimeWindow | None = None) -> JobSummary:
+        run_id = uuid.uuid4().hex[:12]
+        summary = JobSummary(self.job.id, run_id, load_errors=list(self.load_errors))
+        runner = self._runner()
+        structlog.contextvars.bind_contextvars(job=self.job.id, run_id=run_id)
+        try:
+            for prepared in self.rules:
+                if self.should_stop():
+                    break
+                report = runner.run(
+                    prepared.rule, prepared.policy, now=now, run_id=run_id, period=period
+                )
+                report = self.alerts.attach_counts(report)
+                summary.reports.append(report)
+            if self.backends.reports is not None and summary.reports:
+                self._write_reports(summary.reports)
+        finally:
+            structlog.contextvars.unbind_contextvars("job", "run_id")
+        log.info(
+            "run finished",
+            job=self.job.id,
+            run_id=run_id,
+            rules=len(summary.reports),
+            alerts_created=summary.alerts_created,
+            errors=sum(len(r.errors) for r in summary.reports) + len(summary.load_errors),
+        )
+        return summary
+
+    def _write_reports(self, reports: list[RunReport]) -> None:
+        assert self.backends.reports is not None
+        try:
+            self.backends.reports.write_reports(reports)
+        except EqlwatchError as exc:  # reports are telemetry: never fail the run for them
+            log.error("could not write run reports", error=str(exc))
+
+
+def load_job_rules(job: Job) -> tuple[list[Rule], list[str]]:
+    result = load_rules(rule_paths(job))
+    errors = [str(e) for e in result.errors]
+    for message in errors:
+        log.error("rule not loaded", error=message)
+    return select_rules(job, result.rules), errors
+
+
+def resolve_paths(job: Job, paths: Sequence[str]) -> list[Path]:
+    return [job.resolve(p) for p in paths]

@@ -1,0 +1,133 @@
+"""The runner's promises, on real windowing and the memory backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from eqlwatch.backends.memory import MemorySink, MemoryStateStore
+from eqlwatch.pipeline.runner import RuleRunner, RunnerSettings
+from eqlwatch.windowing import WindowPolicy, policy_for
+from tests.pipeline.doubles import HitsSource, hit_at, make_rule, simple_alert
+
+T0 = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
+KEY = "job/r1"
+
+
+def _policy(**kw: Any) -> WindowPolicy:
+    args: dict[str, Any] = {
+        "maxspan": None,
+        "has_until": False,
+        "has_trailing_missing": False,
+        "kind": "event",
+        "ingest_delay": timedelta(seconds=30),
+        "look_back": timedelta(hours=2),
+        "max_chunk": timedelta(hours=1),
+        "max_slices": 24,
+        "min_split": timedelta(seconds=1),
+        "max_sequence_span": timedelta(hours=1),
+    }
+    args.update(kw)
+    return policy_for(**args)
+
+
+def _runner(
+    source: HitsSource, sink: MemorySink, state: MemoryStateStore, size: int = 1000
+) -> RuleRunner:
+    return RuleRunner(
+        settings=RunnerSettings(job_id="job", size=size, backoff_s=0.0),
+        source=source,
+        sink=sink,
+        state=state,
+        make_alert=simple_alert,
+        owner="me",
+        sleep=lambda _s: None,
+    )
+
+
+def _hits(n: int, start: datetime, step: timedelta) -> list[tuple[datetime, object]]:
+    return [(start + i * step, hit_at(start + i * step, i)) for i in range(n)]
+
+
+def test_first_run_covers_look_back_and_advances_checkpoint() -> None:
+    now = T0 + timedelta(hours=3)
+    source = HitsSource(_hits(50, T0, timedelta(minutes=4)))  # type: ignore[arg-type]
+    sink, state = MemorySink(), MemoryStateStore()
+    report = _runner(source, sink, state).run(make_rule(), _policy(), now=now, run_id="1")
+    assert report.status == "ok"
+    start = now - timedelta(hours=2)
+    expected = {
+        i for i in range(50) if start <= T0 + i * timedelta(minutes=4) < now - timedelta(seconds=30)
+    }
+    assert {a.document["refs"] for a in sink.alerts.values()} == {f"idx/{i}" for i in expected}
+    assert state.get_checkpoint(KEY) == now - timedelta(seconds=30)
+
+
+def test_failed_write_keeps_checkpoint_and_next_run_delivers_once() -> None:
+    now = T0 + timedelta(hours=1)
+    source = HitsSource(_hits(10, T0 + timedelta(minutes=10), timedelta(minutes=1)))  # type: ignore[arg-type]
+    sink, state = MemorySink(), MemoryStateStore()
+    state.set_checkpoint(KEY, T0)
+    sink.fail_next = 1
+    runner = _runner(source, sink, state)
+    report = runner.run(make_rule(), _policy(), now=now, run_id="1")
+    assert report.status == "error"
+    assert state.get_checkpoint(KEY) == T0
+    assert not sink.alerts
+    report = runner.run(make_rule(), _policy(), now=now, run_id="2")
+    assert report.status == "ok"
+    assert len(sink.alerts) == 10
+    assert report.alerts_created == 10
+
+
+def test_transient_search_failures_are_retried_with_backoff() -> None:
+    slept: list[float] = []
+    source = HitsSource(_hits(3, T0 + timedelta(minutes=1), timedelta(minutes=1)), fail_next=2)  # type: ignore[arg-type]
+    sink, state = MemorySink(), MemoryStateStore()
+    state.set_checkpoint(KEY, T0)
+    runner = _runner(source, sink, state)
+    runner.settings = runner.settings.__class__(job_id="job", backoff_s=1.0)
+    runner.sleep = slept.append
+    report = runner.run(make_rule(), _policy(), now=T0 + timedelta(minutes=30), run_id="1")
+    assert report.status == "ok"
+    assert slept == [1.0, 2.0]
+    assert len(sink.alerts) == 3
+
+
+def test_full_page_splits_the_window_and_loses_nothing() -> None:
+    source = HitsSource(_hits(40, T0 + timedelta(seconds=5), timedelta(seconds=20)))  # type: ignore[arg-type]
+    sink, state = MemorySink(), MemoryStateStore()
+    state.set_checkpoint(KEY, T0)
+    runner = _runner(source, sink, state, size=8)
+    report = runner.run(make_rule(), _policy(), now=T0 + timedelta(minutes=30), run_id="1")
+    assert report.status == "ok"
+    assert len(sink.alerts) == 40
+    assert report.searches > 5
+
+
+def test_lease_held_elsewhere_skips_without_touching_state() -> None:
+    sink, state = MemorySink(), MemoryStateStore()
+    state.set_checkpoint(KEY, T0)
+    assert state.acquire_lease(KEY, "other", datetime.now(UTC), 600) is not None
+    source = HitsSource(_hits(3, T0, timedelta(minutes=1)))  # type: ignore[arg-type]
+    report = _runner(source, sink, state).run(
+        make_rule(), _policy(), now=T0 + timedelta(hours=1), run_id="1"
+    )
+    assert report.status == "skipped"
+    assert state.get_checkpoint(KEY) == T0
+    assert not source.requests
+
+
+def test_backfill_replays_a_period_without_moving_the_checkpoint() -> None:
+    sink, state = MemorySink(), MemoryStateStore()
+    state.set_checkpoint(KEY, T0 + timedelta(days=1))
+    source = HitsSource(_hits(6, T0, timedelta(minutes=10)))  # type: ignore[arg-type]
+    from eqlwatch.model import TimeWindow
+
+    period = TimeWindow(T0, T0 + timedelta(minutes=35))
+    report = _runner(source, sink, state).run(
+        make_rule(), _policy(), now=T0 + timedelta(days=2), run_id="b", period=period
+    )
+    assert report.status == "ok"
+    assert {a.document["refs"] for a in sink.alerts.values()} == {f"idx/{i}" for i in range(4)}
+    assert state.get_checkpoint(KEY) == T0 + timedelta(days=1)

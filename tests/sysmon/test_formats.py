@@ -9,9 +9,11 @@ from typing import Any
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from eqlwatch.errors import ConfigError, DataError
-from eqlwatch.sysmon import detect_format, read_windows_events, to_ecs
+from eqlwatch.sysmon import detect_format, join_command_line, read_windows_events, to_ecs
 
 SAMPLE = "datasets/evtx-attack-samples/ndjson/Execution/exec_sysmon_lobin_regsvr32_sct.ndjson"
 EVTX = "datasets/evtx-attack-samples/evtx/Execution/exec_sysmon_lobin_regsvr32_sct.evtx"
@@ -291,3 +293,32 @@ def test_gzipped_evtx(shared_dir: Path, tmp_path: Path) -> None:
     assert errors == []
     plain, _ = _read(shared_dir / EVTX)
     assert docs == plain
+
+
+_spellings = st.sampled_from(
+    [str.upper, str.lower, lambda g: "{" + g.upper() + "}", lambda g: "{" + g.lower() + "}"]
+)
+
+
+@given(
+    spell=_spellings,
+    argv=st.lists(st.text(st.sampled_from(list('ab "\\/:')), max_size=8), min_size=1, max_size=4),
+)
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_shapes_agree_for_any_guid_spelling_and_command_line(
+    event: dict[str, Any], spell: Any, argv: list[str]
+) -> None:
+    data = dict(event["EventData"])
+    for key in ("ProcessGuid", "ParentProcessGuid", "LogonGuid"):
+        data[key] = spell(data[key])
+    data["CommandLine"] = join_command_line(argv)
+    varied = dict(event, EventData=data)
+    docs = [
+        to_ecs(varied),
+        to_ecs(_as_winlogbeat(varied)),
+        to_ecs(_as_nxlog(varied)),
+        to_ecs(_as_xml(varied)),
+    ]
+    assert all(_core(d) == _core(docs[0]) for d in docs)
+    assert docs[0]["process"]["args"] == argv
+    assert docs[0]["process"]["entity_id"] == "{365ABB72-6759-5CD8-0000-0010E2D50F00}"

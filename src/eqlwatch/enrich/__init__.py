@@ -5,10 +5,17 @@ disagree about what a public address is.
 """
 
 from eqlwatch.enrich.rows import UserRange
-from eqlwatch.enrich.table import IpInfo, IpTable, load_ip_table, non_public_cidr_match
+from eqlwatch.enrich.table import (
+    CATEGORIES,
+    IpInfo,
+    IpTable,
+    load_ip_table,
+    non_public_cidr_match,
+)
 from eqlwatch.enrich.walk import Enricher, Enrichment, is_ip_field
 
 __all__ = [
+    "CATEGORIES",
     "Enricher",
     "Enrichment",
     "IpInfo",

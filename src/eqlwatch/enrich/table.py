@@ -25,6 +25,12 @@ from typing import Generic, TypeVar
 from eqlwatch.enrich.rows import Row, TableData, UserRange, load_iana_rows, load_user_ranges
 
 T = TypeVar("T")
+CATEGORIES: tuple[str, ...] = (
+    "public", "private", "loopback", "link_local", "cgnat", "documentation", "multicast",
+    "unspecified", "broadcast", "benchmarking", "reserved", "this_network",
+    "protocol_assignment", "translation", "discard", "dummy", "anycast", "orchid", "drone_id",
+    "unique_local", "site_local", "6to4", "teredo", "amt", "as112", "srv6", "ipv4_mapped",
+)  # fmt: skip
 _CACHE_MAX = 1 << 16
 # ES compares IPv4 values against IPv6 CIDRs in their ::ffff:a.b.c.d form, so an emitted
 # IPv6 block must never cover that range, or it would swallow every IPv4 address.

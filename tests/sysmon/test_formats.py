@@ -135,8 +135,8 @@ def test_every_shape_maps_to_the_same_ecs(event: dict[str, Any], tmp_path: Path)
         path = tmp_path / name
         path.write_text(content, encoding="utf-8")
         assert detect_format(path) == fmt
-        for given in ("auto", fmt):
-            docs, errors = _read(path, given)
+        for chosen in ("auto", fmt):
+            docs, errors = _read(path, chosen)
             assert errors == []
             assert [_core(d) for d in docs] == [_core(reference)], fmt
             assert docs[0]["host"]["name"] == "IEWIN7"

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from eqlwatch.enrich import CATEGORIES, load_ip_table
-from eqlwatch.enrich.rows import load_iana_rows
+from eqlwatch.enrich.rows import Row, load_iana_rows
 
 DATA = load_iana_rows()
 FLAGS = ("source", "destination", "forwardable", "globally_reachable", "reserved_by_protocol")
@@ -34,14 +34,16 @@ def test_every_category_is_a_documented_one() -> None:
     assert {r.category for r in DATA.rows} | {"public"} == set(CATEGORIES)
 
 
-@pytest.mark.parametrize("row", [r for r in DATA.rows if r.registry in SPECIAL], ids=lambda r: r.block)
-def test_special_purpose_rows_carry_the_registry_columns(row: object) -> None:
-    r = row  # a Row
-    assert r.allocated is not None  # type: ignore[attr-defined]
+SPECIAL_ROWS = [r for r in DATA.rows if r.registry in SPECIAL]
+
+
+@pytest.mark.parametrize("r", SPECIAL_ROWS, ids=[r.block for r in SPECIAL_ROWS])
+def test_special_purpose_rows_carry_the_registry_columns(r: Row) -> None:
+    assert r.allocated is not None
     flags = {f: getattr(r, f) for f in FLAGS}
-    if r.terminated is not None:  # type: ignore[attr-defined]
+    if r.terminated is not None:
         assert set(flags.values()) == {None}, "terminated rows have empty columns"
-    elif r.block in ("2001::/32", "2002::/16"):  # type: ignore[attr-defined]
+    elif r.block in ("2001::/32", "2002::/16"):
         assert flags["globally_reachable"] is None  # N/A in the registry
         assert None not in {v for k, v in flags.items() if k != "globally_reachable"}
     else:

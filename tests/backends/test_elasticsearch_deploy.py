@@ -1,0 +1,119 @@
+"""docker-compose.yml and the Dockerfile, checked without a Docker engine.
+
+The compose file is validated against the Compose Specification's JSON schema (vendored by
+check-jsonschema as `vendor.compose-spec`), then for what the schema cannot know: start
+order gated by health checks, secrets from `.env`, ports on 127.0.0.1, the test profile.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from eqlwatch.jobs import load_job
+
+
+@pytest.fixture(scope="module")
+def compose(repo_root: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((repo_root / "docker-compose.yml").read_text())
+    return data
+
+
+def _schema_check(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_compose_file_matches_the_compose_specification(repo_root: Path, tmp_path: Path) -> None:
+    ok = _schema_check(repo_root / "docker-compose.yml")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    broken = tmp_path / "docker-compose.yml"
+    text = (repo_root / "docker-compose.yml").read_text()
+    broken.write_text(text.replace("condition: service_healthy", "condition: when_ready", 1))
+    assert _schema_check(broken).returncode == 1  # the check can fail
+
+
+def test_every_dependency_exists_and_is_gated(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        for target, rule in (service.get("depends_on") or {}).items():
+            assert target in services, (name, target)
+            assert rule["condition"] in ("service_healthy", "service_completed_successfully")
+            if rule["condition"] == "service_healthy":
+                assert "healthcheck" in services[target], target
+
+
+def test_stack_start_order(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services["es01"]["depends_on"]) == {"certs"}
+    assert set(services["kibana"]["depends_on"]) == {"es01"}
+    assert set(services["eqlwatch-setup"]["depends_on"]) == {"es01", "kibana"}
+    assert services["eqlwatch"]["depends_on"]["eqlwatch-setup"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert services["eqlwatch-setup"]["command"] == ["setup"]
+
+
+def test_security_on_secrets_from_env_and_local_ports(compose: dict[str, Any]) -> None:
+    es = compose["services"]["es01"]["environment"]
+    assert es["xpack.security.enabled"] == "true"
+    assert es["xpack.security.http.ssl.enabled"] == "true"
+    text = yaml.safe_dump(compose)
+    assert not re.search(r"PASSWORD: (?!\$\{)", text), "passwords must come from .env"
+    for service in compose["services"].values():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), port
+    kibana = compose["services"]["kibana"]["environment"]
+    assert kibana["ELASTICSEARCH_USERNAME"] == "kibana_system"
+
+
+def test_the_job_container_handles_sigterm(compose: dict[str, Any]) -> None:
+    job = compose["services"]["eqlwatch"]
+    assert job["init"] is True
+    assert job["stop_grace_period"] == "90s"
+    assert job["environment"]["ELASTICSEARCH_CA_CERTS"] == "/certs/ca/ca.crt"
+
+
+def test_test_profile_loads_data_then_runs_tests(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    profiled = {n for n, s in services.items() if "test" in s.get("profiles", [])}
+    assert profiled == {"es-test", "test-load", "tests"}
+    assert services["tests"]["depends_on"]["test-load"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert services["tests"]["environment"]["ELASTICSEARCH_URL"] == "http://es-test:9200"
+    assert "eqlwatch load" in services["test-load"]["command"][0]
+
+
+def test_dockerfile_is_slim_non_root_with_healthcheck(repo_root: Path) -> None:
+    text = (repo_root / "Dockerfile").read_text()
+    assert "-slim" in text
+    runtime = text.split("AS runtime", 1)[1].split("\nFROM ", 1)[0]
+    assert re.search(r"^USER 10001", runtime, re.MULTILINE)
+    assert "HEALTHCHECK" in runtime
+    assert 'ENTRYPOINT ["eqlwatch"]' in runtime  # exec form: SIGTERM reaches the process
+
+
+def test_production_job_uses_the_elasticsearch_backend(repo_root: Path) -> None:
+    job, errors = load_job(repo_root / "deploy/jobs/elasticsearch.toml")
+    assert errors == []
+    assert job is not None
+    assert (job.source.backend, job.alerts.backend, job.state.backend) == ("elasticsearch",) * 3

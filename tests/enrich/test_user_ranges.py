@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eqlwatch.enrich import load_ip_table
 from eqlwatch.errors import ConfigError
@@ -105,3 +109,34 @@ def test_empty_file_means_no_ranges(tmp_path: Path) -> None:
     path = tmp_path / "empty.toml"
     path.write_text("")
     assert load_ip_table(path).user_ranges == ()
+
+
+@st.composite
+def _ranges_and_probe(draw: st.DrawFn) -> tuple[list[tuple[str, str]], str]:
+    """Random nested and disjoint IPv4 ranges, and an address near one of them."""
+    nets = []
+    for i in range(draw(st.integers(1, 12))):
+        prefix = draw(st.integers(8, 32))
+        base = draw(st.integers(0, 2**32 - 1)) >> (32 - prefix) << (32 - prefix)
+        nets.append((str(ipaddress.IPv4Network((base, prefix))), f"l{i}"))
+    anchor = ipaddress.IPv4Network(draw(st.sampled_from(nets))[0])
+    offset = draw(st.integers(-2, anchor.num_addresses + 1))
+    value = min(max(int(anchor.network_address) + offset, 0), 2**32 - 1)
+    return nets, str(ipaddress.IPv4Address(value))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_ranges_and_probe())
+def test_labels_are_every_containing_range_most_specific_first(case) -> None:
+    nets, probe = case
+    text = "".join(f'[[range]]\ncidr = "{c}"\nlabel = "{label}"\n' for c, label in nets)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "r.toml"
+        path.write_text(text)
+        table = load_ip_table(path)
+    addr = ipaddress.IPv4Address(probe)
+    containing = [(i, c, label) for i, (c, label) in enumerate(nets)
+                  if addr in ipaddress.IPv4Network(c)]  # fmt: skip
+    containing.sort(key=lambda e: (-ipaddress.IPv4Network(e[1]).prefixlen, e[0]))
+    expected = tuple(dict.fromkeys(label for _, _, label in containing))
+    assert table.classify(probe).labels == expected

@@ -161,3 +161,37 @@ def test_guid_spellings_still_pair_start_and_connection(
         "DestinationPort": "443",
     }
     assert fires(pack_by_key["registration_utility_network_connection"], proc, conn)
+
+
+def _legacy_load(signature: dict[str, Any]) -> dict[str, Any]:
+    """A Sysmon 7 as the legacy Winlogbeat module indexes it (shape of Elastic's golden file)."""
+    return {
+        "@timestamp": "2026-11-21T08:00:00.400Z",
+        "event": {
+            "category": ["process"],
+            "type": ["change"],
+            "code": "7",
+            "provider": "Microsoft-Windows-Sysmon",
+            "action": "Image loaded",
+        },
+        "process": {"entity_id": GUID, "pid": 5000, "executable": REGSVR32, "name": "regsvr32.exe"},
+        "file": {"path": "C:\\Program Files\\Acme\\acme.dll", "code_signature": signature},
+    }
+
+
+@pytest.mark.parametrize(
+    ("signature", "want"),
+    [
+        ({"status": "Unavailable", "valid": False}, True),
+        ({"status": "Valid", "valid": True, "subject_name": "Microsoft Windows"}, False),
+    ],
+)
+def test_unsigned_load_in_the_legacy_winlogbeat_shape(
+    signature: dict[str, Any], want: bool, pack_by_key: dict[str, PackRule]
+) -> None:
+    proc = to_ecs(start(REGSVR32, 'regsvr32 /s "C:\\Program Files\\Acme\\acme.dll"'))
+    events = [
+        SourceEvent("winlogbeat-8.17.0", "1", proc),
+        SourceEvent("winlogbeat-8.17.0", "2", _legacy_load(signature)),
+    ]
+    assert bool(pack_by_key["regsvr32_unsigned_dll_load"].query.run(events)) is want

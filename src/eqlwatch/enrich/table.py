@@ -15,6 +15,7 @@ reachable unicast outside every special block.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
@@ -224,17 +225,15 @@ def load_ip_table(user_ranges: Path | None = None) -> IpTable:
     return IpTable(load_iana_rows(), users)
 
 
-def non_public_cidr_match(field: str, version: int | None = None) -> str:
+def non_public_cidr_match(
+    field: str, version: int | None = None, *, table: IpTable | None = None
+) -> str:
     """An EQL `cidrMatch(field, ...)` over the table's non-public blocks, for rule queries."""
-    table = _default_table()
-    cidrs = ", ".join(f'"{c}"' for c in table.non_public_cidrs(version))
+    source = table if table is not None else _packaged_table()
+    cidrs = ", ".join(f'"{c}"' for c in source.non_public_cidrs(version))
     return f"cidrMatch({field}, {cidrs})"
 
 
-_DEFAULT: list[IpTable] = []
-
-
-def _default_table() -> IpTable:
-    if not _DEFAULT:
-        _DEFAULT.append(IpTable(load_iana_rows()))
-    return _DEFAULT[0]
+@functools.cache
+def _packaged_table() -> IpTable:
+    return IpTable(load_iana_rows())

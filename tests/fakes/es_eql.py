@@ -1,9 +1,8 @@
 """EQL evaluation for the stand-in cluster, answering in Elasticsearch's response shape.
 
-Until eqlwatch's own engine lands, the `eql` package's Python engine (parsed with
-Elasticsearch syntax) evaluates the query; the stand-in only needs filters, event queries
-and `sequence by`. Response shape follows the specification type
-`eql._types.EqlSearchResponseBase` / `EqlHits` (hits.total, hits.events, hits.sequences
+eqlwatch's embedded engine (Elasticsearch EQL semantics) evaluates the query over the
+documents of the target indices, after the request's Query DSL `filter`. Response shape
+follows the specification type `eql._types.EqlSearchResponseBase` / `EqlHits` (hits.total, hits.events, hits.sequences
 with join_keys, events carrying _index, _id, _source).
 """
 
@@ -14,16 +13,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import eql
-from eql.parser import elasticsearch_syntax, ignore_missing_functions
-from eql.walkers import DepthFirstWalker
-
+from eqlwatch.engine import CompiledQuery, SourceEvent, compile_query
+from eqlwatch.errors import QueryError
+from eqlwatch.model import HitEvent
 from tests.fakes.es_store import EsError
 
 _OPTIONAL = re.compile(r"\?([A-Za-z0-9_.@]+)")
 
 Event = tuple[str, str, dict[str, Any]]
-_REF = "\x00position"  # marks which stored event the engine handed back
 
 
 def lookup(source: Mapping[str, Any], path: str) -> Any:
@@ -78,54 +75,33 @@ def matches_filter(source: Mapping[str, Any], flt: Mapping[str, Any] | None) -> 
     raise EsError(400, "parsing_exception", f"unknown query [{kind}]")
 
 
-class _Fields(DepthFirstWalker):  # type: ignore[misc]
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: set[str] = set()
-
-    def _walk_field(self, node: Any, *args: Any, **kwargs: Any) -> Any:
-        self.names.add(node.render())
-        return node
-
-
-def _parse(query: str) -> Any:
+def _compile(query: str, body: Mapping[str, Any], size: int | None) -> CompiledQuery:
     try:
-        with elasticsearch_syntax, ignore_missing_functions:
-            return eql.parse_query(query)
-    except eql.EqlError as exc:
-        raise EsError(400, "parsing_exception", f"line 1:1: {exc}") from exc
+        return compile_query(
+            query,
+            timestamp_field=str(body.get("timestamp_field", "@timestamp")),
+            tiebreaker_field=body.get("tiebreaker_field"),
+            event_category_field=str(body.get("event_category_field", "event.category")),
+            size=size,
+            max_samples_per_key=int(body.get("max_samples_per_key", 1)),
+        )
+    except QueryError as exc:
+        raise EsError(400, "parsing_exception", str(exc)) from exc
 
 
-def _check_columns(query: str, ast: Any, events: list[Event]) -> None:
+def _check_columns(query: str, compiled: CompiledQuery, events: list[Event]) -> None:
     """400 verification_exception for fields no target document has (our "mapping")."""
-    walker = _Fields()
-    walker.walk(ast)
     known: set[str] = set()
     for _i, _d, source in events:
         known |= flat_fields(source)
-    missing = sorted(walker.names - known - set(_OPTIONAL.findall(query)))
+    missing = sorted(compiled.info.fields - known - set(_OPTIONAL.findall(query)))
     if missing:
         problems = "\n".join(f"line 1:1: Unknown column [{m}]" for m in missing)
         raise EsError(400, "verification_exception", f"Found {len(missing)} problem(s)\n{problems}")
 
 
-def _evaluate(ast: Any, events: list[Event], category_field: str) -> list[list[Event]]:
-    results: list[list[Event]] = []
-    engine = eql.PythonEngine({"flatten": False})
-    engine.add_query(ast)
-    engine.add_output_hook(lambda out: results.append([events[e.data[_REF]] for e in out.events]))
-    stream = []
-    for position, (_ix, _i, src) in enumerate(events):
-        category = lookup(src, category_field)
-        category = category[0] if isinstance(category, list) and category else category
-        data = {**src, _REF: position}
-        stream.append(eql.Event(str(category), epoch_ms(lookup(src, "@timestamp")), data))
-    engine.stream_events(stream)
-    return results
-
-
-def _hit(event: Event) -> dict[str, Any]:
-    return {"_index": event[0], "_id": event[1], "_source": event[2]}
+def _hit(event: HitEvent) -> dict[str, Any]:
+    return event.to_es()
 
 
 def eql_search(events: list[Event], body: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,30 +110,21 @@ def eql_search(events: list[Event], body: Mapping[str, Any]) -> dict[str, Any]:
     size = int(body.get("size", 10))
     if size <= 0:
         raise EsError(400, "illegal_argument_exception", "size must be greater than 0")
-    ts_field = str(body.get("timestamp_field", "@timestamp"))
-    tiebreaker = body.get("tiebreaker_field")
-    ast = _parse(query)
-    _check_columns(query, ast, events)
-    chosen = [e for e in events if matches_filter(e[2], body.get("filter"))]
-    chosen.sort(
-        key=lambda e: (
-            epoch_ms(lookup(e[2], ts_field)),
-            tiebreaker is None,
-            lookup(e[2], tiebreaker or "") or 0,
-        )
-    )
-    found = _evaluate(ast, chosen, str(body.get("event_category_field", "event.category")))
-    tail = found[-size:] if body.get("result_position", "tail") == "tail" else found[:size]
-    hits: dict[str, Any] = {"total": {"value": len(found), "relation": "eq"}}
-    first = ast.first
-    if isinstance(first, eql.ast.Sequence):
-        keys = [f.render() for f in (first.queries[0].join_values or [])]
-        hits["sequences"] = [
-            {"join_keys": [lookup(seq[0][2], k) for k in keys], "events": [_hit(e) for e in seq]}
-            if keys
-            else {"events": [_hit(e) for e in seq]}
-            for seq in tail
-        ]
+    everything = _compile(query, body, None)
+    _check_columns(query, everything, events)
+    chosen = [
+        SourceEvent(ix, i, src) for ix, i, src in events if matches_filter(src, body.get("filter"))
+    ]
+    total = len(everything.run(chosen))
+    found = _compile(query, body, size).run(chosen)
+    hits: dict[str, Any] = {"total": {"value": total, "relation": "eq"}}
+    if everything.info.kind == "event":
+        hits["events"] = [_hit(h.events[0]) for h in found]
     else:
-        hits["events"] = [_hit(seq[0]) for seq in tail]
+        hits["sequences"] = [
+            {"join_keys": list(h.join_keys), "events": [_hit(e) for e in h.events]}
+            if h.join_keys
+            else {"events": [_hit(e) for e in h.events]}
+            for h in found
+        ]
     return {"is_partial": False, "is_running": False, "took": 1, "timed_out": False, "hits": hits}

@@ -2,8 +2,8 @@
 
 eqlwatch's embedded engine (Elasticsearch EQL semantics) evaluates the query over the
 documents of the target indices, after the request's Query DSL `filter`. Response shape
-follows the specification type `eql._types.EqlSearchResponseBase` / `EqlHits` (hits.total, hits.events, hits.sequences
-with join_keys, events carrying _index, _id, _source).
+follows the specification type `eql._types.EqlSearchResponseBase` / `EqlHits`
+(hits.total, hits.events, hits.sequences with join_keys, events with _index, _id, _source).
 """
 
 from __future__ import annotations

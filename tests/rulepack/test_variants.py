@@ -86,6 +86,7 @@ UNUSUAL = [
     (False, 'regsvr32 /s "C:\\Program Files\\Contoso\\shell.dll"'),
     (False, 'regsvr32 /s "c:\\program files (x86)\\Contoso\\shell.dll"'),
     (False, "regsvr32 /u msxml3.dll"),
+    (False, "regsvr32 /s C:\\\\Windows\\\\System32\\\\x.dll"),  # doubled backslashes
 ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -53,6 +54,12 @@ class ElasticsearchSettings(BaseModel):
         methods = [self.api_key, self.password, self.bearer_token]
         if sum(m is not None for m in methods) > 1:
             raise ValueError("choose one of api key, username/password and bearer token")
+        for host in self.hosts:
+            if "@" in urlsplit(host if "//" in host else f"//{host}").netloc:
+                raise ValueError(
+                    "put credentials in ELASTICSEARCH_USERNAME/PASSWORD or an API key, "
+                    "not in ELASTICSEARCH_URL"
+                )
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password go together")
         return self

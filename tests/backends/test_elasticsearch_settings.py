@@ -90,11 +90,13 @@ def test_unreadable_secret_file_names_the_file(tmp_path: Path) -> None:
             "choose one",
         ),
         ({"ELASTICSEARCH_URL": URL, "ELASTICSEARCH_VERIFY_CERTS": "maybe"}, "true or false"),
+        ({"ELASTICSEARCH_URL": "https://elastic:pw@es:9200"}, "not in ELASTICSEARCH_URL"),
     ],
 )
 def test_invalid_settings_are_config_errors(env: dict[str, str], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as info:
         settings_from_env(env)
+    assert "pw@" not in str(info.value)
 
 
 @pytest.fixture

@@ -157,3 +157,13 @@ def test_the_evtx_originals_give_the_same_alerts(
         )
         want = Counter((a[0], _text(a[2])) for a in alerts if a[1] == _stem(path))
         assert got == want, path.name
+
+
+def test_elastic_ground_truth_documents_raise_nothing(
+    shared_dir: Path, pack: list[PackRule]
+) -> None:
+    """Elastic's own Sysmon test documents (raw and ECS, 114 events): background only."""
+    files = sorted((shared_dir / "datasets/ecs-ground-truth").rglob("*.json"))
+    events = [event for path in files for event in read_events(path)]
+    assert len(events) >= 100
+    assert {k: len(v) for k, v in run_pack(pack, events).items() if v} == {}

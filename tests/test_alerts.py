@@ -174,3 +174,15 @@ def test_serialise_ndjson(rule: Rule, enricher: Enricher) -> None:
 
 def test_exceptions_exposed_here(rule: Rule) -> None:
     assert is_excepted(rule, synthetic_hit()) is False
+
+
+def test_note_error_is_recorded(rule: Rule, enricher: Enricher) -> None:
+    hit = synthetic_hit()
+    enrichment = enricher.enrich([])
+    plain = build_alert(rule, hit, enrichment, "n", detected_at=NOW, job_id="j")
+    assert "note_error" not in plain.document["eqlwatch"]
+    failed = build_alert(
+        rule, hit, enrichment, "fallback", detected_at=NOW, job_id="j", note_error="boom"
+    )
+    assert failed.document["eqlwatch"]["note_error"] == "boom"
+    assert failed.id == plain.id

@@ -165,8 +165,12 @@ def build_alert(
     job_id: str,
     links: Links | None = None,
     timestamp_field: str = "@timestamp",
+    note_error: str | None = None,
 ) -> Alert:
-    """The ECS alert document of one hit (pure: no I/O, time given)."""
+    """The ECS alert document of one hit (pure: no I/O, time given).
+
+    `note_error` records that `note` is the fallback because the template failed.
+    """
     links = links or Links()
     ident = alert_id(rule.rule_id, hit.events)
     sources = [e.source for e in hit.events if not e.missing]
@@ -211,6 +215,7 @@ def build_alert(
             "join_keys": list(hit.join_keys),
             "note": note,
             "template": rule.eqlwatch.template,
+            **({"note_error": note_error} if note_error is not None else {}),
             "enrichment": enrichment.to_document(),
             "events": refs,
         },

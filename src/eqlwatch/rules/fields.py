@@ -19,22 +19,42 @@ def _parts(path: str) -> tuple[str, ...]:
     return tuple(path.split("."))
 
 
+def _has_dotted_key(node: dict[Any, Any]) -> bool:
+    try:
+        return "." in "".join(node)
+    except TypeError:  # a non-string key: let the general path decide
+        return True
+
+
 def get_field(source: Mapping[str, Any], path: str, default: Any = None) -> Any:
     """The value at a dotted ECS path, nested, flat (`"a.b"` keys) or mixed.
 
-    Hot path of every alert: plain nested dicts are walked directly; anything else falls
-    back to trying the flat key and then every split of the path.
+    Hot path of every alert: plain nested dicts are walked directly, and a miss is final
+    when no dict on the way has a dotted key; anything else takes the general path.
     """
     node: Any = source
     for part in _parts(path):
         if type(node) is not dict:
-            break
+            return _get_slow(source, path, default)
+        parent = node
         node = node.get(part, MISSING)
         if node is MISSING:
+            if parent is source:
+                return _get_slow(source, path, default) if _has_dotted_key(source) else default
+            return _miss(source, path, default)
+    return node
+
+
+def _miss(source: Mapping[str, Any], path: str, default: Any) -> Any:
+    """A miss below the root: final unless a dict on the way has a dotted key."""
+    node: Any = source
+    for part in _parts(path):
+        if type(node) is not dict:
             break
-    else:
-        return node
-    return _get_slow(source, path, default)
+        if _has_dotted_key(node):
+            return _get_slow(source, path, default)
+        node = node.get(part, MISSING)
+    return default
 
 
 def _get_slow(source: Mapping[str, Any], path: str, default: Any) -> Any:

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from eqlwatch.rules.fields import MISSING, get_field
+
+SEGMENTS = st.sampled_from(["a", "b", "c", "name", "ip"])
+
+
+def reference(source: Any, path: str) -> Any:
+    """Every way of splitting `path` into keys, tried in order: the meaning of a field."""
+    if not isinstance(source, dict):
+        return MISSING
+    if path in source:
+        return source[path]
+    parts = path.split(".")
+    for i in range(1, len(parts)):
+        found = reference(source.get(".".join(parts[:i])), ".".join(parts[i:]))
+        if found is not MISSING:
+            return found
+    return MISSING
+
+
+def _partly_flatten(tree: dict[str, Any], draw: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value and draw(st.booleans()):
+            for sub, leaf in _partly_flatten(value, draw).items():
+                out[f"{key}.{sub}"] = leaf
+        elif isinstance(value, dict):
+            out[key] = _partly_flatten(value, draw)
+        else:
+            out[key] = value
+    return out
+
+
+trees = st.recursive(
+    st.integers(0, 9),
+    lambda children: st.dictionaries(SEGMENTS, children, max_size=3),
+    max_leaves=12,
+)
+
+
+@st.composite
+def documents(draw: Any) -> dict[str, Any]:
+    tree = draw(st.dictionaries(SEGMENTS, trees, max_size=4))
+    return _partly_flatten(tree, draw)
+
+
+@given(documents(), st.lists(SEGMENTS, min_size=1, max_size=4))
+def test_get_field_agrees_with_reference(doc: dict[str, Any], parts: list[str]) -> None:
+    path = ".".join(parts)
+    expected = reference(doc, path)
+    assert get_field(doc, path, MISSING) is expected or get_field(doc, path, MISSING) == expected

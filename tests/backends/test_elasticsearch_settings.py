@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import structlog
+from elasticsearch import AuthenticationException
 
 from eqlwatch import logs
 from eqlwatch.backends.elasticsearch import build_client
@@ -133,3 +135,31 @@ def test_kibana_url_space_and_scheme() -> None:
     )
     with pytest.raises(ConfigError, match="http"):
         import_url(settings_from_env({**base, "KIBANA_URL": "file:///etc/passwd"}), True)
+
+
+def test_no_secret_reaches_any_debug_log(caplog: pytest.LogCaptureFixture) -> None:
+    """Client, transport and urllib3 loggers at DEBUG, through a request and a failure."""
+    from tests.fakes.es_server import FakeElasticsearch
+
+    fake = FakeElasticsearch().start()
+    settings = settings_from_env(
+        {
+            "ELASTICSEARCH_URL": fake.url,
+            "ELASTICSEARCH_API_KEY": "c2VjcmV0LWFwaS1rZXk=",
+        }
+    )
+    caplog.set_level(logging.DEBUG)
+    client = build_client(settings)
+    try:
+        client.info()
+        fake.faults.add("status", status=401, times=1)
+        with pytest.raises(AuthenticationException):
+            client.info()
+    finally:
+        client.close()
+        fake.stop()
+    assert caplog.records  # the loggers did speak
+    assert "c2VjcmV0LWFwaS1rZXk" not in caplog.text
+    assert "Authorization: ApiKey <hidden>" in caplog.text  # the transport masks it
+    (sent,) = fake.log[:1]
+    assert sent.headers["Authorization"] == "ApiKey c2VjcmV0LWFwaS1rZXk="

@@ -162,4 +162,5 @@ def test_no_secret_reaches_any_debug_log(caplog: pytest.LogCaptureFixture) -> No
     assert "c2VjcmV0LWFwaS1rZXk" not in caplog.text
     assert "Authorization: ApiKey <hidden>" in caplog.text  # the transport masks it
     (sent,) = fake.log[:1]
-    assert sent.headers["Authorization"] == "ApiKey c2VjcmV0LWFwaS1rZXk="
+    headers = {k.lower(): v for k, v in sent.headers.items()}
+    assert headers["authorization"] == "ApiKey c2VjcmV0LWFwaS1rZXk="

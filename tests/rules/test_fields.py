@@ -5,7 +5,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eqlwatch.rules.fields import MISSING, get_field
+from eqlwatch.rules.fields import MISSING, get_field, pick
 
 SEGMENTS = st.sampled_from(["a", "b", "c", "name", "ip"])
 
@@ -55,3 +55,14 @@ def test_get_field_agrees_with_reference(doc: dict[str, Any], parts: list[str]) 
     path = ".".join(parts)
     expected = reference(doc, path)
     assert get_field(doc, path, MISSING) is expected or get_field(doc, path, MISSING) == expected
+
+
+@given(documents(), st.lists(SEGMENTS, max_size=3), st.lists(SEGMENTS, min_size=1, max_size=3))
+def test_pick_agrees_with_get_field(
+    doc: dict[str, Any], prefix: list[str], keys: list[str]
+) -> None:
+    dotted = ".".join(prefix)
+    picked = pick(doc, dotted, tuple(keys))
+    for key in keys:
+        path = f"{dotted}.{key}" if dotted else key
+        assert picked[key] == get_field(doc, path)

@@ -9,26 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eqlwatch.rules.fields import get_field
+from eqlwatch.rules.fields import get_field, pick
 
 _PROC = ("name", "executable", "pid", "command_line", "entity_id")
-_NET = (
-    "source.ip",
-    "source.port",
-    "destination.ip",
-    "destination.port",
-    "destination.domain",
-    "network.protocol",
-    "network.direction",
-)
+_ENDPOINT = ("ip", "port", "domain")
+_NETWORK = ("protocol", "direction")
 
 
 def _process(source: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
-    tree = get_field(source, prefix)
-    if isinstance(tree, Mapping):
-        node = {key: get_field(tree, key) for key in _PROC}
-    else:
-        node = {key: get_field(source, f"{prefix}.{key}") for key in _PROC}
+    node = pick(source, prefix, _PROC)
     return node if node["name"] or node["executable"] or node["command_line"] else None
 
 
@@ -67,7 +56,10 @@ def connections(sources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for src in sources:
         if get_field(src, "destination.ip") is None and get_field(src, "source.ip") is None:
             continue
-        out.append({name: get_field(src, name) for name in _NET})
+        row = {f"source.{k}": v for k, v in pick(src, "source", _ENDPOINT).items()}
+        row |= {f"destination.{k}": v for k, v in pick(src, "destination", _ENDPOINT).items()}
+        row |= {f"network.{k}": v for k, v in pick(src, "network", _NETWORK).items()}
+        out.append(row)
     return out
 
 

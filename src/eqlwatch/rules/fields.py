@@ -19,6 +19,22 @@ def _parts(path: str) -> tuple[str, ...]:
     return tuple(path.split("."))
 
 
+def pick(source: Mapping[str, Any], prefix: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """`{key: value of "<prefix>.<key>"}` for each key (None when absent), in one walk."""
+    node: Any = source
+    for part in _parts(prefix) if prefix else ():
+        if type(node) is not dict or _has_dotted_key(node):
+            break
+        node = node.get(part)
+        if node is None:  # no dotted key on the way: the whole subtree is absent
+            return dict.fromkeys(keys)
+    else:
+        if type(node) is dict and not _has_dotted_key(node):
+            return {key: node.get(key) for key in keys}
+    dotted = f"{prefix}." if prefix else ""
+    return {key: get_field(source, dotted + key) for key in keys}
+
+
 def _has_dotted_key(node: dict[Any, Any]) -> bool:
     try:
         return "." in "".join(node)

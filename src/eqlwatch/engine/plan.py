@@ -16,18 +16,17 @@ from eql import ast as A
 
 from eqlwatch.engine.compiler import ExprCompiler, field_name
 from eqlwatch.engine.parse import ParsedQuery, ParsedStage
-from eqlwatch.engine.schema import FieldSchema, make_reader
+from eqlwatch.engine.schema import FieldSchema, make_reader, raw_reader
 from eqlwatch.engine.values import NS_PER_MS, format_iso_ms, sort_key
 
 Source = Mapping[str, Any]
 KeyFn = Callable[[Source], list[tuple[Any, ...]] | None]
 
 
-@dataclass(frozen=True, slots=True)
-class SourceEvent:
+class SourceEvent(NamedTuple):
     """An event as read from an index: index name, `_id`, and its `_source`."""
 
-    index: str
+    index: str  # type: ignore[assignment]  # shadows tuple.index on purpose: ES's name
     id: str
     source: Mapping[str, Any]
 
@@ -43,7 +42,10 @@ class Settings:
 
 @dataclass(frozen=True, slots=True)
 class StagePlan:
+    """One filter: `match` checks category and condition; `cond` only the condition."""
+
     match: Callable[[Source], bool]
+    cond: Callable[[Source], bool] | None  # None: `where true`
     keys: KeyFn
     cond_id: int  # stages repeated by `with runs` share one condition
 
@@ -55,6 +57,26 @@ class Plan:
     timestamp: Callable[[Source], Any]
     tiebreaker: Callable[[Source], Any] | None
     fields: frozenset[str]
+    dispatch: Callable[[Source], tuple[int, ...]]  # filters (stages, then until) by category
+
+    def filters_matching(self, src: Source) -> list[int]:
+        """Indices of the filters (stages, then until) that match; each condition runs once."""
+        found: list[int] = []
+        cache: dict[int, bool] = {}
+        n = len(self.stages)
+        for i in self.dispatch(src):
+            stage = self.stages[i] if i < n else self.until
+            assert stage is not None
+            cond = stage.cond
+            if cond is None:
+                found.append(i)
+                continue
+            hit = cache.get(stage.cond_id)
+            if hit is None:
+                hit = cache[stage.cond_id] = cond(src)
+            if hit:
+                found.append(i)
+        return found
 
 
 def _hashable(v: Any) -> Any:
@@ -95,38 +117,58 @@ def make_key_fn(comp: ExprCompiler, nodes: tuple[Any, ...], dates_as: str) -> Ke
     return keys
 
 
-def _category(comp: ExprCompiler, settings: Settings, event_type: str) -> Callable[[Source], bool]:
-    if event_type == "any":
-        return lambda src: True
-    comp.fields.add(settings.event_category_field)
-    read = make_reader(comp.schema, settings.event_category_field, settings.timestamp_field)
+def _dispatcher(
+    schema: FieldSchema, settings: Settings, event_types: list[str]
+) -> Callable[[Source], tuple[int, ...]]:
+    """Indices of the filters whose event category matches the event (read once per event)."""
+    any_idx = tuple(i for i, t in enumerate(event_types) if t == "any")
+    by_type: dict[str, tuple[int, ...]] = {}
+    for i, t in enumerate(event_types):
+        if t != "any":
+            by_type[t] = tuple(sorted({*by_type.get(t, ()), i, *any_idx}))
+    if not by_type:
+        return lambda src: any_idx
+    target, _ = schema.resolve(settings.event_category_field)
+    read = raw_reader(target)
+    get = by_type.get
 
-    def check(src: Source) -> bool:
+    def dispatch(src: Source) -> tuple[int, ...]:
         v = read(src)
-        return v == event_type or (type(v) is list and event_type in v)
+        if type(v) is str:
+            return get(v, any_idx)
+        if type(v) is list:
+            if len(v) == 1 and type(v[0]) is str:
+                return get(v[0], any_idx)
+            found = {i for x in v if isinstance(x, str) for i in get(x, ())}
+            return tuple(sorted(found.union(any_idx)))
+        return any_idx
 
-    return check
+    return dispatch
 
 
-def _stage(comp: ExprCompiler, settings: Settings, stage: ParsedStage, dates_as: str) -> StagePlan:
-    category = _category(comp, settings, stage.event_type)
-    cond = comp.condition(stage.condition)
-    if isinstance(stage.condition, A.Boolean) and stage.condition.value:
-        match = category
-    else:
+def _stage(
+    comp: ExprCompiler, stage: ParsedStage, dates_as: str, dispatch: Any, i: int
+) -> StagePlan:
+    always = isinstance(stage.condition, A.Boolean) and bool(stage.condition.value)
+    cond = None if always else comp.condition(stage.condition)
 
-        def match(src: Source) -> bool:
-            return category(src) and cond(src)
+    def match(src: Source) -> bool:
+        return i in dispatch(src) and (cond is None or cond(src))
 
-    return StagePlan(match, make_key_fn(comp, stage.keys, dates_as), id(stage.condition))
+    return StagePlan(match, cond, make_key_fn(comp, stage.keys, dates_as), id(stage.condition))
 
 
 def build_plan(parsed: ParsedQuery, schema: FieldSchema, settings: Settings) -> Plan:
     """Compile every stage of `parsed` against one index's field types."""
     comp = ExprCompiler(schema, settings.timestamp_field)
     dates_as = "epoch_ms" if parsed.kind == "sample" else "iso"
-    stages = tuple(_stage(comp, settings, s, dates_as) for s in parsed.stages)
-    until = _stage(comp, settings, parsed.until, dates_as) if parsed.until else None
+    filters = [*parsed.stages, *([parsed.until] if parsed.until else [])]
+    types = [f.event_type for f in filters]
+    if any(t != "any" for t in types):
+        comp.fields.add(settings.event_category_field)
+    dispatch = _dispatcher(schema, settings, types)
+    plans = [_stage(comp, f, dates_as, dispatch, i) for i, f in enumerate(filters)]
+    until = plans.pop() if parsed.until else None
     ts = make_reader(schema, settings.timestamp_field, settings.timestamp_field)
     tb = None
     if settings.tiebreaker_field:
@@ -134,7 +176,7 @@ def build_plan(parsed: ParsedQuery, schema: FieldSchema, settings: Settings) -> 
         comp.fields.add(settings.tiebreaker_field)
     if parsed.kind != "sample":
         comp.fields.add(settings.timestamp_field)
-    return Plan(stages, until, ts, tb, frozenset(comp.fields))
+    return Plan(tuple(plans), until, ts, tb, frozenset(comp.fields), dispatch)
 
 
 class Ordinal(NamedTuple):

@@ -20,7 +20,6 @@ from eqlwatch.engine.plan import Ordinal, Plan, Settings, SourceEvent, build_pla
 from eqlwatch.engine.sample import SampleCollector
 from eqlwatch.engine.schema import FieldSchema
 from eqlwatch.engine.sequence import SequenceMatcher
-from eqlwatch.errors import DataError
 from eqlwatch.model import Hit, HitEvent, HitKind
 
 Pipes = tuple[tuple[str, int], ...]
@@ -120,10 +119,7 @@ class CompiledQuery:
 
     def relevant(self, event: SourceEvent) -> bool:
         """Whether any filter of the query (stages, until) can match the event."""
-        plan = self.plan_for(event.index)
-        if plan.until is not None and plan.until.match(event.source):
-            return True
-        return any(stage.match(event.source) for stage in plan.stages)
+        return bool(self.plan_for(event.index).filters_matching(event.source))
 
     def sort(self, events: Iterable[SourceEvent]) -> list[SourceEvent]:
         """Events in (timestamp, tiebreaker, arrival) order; events without timestamp dropped."""
@@ -145,7 +141,6 @@ class Executor:
         self.kind = parsed.kind
         self.seq = 0
         self.results = _Bounded(parsed.pipes, query.size)
-        self.last: tuple[int, Any] | None = None
         self.matcher: SequenceMatcher | None = None
         self.samples: SampleCollector | None = None
         if self.kind == "sequence":
@@ -155,30 +150,33 @@ class Executor:
             self.samples = SampleCollector(len(parsed.stages), query.max_samples_per_key)
 
     def feed(self, events: Iterable[SourceEvent]) -> None:
+        """Evaluate events; the category is read first, timestamps only for matches."""
         plan_for = self.query.plan_for
+        index: str | None = None
+        plan: Plan | None = None
         for ev in events:
-            plan = plan_for(ev.index)
+            if ev.index != index or plan is None:
+                index, plan = ev.index, plan_for(ev.index)
             seq = self.seq
-            self.seq += 1
+            self.seq = seq + 1
+            src = ev.source
             if self.samples is not None:
-                self.samples.feed(plan, seq, ev)
-                continue
-            ordinal = ordinal_of(plan, ev.source, seq)
-            if ordinal is None:
-                continue
-            if self.matcher is not None:
-                self._check_order(ordinal)
-                self.matcher.feed(plan, (ordinal, ev))
-            elif plan.stages[0].match(ev.source):
-                self.results.add(ordinal, Hit("event", (HitEvent(ev.index, ev.id, ev.source),)))
+                hits = plan.filters_matching(src)
+                if hits:
+                    self.samples.feed(plan, hits, seq, ev)
+            elif self.matcher is not None:
+                cands = plan.dispatch(src)
+                if cands or self.matcher.deadlines:
+                    self.matcher.offer(plan, cands, seq, ev)
+            elif plan.dispatch(src) and self._event_match(plan, src):
+                ordinal = ordinal_of(plan, src, seq)
+                if ordinal is not None:
+                    self.results.add(ordinal, Hit("event", (HitEvent(ev.index, ev.id, src),)))
 
-    def _check_order(self, ordinal: Ordinal) -> None:
-        current = (ordinal.ts, ordinal.tb)
-        if self.last is not None and current < self.last:
-            raise DataError(
-                f"events must arrive in timestamp order for sequences (event #{ordinal.seq + 1})"
-            )
-        self.last = current
+    @staticmethod
+    def _event_match(plan: Plan, src: Any) -> bool:
+        cond = plan.stages[0].cond
+        return cond is None or cond(src)
 
     def finish(self) -> list[Hit]:
         """Hits ordered as Elasticsearch orders them, with size/head/tail applied."""

@@ -99,14 +99,20 @@ def _events(stream: Stream, path: Path, index: str, counter: ErrorCounter) -> It
         if head.startswith(b"["):
             yield from _array(reader.read(), path, index, counter)
             return
+        loads = orjson.loads
         for number, line in enumerate(reader, 1):
-            if not line.strip():
-                continue
-            where = Location(file=str(path), line=number)
             try:
-                yield _event(index, number, orjson.loads(line), where)
+                doc = loads(line)
             except orjson.JSONDecodeError as exc:
-                counter.add(DataError(f"malformed JSON: {exc}", location=where))
+                if line.strip():
+                    where = Location(file=str(path), line=number)
+                    counter.add(DataError(f"malformed JSON: {exc}", location=where))
+                continue
+            if type(doc) is dict and "_source" not in doc and "_id" not in doc and "id" not in doc:
+                yield SourceEvent(index, str(number), doc)  # the common case, kept cheap
+                continue
+            try:
+                yield _event(index, number, doc, Location(file=str(path), line=number))
             except DataError as exc:
                 counter.add(exc)
 

@@ -27,16 +27,11 @@ class SampleCollector:
         self.cap = self.n * self.per_key
         self.table: dict[Key, list[list[Candidate]]] = {}
 
-    def feed(self, plan: Plan, seq: int, event: SourceEvent) -> None:
+    def feed(self, plan: Plan, hits: list[int], seq: int, event: SourceEvent) -> None:
+        """Record `event` as a candidate of the filters `hits` it matches."""
         src = event.source
-        cache: dict[int, bool] = {}
-        for i, stage in enumerate(plan.stages):
-            hit = cache.get(stage.cond_id)
-            if hit is None:
-                hit = cache[stage.cond_id] = stage.match(src)
-            if not hit:
-                continue
-            for key in stage.keys(src) or ():
+        for i in hits:
+            for key in plan.stages[i].keys(src) or ():
                 slots = self.table.get(key)
                 if slots is None:
                     slots = self.table[key] = [[] for _ in range(self.n)]

@@ -125,8 +125,8 @@ def _lookup(obj: Any, parts: list[str], i: int) -> Any:
     return _MISSING
 
 
-def _raw_reader(name: str) -> Callable[[Mapping[str, Any]], Any]:
-    """A reader returning the raw source value, or _MISSING."""
+def raw_reader(name: str) -> Callable[[Mapping[str, Any]], Any]:
+    """A reader returning the raw source value (no conversion), or a private MISSING marker."""
     parts = name.split(".")
     if len(parts) == 1:
         return lambda src: src.get(name, _MISSING)
@@ -215,7 +215,7 @@ def field_type(schema: FieldSchema, name: str, timestamp_field: str) -> str | No
 def make_reader(schema: FieldSchema, name: str, timestamp_field: str) -> Reader:
     """A reader for field `name`: scalar, list of values (multi-valued) or None."""
     target, spec = schema.resolve(name)
-    raw = _raw_reader(target)
+    raw = raw_reader(target)
     convert = _converter(spec, target == timestamp_field or name == timestamp_field)
     null_value = spec.null_value if spec is not None else None
 

@@ -17,8 +17,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from eqlwatch.engine.plan import Ordinal, Plan, Source, SourceEvent
+from eqlwatch.engine.plan import Ordinal, Plan, Source, SourceEvent, StagePlan, ordinal_of
 from eqlwatch.engine.values import NS_PER_MS
+from eqlwatch.errors import DataError
 from eqlwatch.model import Hit, HitEvent
 
 Event = tuple[Ordinal, SourceEvent]
@@ -46,6 +47,17 @@ class _Pending:
         self.deadline = base + maxspan
         self.last_ms = events[-1][0].ts // NS_PER_MS * NS_PER_MS
         self.done = False
+
+
+def _holds(stage: StagePlan, src: Source, cache: dict[int, bool]) -> bool:
+    """The stage's condition on src, evaluated once per condition and event."""
+    cond = stage.cond
+    if cond is None:
+        return True
+    hit = cache.get(stage.cond_id)
+    if hit is None:
+        hit = cache[stage.cond_id] = bool(cond(src))
+    return hit
 
 
 def _floor_ms(ts: int) -> int:
@@ -77,34 +89,74 @@ class SequenceMatcher:
         self.counter = 0
         self.seen = 0
         self.sweep_every = _SWEEP_EVERY
+        self.watched = [i for i, m in enumerate(missing) if m]
+        self.last: tuple[int, Any] | None = None
 
     # --- feeding -------------------------------------------------------------------------
-    def feed(self, plan: Plan, event: Event) -> None:
-        src = event[1].source
-        ts = event[0].ts
+    def offer(self, plan: Plan, cands: tuple[int, ...], seq: int, ev: SourceEvent) -> None:
+        """One event and the filters its category selects (`len(stages)` is until).
+
+        Later stages look up the join key before evaluating their condition: an event that
+        cannot extend any pending sequence costs a key read, not a condition.
+        """
+        src = ev.source
+        stages = plan.stages
+        cache: dict[int, bool] = {}
+        work: list[tuple[int, list[Key]]] = []
+        positives = self.positives
+        for pos in range(len(positives) - 1, -1, -1):
+            i = positives[pos]
+            if i not in cands:
+                continue
+            stage = stages[i]
+            keys: list[Key] | None = None
+            if pos > 0:
+                prev = self.states[pos - 1]
+                if not prev:
+                    continue
+                keys = [k for k in stage.keys(src) or () if k in prev]
+                if not keys:
+                    continue
+            if not _holds(stage, src, cache):
+                continue
+            if keys is None:
+                keys = stage.keys(src)
+                if not keys:
+                    continue
+            work.append((pos, keys))
+        flagged = [i for i in self.watched if i in cands and _holds(stages[i], src, cache)]
+        until = plan.until is not None and len(stages) in cands and _holds(plan.until, src, cache)
+        if not (work or flagged or until or self.deadlines):
+            return
+        ordinal = ordinal_of(plan, src, seq)
+        if ordinal is None:
+            return
+        self._check_order(ordinal)
+        ts = ordinal.ts
         if self.deadlines:
             self._expire(ts)
-        cache: dict[int, bool] = {}
-        if self.trailing or self.history:
-            self._missing_stages(plan, src, ts, cache)
-        for pos in range(len(self.positives) - 1, -1, -1):
-            stage = plan.stages[self.positives[pos]]
-            hit = cache.get(stage.cond_id)
-            if hit is None:
-                hit = cache[stage.cond_id] = stage.match(src)
-            if hit:
-                keys = stage.keys(src)
-                if keys is not None:
-                    for key in keys:
-                        self._advance(pos, key, event)
-        if plan.until is not None and plan.until.match(src):
-            keys = plan.until.keys(src)
-            for key in keys or ():
+        if flagged:
+            self._missing_stages(plan, flagged, src, ts)
+        event = (ordinal, ev)
+        for pos, keys in work:
+            for key in keys:
+                self._advance(pos, key, event)
+        if until:
+            assert plan.until is not None
+            for key in plan.until.keys(src) or ():
                 for state in self.states:
                     state.pop(key, None)
         self.seen += 1
         if self.maxspan is not None and self.seen % self.sweep_every == 0:
             self._sweep(ts)
+
+    def _check_order(self, ordinal: Ordinal) -> None:
+        current = (ordinal.ts, ordinal.tb)
+        if self.last is not None and current < self.last:
+            raise DataError(
+                f"events must arrive in timestamp order for sequences (event #{ordinal.seq + 1})"
+            )
+        self.last = current
 
     def _advance(self, pos: int, key: Key, event: Event) -> None:
         last = len(self.positives) - 1
@@ -127,18 +179,16 @@ class SequenceMatcher:
         else:
             self.states[pos][key] = partial
 
-    def _missing_stages(self, plan: Plan, src: Source, ts: int, cache: dict[int, bool]) -> None:
+    def _missing_stages(self, plan: Plan, hits: list[int], src: Source, ts: int) -> None:
         for i in self.trailing:
-            stage = plan.stages[i]
-            if stage.match(src):
-                for key in stage.keys(src) or ():
+            if i in hits:
+                for key in plan.stages[i].keys(src) or ():
                     self._trailing_hit(key, ts)
         horizon = ts - (self.maxspan or 0) - NS_PER_MS
         for i, table in self.history.items():
-            stage = plan.stages[i]
-            if not stage.match(src):
+            if i not in hits:
                 continue
-            for key in stage.keys(src) or ():
+            for key in plan.stages[i].keys(src) or ():
                 times = table.get(key)
                 if times is None:
                     times = table[key] = deque()

@@ -27,8 +27,11 @@ from tests.backends.es_cluster import (
     open_cluster,
     real_client,
 )
+from tests.fakes.es_server import FakeElasticsearch
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+LEASE_S = 2.0
+Ran = tuple[str, datetime]
 STEP = timedelta(minutes=1)
 WINDOWS = 12
 
@@ -104,52 +107,69 @@ def _alert_id(rule: str, refs: list[tuple[str, str]]) -> str:
     return hashlib.sha256((rule + "".join(i + ix for ix, i in refs)).encode()).hexdigest()
 
 
-def _replica(cluster: Cluster, name: str, ran: list[tuple[str, datetime]]) -> None:
-    """One replica's loop: run the next window when it holds the lease, until all are done."""
-    client = _client_for(cluster)
+def _one_window(cluster: Cluster, name: str, client: Elasticsearch, ran: list[Ran]) -> bool:
+    """Run the next window if this replica holds the lease; True once all windows are done."""
     state, sink = cluster.state_store(client), cluster.sink(client)
-    source = ElasticsearchEventSource(client, EqlOptions(poll_interval_s=0.0))
-    end = T0 + WINDOWS * STEP
+    lease = state.acquire_lease("job/r1", name, datetime.now(UTC), ttl_s=LEASE_S)
+    if lease is None:
+        return False
     try:
-        for _ in range(50 * WINDOWS):
-            now = datetime.now(UTC)
-            lease = state.acquire_lease("job/r1", name, now, ttl_s=30)
-            if lease is None:
-                time.sleep(0.002)
-                continue
+        start = state.get_checkpoint("job/r1") or T0
+        if start >= T0 + WINDOWS * STEP:
+            return True
+        window = TimeWindow(start, start + STEP)
+        source = ElasticsearchEventSource(client, EqlOptions(poll_interval_s=0.0))
+        result = source.search(SearchRequest("any where true", (cluster.events,), window, size=100))
+        alerts = [
+            Alert(
+                _alert_id("r1", [(e.index, e.id) for e in h.events]),
+                "r1",
+                {"@timestamp": start.isoformat(), "window": start.isoformat()},
+            )
+            for h in result.hits
+        ]
+        sink.write(alerts)
+        state.set_checkpoint("job/r1", window.end)
+        ran.append((name, start))
+        return False
+    finally:
+        state.release_lease(lease)
+
+
+def _replica(cluster: Cluster, name: str, ran: list[Ran], timeout_s: float) -> None:
+    """One replica: a retryable failure means "not evaluated", so just try again."""
+    client = _client_for(cluster).options(request_timeout=timeout_s)
+    try:
+        for _ in range(200 * WINDOWS):
             try:
-                start = state.get_checkpoint("job/r1") or T0
-                if start >= end:
+                if _one_window(cluster, name, client, ran):
                     return
-                window = TimeWindow(start, start + STEP)
-                result = source.search(
-                    SearchRequest("any where true", (cluster.events,), window, size=100)
-                )
-                alerts = [
-                    Alert(
-                        _alert_id("r1", [(e.index, e.id) for e in h.events]),
-                        "r1",
-                        {"@timestamp": start.isoformat(), "window": start.isoformat()},
-                    )
-                    for h in result.hits
-                ]
-                sink.write(alerts)
-                state.set_checkpoint("job/r1", window.end)
-                ran.append((name, start))
             except RetryableBackendError:
-                pass  # not evaluated: the checkpoint did not move, the window runs again
-            finally:
-                state.release_lease(lease)
+                pass  # the checkpoint did not move: the same window runs again
+            time.sleep(0.002)
         raise AssertionError(f"{name} never finished")
     finally:
         client.close()
 
 
-def _run_replicas(cluster: Cluster) -> None:
-    ran: list[tuple[str, datetime]] = []
+def _outage(fake: FakeElasticsearch, ran: list[Ran]) -> None:
+    """Refuse connections for a moment once a few windows are done, then come back."""
+    while len(ran) < 3:
+        time.sleep(0.001)
+    fake.stop()
+    time.sleep(0.2)
+    fake.start()
+
+
+def _run_replicas(cluster: Cluster, *, timeout_s: float = 2.0, outage: bool = False) -> None:
+    ran: list[Ran] = []
     threads = [
-        threading.Thread(target=_replica, args=(cluster, f"replica-{i}", ran)) for i in range(2)
+        threading.Thread(target=_replica, args=(cluster, f"replica-{i}", ran, timeout_s))
+        for i in range(2)
     ]
+    if outage:
+        assert cluster.fake is not None
+        threads.append(threading.Thread(target=_outage, args=(cluster.fake, ran)))
     for t in threads:
         t.start()
     for t in threads:
@@ -166,11 +186,25 @@ def test_two_replicas_share_windows_without_gap_or_duplicate(cluster: Cluster) -
     _run_replicas(cluster)
 
 
-def test_two_replicas_through_partial_results_5xx_and_429(fake_cluster: Cluster) -> None:
+def test_two_replicas_through_faults_and_an_outage(fake_cluster: Cluster) -> None:
+    """Partial results, 5xx, 429 storms, dropped connections, a bulk that lands after the
+    client timed out, and connections refused mid-run: still each window once, no gap,
+    each alert once."""
     fake_cluster.load(_events())
-    assert fake_cluster.fake is not None
-    fake_cluster.fake.faults.add("partial", times=3)
-    fake_cluster.fake.faults.add("status", path="_bulk", status=503, times=6)
-    fake_cluster.fake.faults.add("item_status", status=429, times=4)
-    _run_replicas(fake_cluster)
-    assert fake_cluster.fake.faults.fired == {"partial": 3, "status": 6, "item_status": 4}
+    fake = fake_cluster.fake
+    assert fake is not None
+    fake.faults.add("partial", times=3)
+    fake.faults.add("shard_failure", times=2)
+    fake.faults.add("status", path="_bulk", status=503, times=6)
+    fake.faults.add("item_status", status=429, times=4)
+    fake.faults.add("drop", path="_doc", times=4)
+    fake.faults.add("delay", path="_bulk", delay_s=0.5, times=2)
+    _run_replicas(fake_cluster, timeout_s=0.3, outage=True)
+    assert fake.faults.fired == {
+        "partial": 3,
+        "shard_failure": 2,
+        "status": 6,
+        "item_status": 4,
+        "drop": 4,
+        "delay": 2,
+    }

@@ -54,7 +54,7 @@ class Generator:
 
     def __init__(self, seed: int, hosts: int) -> None:
         self.rng = random.Random(seed)
-        self.hosts = [
+        self.hosts: list[dict[str, Any]] = [
             {
                 "id": f"h-{i:05d}",
                 "name": f"ws-{i:05d}",

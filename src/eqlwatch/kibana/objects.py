@@ -96,6 +96,7 @@ def saved_search(
         },
         "references": _view_ref(view_id),
         "coreMigrationVersion": CORE_VERSION,
+        "typeMigrationVersion": "8.0.0",
     }
 
 
@@ -127,6 +128,7 @@ def visualization(
         },
         "references": _view_ref(view_id),
         "coreMigrationVersion": CORE_VERSION,
+        "typeMigrationVersion": "8.5.0",
     }
 
 
@@ -142,10 +144,11 @@ def _over_time(split_field: str) -> list[dict[str, Any]]:
     ]
 
 
-def _top(field: str, size: int = 10) -> list[dict[str, Any]]:
+def _top(field: str, schema: str = "bucket", size: int = 10) -> list[dict[str, Any]]:
+    """Count per value: table rows use schema `bucket`, pie slices `segment`."""
     return [
         _count(),
-        _agg("2", "terms", "bucket", field=field, size=size, order="desc", orderBy="1"),
+        _agg("2", "terms", schema, field=field, size=size, order="desc", orderBy="1"),
     ]
 
 
@@ -182,7 +185,7 @@ def visualizations() -> list[dict[str, Any]]:
             "IP classes in alerts",
             "pie",
             ALERTS_VIEW,
-            _top("eqlwatch.enrichment.ips.category"),
+            _top("eqlwatch.enrichment.ips.category", "segment"),
             {"isDonut": True},
         ),
         visualization(
@@ -247,6 +250,7 @@ def dashboard(panels: Sequence[tuple[str, str]]) -> dict[str, Any]:
         },
         "references": refs,
         "coreMigrationVersion": CORE_VERSION,
+        "typeMigrationVersion": "8.7.0",
     }
 
 

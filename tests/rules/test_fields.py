@@ -5,6 +5,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from eqlwatch.notes import EventView
 from eqlwatch.rules.fields import MISSING, get_field, pick
 
 SEGMENTS = st.sampled_from(["a", "b", "c", "name", "ip"])
@@ -66,3 +67,19 @@ def test_pick_agrees_with_get_field(
     for key in keys:
         path = f"{dotted}.{key}" if dotted else key
         assert picked[key] == get_field(doc, path)
+
+
+def _flat_keys(doc: Any, prefix: str = "") -> list[str]:
+    if not isinstance(doc, dict):
+        return [prefix]
+    keys = [prefix] if prefix else []
+    for key, value in doc.items():
+        keys += _flat_keys(value, f"{prefix}.{key}" if prefix else key)
+    return keys
+
+
+@given(documents(), st.lists(SEGMENTS, min_size=1, max_size=4))
+def test_event_view_sees_values_and_subtrees(doc: dict[str, Any], parts: list[str]) -> None:
+    path = ".".join(parts)
+    below = any(k.startswith(path + ".") for k in _flat_keys(doc))
+    assert (path in EventView(doc)) == (reference(doc, path) is not MISSING or below)

@@ -11,11 +11,13 @@ from typing import Any
 
 import orjson
 
-from eqlwatch.rules.fields import MISSING, get_field
+from eqlwatch.rules.fields import MISSING, dotted_on_path, get_field
 
 
 def _has_children(node: Mapping[str, Any], path: str) -> bool:
     """Whether some flat or mixed key lives below `path` (e.g. "process.parent.name")."""
+    if not dotted_on_path(node, path):
+        return False
     dotted = path + "."
     if any(k.startswith(dotted) for k in node):
         return True

@@ -63,14 +63,22 @@ def get_field(source: Mapping[str, Any], path: str, default: Any = None) -> Any:
 
 def _miss(source: Mapping[str, Any], path: str, default: Any) -> Any:
     """A miss below the root: final unless a dict on the way has a dotted key."""
+    return _get_slow(source, path, default) if dotted_on_path(source, path) else default
+
+
+def dotted_on_path(source: Mapping[str, Any], path: str) -> bool:
+    """Whether a mapping met walking `path` has a dotted key (or is not a plain dict).
+
+    When False, plain nested lookup is the whole truth about `path` and everything below.
+    """
     node: Any = source
     for part in _parts(path):
         if type(node) is not dict:
-            break
+            return isinstance(node, Mapping)
         if _has_dotted_key(node):
-            return _get_slow(source, path, default)
-        node = node.get(part, MISSING)
-    return default
+            return True
+        node = node.get(part)
+    return isinstance(node, Mapping) and (type(node) is not dict or _has_dotted_key(node))
 
 
 def _get_slow(source: Mapping[str, Any], path: str, default: Any) -> Any:

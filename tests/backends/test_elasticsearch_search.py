@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from elasticsearch import BadRequestError
 
 from eqlwatch.backends.elasticsearch import ElasticsearchEventSource, EqlOptions
 from eqlwatch.backends.elasticsearch.optional_fields import make_optional, unknown_columns
@@ -222,3 +223,15 @@ def test_unknown_columns_are_read_from_the_reason() -> None:
 )
 def test_make_optional_edits_fields_only(query: str, fields: list[str], expected: str) -> None:
     assert make_optional(query, fields) == expected
+
+
+def test_the_stand_in_rejects_fields_the_specification_lacks(fake_cluster: Cluster) -> None:
+    """So a misspelled request field fails here as it would on a real cluster."""
+    fake_cluster.load(EVENTS)
+    with pytest.raises(BadRequestError, match="x_content_parse_exception"):
+        fake_cluster.client.perform_request(
+            "POST",
+            f"/{fake_cluster.events}/_eql/search",
+            body={"query": "any where true", "allow_partial_results": False},
+            headers={"content-type": "application/json", "accept": "application/json"},
+        )

@@ -20,6 +20,51 @@ if TYPE_CHECKING:
     from tests.fakes.es_server import FakeElasticsearch
 
 SHARDS = {"total": 1, "successful": 1, "failed": 0}
+# Body fields of eql/search/EqlSearchRequest.ts (8.18+ adds the allow_partial_* pair,
+# runtime_mappings and max_samples_per_key); Elasticsearch rejects any other field.
+EQL_BODY = frozenset(
+    {
+        "query",
+        "case_sensitive",
+        "event_category_field",
+        "tiebreaker_field",
+        "timestamp_field",
+        "fetch_size",
+        "filter",
+        "keep_alive",
+        "keep_on_completion",
+        "wait_for_completion_timeout",
+        "size",
+        "fields",
+        "result_position",
+        "runtime_mappings",
+        "max_samples_per_key",
+        "allow_partial_search_results",
+        "allow_partial_sequence_results",
+    }
+)
+# _global/bulk/types.ts: OperationBase + WriteOperation fields.
+BULK_META = frozenset(
+    {
+        "_id",
+        "_index",
+        "routing",
+        "if_primary_term",
+        "if_seq_no",
+        "version",
+        "version_type",
+        "dynamic_templates",
+        "pipeline",
+        "require_alias",
+    }
+)
+SEARCH_BODY = frozenset({"query", "size", "from", "_source", "sort", "track_total_hits"})
+
+
+def _known_fields(api: str, body: dict[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise EsError(400, "x_content_parse_exception", f"[{api}] unknown field [{unknown[0]}]")
 
 
 @dataclass(frozen=True)
@@ -187,6 +232,7 @@ def bulk(
 def search(fake: FakeElasticsearch, req: Request, target: str) -> tuple[int, Any]:
     """`GET|POST /{target}/_search` with `ids` or `match_all` (spec: _global/search)."""
     body = req.json()
+    _known_fields("search", body, SEARCH_BODY)
     query = body.get("query", {"match_all": {}})
     ((kind, spec),) = query.items()
     ignore = req.params.get("ignore_unavailable") == "true"
@@ -213,6 +259,7 @@ def search(fake: FakeElasticsearch, req: Request, target: str) -> tuple[int, Any
 def eql(fake: FakeElasticsearch, req: Request, target: str) -> tuple[int, Any]:
     """`POST /{target}/_eql/search` (spec: eql/search/EqlSearchRequest, EqlSearchResponse)."""
     body = req.json()
+    _known_fields("eql/search", body, EQL_BODY)
     events = fake.store.documents(target, ignore_unavailable=True)
     if fake.faults.take("EQL", req.path, ("shard_failure",)) is not None:
         return 200, _partial(target, with_failures=True)

@@ -123,3 +123,19 @@ def test_missing_event_slots_are_listed_but_not_viewed(templates: Path) -> None:
     note = renderer.render(synthetic_rule("t.md.j2"), hit)
     assert note.error is None
     assert note.text == "1/2/True"
+
+
+def test_alert_view_reads_dotted_timestamp_fields() -> None:
+    hit = Hit(
+        kind="sequence",
+        events=(
+            HitEvent("i", "a", {"event": {"ingested": "2025-01-01T00:00:01Z"}}),
+            HitEvent("", "", {}, missing=True),
+            HitEvent("i", "b", {"event.ingested": "2025-01-01T00:00:09Z"}),
+        ),
+    )
+    view = alert_view(
+        "x", synthetic_rule(), hit, job_id="j", detected_at="t", timestamp_field="event.ingested"
+    )
+    assert (view["start"], view["end"]) == ("2025-01-01T00:00:01Z", "2025-01-01T00:00:09Z")
+    assert view["severity"] == "medium"

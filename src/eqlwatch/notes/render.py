@@ -21,6 +21,7 @@ from eqlwatch.notes.env import make_environment
 from eqlwatch.notes.facts import summarise
 from eqlwatch.notes.sections import rule_sections
 from eqlwatch.notes.view import EventView
+from eqlwatch.rules.fields import get_field
 from eqlwatch.rules.model import Rule
 
 log = structlog.get_logger(__name__)
@@ -44,7 +45,7 @@ def alert_view(
     alert_id: str, rule: Rule, hit: Hit, *, job_id: str, detected_at: str, timestamp_field: str
 ) -> dict[str, Any]:
     """The `alert` a template sees (the alert document is built after the note)."""
-    stamps = [e.source.get(timestamp_field) for e in hit.events if not e.missing]
+    stamps = [get_field(e.source, timestamp_field) for e in hit.events if not e.missing]
     stamps = [s for s in stamps if s is not None]
     return {
         "id": alert_id,

@@ -18,9 +18,9 @@ def project(tmp_path: Path, repo_root: Path) -> Path:
     (tmp_path / "fixtures").mkdir()
     (tmp_path / "fixtures" / "pos.ndjson").write_text("{}\n")
     shutil.copytree(repo_root / "templates", tmp_path / "templates")
-    for extra in (tmp_path / "templates").glob("*.j2"):
-        if extra.name not in ("default.md.j2", "_macros.md.j2"):
-            extra.unlink()  # other engineers' templates are checked in their own tests
+    for other in (tmp_path / "templates").glob("*.j2"):
+        if other.name not in ("default.md.j2", "_macros.md.j2"):
+            other.unlink()  # other engineers' templates are checked in their own tests
     extra = '[[eqlwatch.fixtures]]\npath = "fixtures/pos.ndjson"\nkind = "positive"\n'
     (tmp_path / "queries" / "good.toml").write_text(minimal_rule("good", extra=extra))
     (tmp_path / "jobs" / "default.toml").write_text(

@@ -164,3 +164,14 @@ def test_no_secret_reaches_any_debug_log(caplog: pytest.LogCaptureFixture) -> No
     (sent,) = fake.log[:1]
     headers = {k.lower(): v for k, v in sent.headers.items()}
     assert headers["authorization"] == "ApiKey c2VjcmV0LWFwaS1rZXk="
+
+
+def test_the_real_cluster_parameter_exists_only_with_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.backends.es_cluster import cluster_kinds, contract_backends
+
+    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
+    assert cluster_kinds() == ["fake"]
+    assert set(contract_backends()) == {"elasticsearch-fake"}
+    monkeypatch.setenv("ELASTICSEARCH_URL", URL)
+    assert cluster_kinds() == ["fake", "real"]
+    assert set(contract_backends()) == {"elasticsearch-fake", "elasticsearch-real"}

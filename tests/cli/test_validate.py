@@ -88,3 +88,11 @@ def test_rule_template_missing(project: Path, monkeypatch: pytest.MonkeyPatch) -
     code, _, err = run(project, monkeypatch=monkeypatch)
     assert code == 1
     assert "queries/t.toml [eqlwatch.template]: template 'gone.md.j2' not found" in err
+
+
+def test_the_project_itself_validates(repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The committed rules, jobs and templates pass their own check."""
+    code, out, err = run(repo_root, monkeypatch=monkeypatch)
+    assert err == ""
+    assert code == 0
+    assert " 0 error(s)" in out

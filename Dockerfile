@@ -22,7 +22,7 @@ COPY --from=build /app/.venv /app/.venv
 COPY queries ./queries
 COPY templates ./templates
 COPY jobs ./jobs
-RUN mkdir -p /app/state /app/out && chown eqlwatch:eqlwatch /app/state /app/out
+RUN mkdir -p /app/state /app/out /app/data && chown eqlwatch:eqlwatch /app/state /app/out /app/data
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 USER 10001:10001
 STOPSIGNAL SIGTERM

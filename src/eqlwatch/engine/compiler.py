@@ -27,6 +27,19 @@ _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 _MATH = {"+": F.add, "-": F.subtract, "*": F.multiply, "/": F.divide, "%": F.modulo}
 
 
+_BOOLEAN_NODES = (A.Comparison, A.And, A.Or, A.Not, A.IsNull, A.IsNotNull, A.InSet)
+_BOOLEAN_FUNCTIONS = frozenset(
+    {"$wildcard", "$regex", "$in", "cidrmatch", "startswith", "endswith", "stringcontains"}
+)
+
+
+def _is_boolean(node: Any) -> bool:
+    """Nodes whose closures return exactly True, False or None."""
+    if isinstance(node, _BOOLEAN_NODES):
+        return True
+    return isinstance(node, A.FunctionCall) and str(node.name).rstrip("~") in _BOOLEAN_FUNCTIONS
+
+
 def field_name(node: A.Field) -> tuple[str, bool]:
     """Dotted name of a field node and whether it was written optional (`?x`)."""
     base = str(node.base)
@@ -93,6 +106,8 @@ class ExprCompiler:
             value = bool(node.value)
             return lambda src: value
         fn = self.compile(node)
+        if _is_boolean(node):
+            return fn  # already True / False / None: no wrapper needed
         return lambda src: fn(src) is True
 
     def compile(self, node: Any) -> Fn:
@@ -112,11 +127,11 @@ class ExprCompiler:
             fn = self.compile(node.expr)
             return lambda src: fn(src) is not None
         if isinstance(node, A.Not):
-            return self._not(self.compile(node.term))
+            return self._not(self._strict(node.term))
         if isinstance(node, A.And):
-            return self._and([self.compile(t) for t in node.terms])
+            return self._and([self._strict(t) for t in node.terms])
         if isinstance(node, A.Or):
-            return self._or([self.compile(t) for t in node.terms])
+            return self._or([self._strict(t) for t in node.terms])
         if isinstance(node, A.Comparison):
             return self._comparison(node.left, node.comparator, node.right)
         if isinstance(node, A.InSet):
@@ -128,20 +143,41 @@ class ExprCompiler:
         raise QueryError(f"unsupported expression: {node}")
 
     # --- logic ---------------------------------------------------------------------------
+    def _strict(self, node: Any) -> Fn:
+        """A closure returning exactly True, False or None."""
+        fn = self.compile(node)
+        if _is_boolean(node):
+            return fn
+        return lambda src: truth(fn(src))
+
     @staticmethod
     def _not(fn: Fn) -> Fn:
         def f(src: Mapping[str, Any]) -> Any:
-            v = truth(fn(src))
+            v = fn(src)
             return None if v is None else not v
 
         return f
 
     @staticmethod
     def _and(fns: list[Fn]) -> Fn:
+        if len(fns) == 2:
+            fa, fb = fns
+
+            def and2(src: Mapping[str, Any]) -> Any:
+                a = fa(src)
+                if a is False:
+                    return False
+                b = fb(src)
+                if b is False:
+                    return False
+                return True if a is True and b is True else None
+
+            return and2
+
         def f(src: Mapping[str, Any]) -> Any:
             unknown = False
             for fn in fns:
-                v = truth(fn(src))
+                v = fn(src)
                 if v is False:
                     return False
                 if v is None:
@@ -155,7 +191,7 @@ class ExprCompiler:
         def f(src: Mapping[str, Any]) -> Any:
             unknown = False
             for fn in fns:
-                v = truth(fn(src))
+                v = fn(src)
                 if v is True:
                     return True
                 if v is None:
@@ -217,6 +253,8 @@ class ExprCompiler:
             if insensitive:
                 lowered = frozenset(x.lower() for x in lits if isinstance(x, str))
                 return _any_value(fn, lambda v: isinstance(v, str) and v.lower() in lowered)
+            if lits and all(isinstance(x, str) for x in lits):
+                return _text_test(fn, frozenset(lits).__contains__, convert=False)
             return _any_value(fn, lambda v: any(_eq1(v, x) for x in lits))
         fns = [self.compile(c) for c in container]
         return lambda src: any(values_equal(fn(src), g(src)) for g in fns)
@@ -259,7 +297,7 @@ class ExprCompiler:
             match = compile_regexes(pats, insensitive)
         else:
             match = compile_wildcards(pats, insensitive)
-        return _any_value(subject, lambda v: match(v if isinstance(v, str) else F.string(v)))
+        return _text_test(subject, match)
 
 
 def _any_value(fn: Fn, test: Callable[[Any], bool]) -> Fn:
@@ -270,6 +308,27 @@ def _any_value(fn: Fn, test: Callable[[Any], bool]) -> Fn:
         if type(v) is list:
             return any(test(x) for x in v)
         return test(v)
+
+    return f
+
+
+def _text_test(fn: Fn, test: Callable[[str], bool], convert: bool = True) -> Fn:
+    """`test` on a string value (any value of a multi-valued field); non-strings as text."""
+
+    def f(src: Mapping[str, Any]) -> Any:
+        v = fn(src)
+        if type(v) is str:
+            return test(v)
+        if v is None:
+            return False
+        values = v if type(v) is list else (v,)
+        for x in values:
+            if type(x) is str:
+                if test(x):
+                    return True
+            elif convert and test(F.string(x)):
+                return True
+        return False
 
     return f
 

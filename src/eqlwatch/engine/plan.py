@@ -97,7 +97,7 @@ def make_key_fn(comp: ExprCompiler, nodes: tuple[Any, ...], dates_as: str) -> Ke
         empty: list[tuple[Any, ...]] = [()]
         return lambda src: empty
 
-    def keys(src: Source) -> list[tuple[Any, ...]] | None:
+    def general(src: Source) -> list[tuple[Any, ...]] | None:
         combos: list[tuple[Any, ...]] = [()]
         for fn, optional, conv in parts:
             v = fn(src)
@@ -114,7 +114,31 @@ def make_key_fn(comp: ExprCompiler, nodes: tuple[Any, ...], dates_as: str) -> Ke
             combos = [(*c, x) for c in combos for x in vals]
         return combos
 
-    return keys
+    if any(conv is not None for _, _, conv in parts):
+        return general
+    fns = [fn for fn, _, _ in parts]
+    if len(fns) == 1:
+        (f1,) = fns
+
+        def keys1(src: Source) -> list[tuple[Any, ...]] | None:
+            a = f1(src)
+            return [(a,)] if type(a) in _SCALARS else general(src)
+
+        return keys1
+    if len(fns) == 2:
+        f1, f2 = fns
+
+        def keys2(src: Source) -> list[tuple[Any, ...]] | None:
+            a, b = f1(src), f2(src)
+            if type(a) in _SCALARS and type(b) in _SCALARS:
+                return [(a, b)]
+            return general(src)
+
+        return keys2
+    return general
+
+
+_SCALARS = (str, int, float, bool)
 
 
 def _dispatcher(

@@ -17,6 +17,7 @@ from typing import Any
 
 from eqlwatch.engine.parse import ParsedQuery, parse
 from eqlwatch.engine.plan import Ordinal, Plan, Settings, SourceEvent, build_plan, ordinal_of
+from eqlwatch.engine.prefilter import LineFilter, line_filter
 from eqlwatch.engine.sample import SampleCollector
 from eqlwatch.engine.schema import FieldSchema
 from eqlwatch.engine.sequence import SequenceMatcher
@@ -96,6 +97,13 @@ class CompiledQuery:
             has_trailing_missing=bool(missing) and missing[-1],
             pipes=parsed.pipes,
             fields=probe.fields,
+        )
+
+    def line_filter(self, index: str) -> LineFilter | None:
+        """A raw-line test for NDJSON files of `index` (see `prefilter`), if one applies."""
+        s = self.settings
+        return line_filter(
+            self.parsed, self.schema.for_index(index), s.timestamp_field, s.event_category_field
         )
 
     def plan_for(self, index: str) -> Plan:

@@ -81,8 +81,12 @@ def read_event_file(
     *,
     index: str | None = None,
     errors: ErrorCounter | None = None,
+    line_filter: Callable[[bytes], bool] | None = None,
 ) -> tuple[Iterator[SourceEvent], ErrorCounter]:
-    """Lazily read one file of events; raises DataError only if it cannot be opened."""
+    """Lazily read one file of events; raises DataError only if it cannot be opened.
+
+    `line_filter` (from `CompiledQuery.line_filter`) skips NDJSON lines before parsing.
+    """
     p = Path(path)
     counter = errors if errors is not None else ErrorCounter()
     name = index if index is not None else index_name(p)
@@ -90,10 +94,16 @@ def read_event_file(
         stream = _open(p)
     except OSError as exc:
         raise DataError(f"cannot open: {exc.strerror}", location=Location(file=str(p))) from None
-    return _events(stream, p, name, counter), counter
+    return _events(stream, p, name, counter, line_filter), counter
 
 
-def _events(stream: Stream, path: Path, index: str, counter: ErrorCounter) -> Iterator[SourceEvent]:
+def _events(
+    stream: Stream,
+    path: Path,
+    index: str,
+    counter: ErrorCounter,
+    keep: Callable[[bytes], bool] | None,
+) -> Iterator[SourceEvent]:
     with stream as reader:
         head = reader.peek(64).lstrip()
         if head.startswith(b"["):
@@ -101,6 +111,8 @@ def _events(stream: Stream, path: Path, index: str, counter: ErrorCounter) -> It
             return
         loads = orjson.loads
         for number, line in enumerate(reader, 1):
+            if keep is not None and not keep(line):
+                continue
             try:
                 doc = loads(line)
             except orjson.JSONDecodeError as exc:

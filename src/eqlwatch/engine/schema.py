@@ -242,4 +242,48 @@ def make_reader(schema: FieldSchema, name: str, timestamp_field: str) -> Reader:
             return convert(v)
         return v
 
-    return read
+    if convert is not None or null_value is not None:
+        return read
+    return _fast_reader(target, read)
+
+
+_SCALARS = (str, int, float, bool)
+
+
+def _fast_reader(name: str, slow: Reader) -> Reader:
+    """Plain scalar values under nested objects, read without the general machinery."""
+    parts = name.split(".")
+    if len(parts) == 1:
+
+        def read1(src: Mapping[str, Any]) -> Any:
+            v = src.get(name)
+            return v if type(v) in _SCALARS else slow(src)
+
+        return read1
+    if len(parts) == 2:
+        first, second = parts
+
+        def read2(src: Mapping[str, Any]) -> Any:
+            o = src.get(first)
+            if type(o) is dict:
+                v = o.get(second)
+                if type(v) in _SCALARS:
+                    return v
+            return slow(src)
+
+        return read2
+    if len(parts) == 3:
+        a, b, c = parts
+
+        def read3(src: Mapping[str, Any]) -> Any:
+            o = src.get(a)
+            if type(o) is dict:
+                o = o.get(b)
+                if type(o) is dict:
+                    v = o.get(c)
+                    if type(v) in _SCALARS:
+                        return v
+            return slow(src)
+
+        return read3
+    return slow

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eqlwatch.engine import CompiledQuery, Hit, SourceEvent, compile_query
+from eqlwatch.engine.reader import read_event_file
+from eqlwatch.engine.schema import parse_mapping
 from eqlwatch.engine.wildcard import compile_wildcards
 
 ALPHABET = "aAbB*?.\\"
@@ -119,3 +124,46 @@ def test_head_and_tail_are_slices(
     for name, n in pipes:
         expected = expected[:n] if name == "head" else (expected[-n:] if n else [])
     assert _ids(compile_query(text, tiebreaker_field="n").run(events)) == expected
+
+
+TEXT = st.text('ab/\\"é', max_size=3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "c": st.sampled_from(["a", "b", "c"]),
+                "x": st.one_of(TEXT, st.integers(0, 3), st.lists(TEXT, max_size=2)),
+                "k": st.integers(0, 2),
+                "ascii": st.booleans(),
+            }
+        ),
+        max_size=25,
+    ),
+    st.sampled_from(
+        [
+            'a where x == "a/"',
+            'a where x in ("b", "é", "\\\\")',
+            'sequence by k [a where x == "a"] [b where x == "\\"" or x == "b"]',
+            'sequence by k [a where true] [b where x == "1"] until [c where x in ("a", "b")]',
+        ]
+    ),
+)
+def test_line_prefilter_never_drops_a_match(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[dict[str, Any]], text: str
+) -> None:
+    path = tmp_path_factory.mktemp("pf") / "ev.ndjson"
+    lines = []
+    for n, row in enumerate(rows, 1):
+        doc = {"@timestamp": n, "event": {"category": row["c"]}, "x": row["x"], "k": row["k"]}
+        lines.append(json.dumps(doc, ensure_ascii=row["ascii"]).encode())
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    for schema in (None, parse_mapping({"properties": {"x": {"type": "keyword"}}})):
+        query = compile_query(text, schema=schema)
+        keep = query.line_filter("ev")
+        assert keep is not None
+        plain = query.run(read_event_file(path)[0])
+        filtered = query.run(read_event_file(path, line_filter=keep)[0])
+        assert _ids(filtered) == _ids(plain)

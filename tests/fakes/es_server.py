@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.fakes.es_eql import eql_search
-from tests.fakes.es_routes import ROUTES, Request
+from tests.fakes.es_request import Request
+from tests.fakes.es_routes import ROUTES
 from tests.fakes.es_store import EsError, Store
 from tests.fakes.faults import Faults
 

@@ -1,0 +1,149 @@
+"""Stand-in handlers for cluster set-up (templates, lifecycle, data streams, indices) and
+Kibana's saved objects import. Each docstring names the specification type it follows
+(elastic/elasticsearch-specification `specification/...`; Kibana: the import API reference).
+"""
+
+from __future__ import annotations
+
+import json
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import TYPE_CHECKING, Any
+
+from tests.fakes.es_request import SHARDS, Request
+from tests.fakes.es_store import EsError
+
+if TYPE_CHECKING:
+    from tests.fakes.es_server import FakeElasticsearch
+
+
+def put_template(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`PUT /_index_template/{name}` (spec: indices/put_index_template)."""
+    body = req.json()
+    if not body.get("index_patterns"):
+        raise EsError(400, "action_request_validation_exception", "index patterns are missing")
+    fake.store.templates[name] = body
+    return 200, {"acknowledged": True}
+
+
+def put_policy(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`PUT /_ilm/policy/{name}` (spec: ilm/put_lifecycle)."""
+    body = req.json()
+    if "policy" not in body or "phases" not in body["policy"]:
+        raise EsError(400, "x_content_parse_exception", "policy.phases is required")
+    fake.store.policies[name] = body["policy"]
+    return 200, {"acknowledged": True}
+
+
+def put_data_stream(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`PUT /_data_stream/{name}` (spec: indices/create_data_stream)."""
+    fake.store.create_data_stream(name)
+    return 200, {"acknowledged": True}
+
+
+def get_data_stream(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`GET /_data_stream/{name}` (spec: indices/get_data_stream, abridged)."""
+    if name not in fake.store.data_streams:
+        raise EsError(404, "index_not_found_exception", f"no such index [{name}]")
+    backing = fake.store.data_streams[name]
+    return 200, {
+        "data_streams": [
+            {
+                "name": name,
+                "timestamp_field": {"name": "@timestamp"},
+                "generation": len(backing),
+                "indices": [{"index_name": b, "index_uuid": b} for b in backing],
+                "status": "GREEN",
+                "template": (fake.store.template_for(name) or {}).get("name", ""),
+                "hidden": False,
+            }
+        ]
+    }
+
+
+def rollover(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`POST /{alias}/_rollover` (spec: indices/rollover/IndicesRolloverResponse)."""
+    if name not in fake.store.data_streams:
+        raise EsError(400, "illegal_argument_exception", f"[{name}] is not a data stream")
+    old, new = fake.store.rollover(name)
+    return 200, {
+        "acknowledged": True,
+        "shards_acknowledged": True,
+        "old_index": old,
+        "new_index": new,
+        "rolled_over": True,
+        "dry_run": False,
+        "conditions": {},
+    }
+
+
+def create_index(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`PUT /{index}` (spec: indices/create/IndicesCreateResponse)."""
+    fake.store.create_index(name, req.json())
+    return 200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
+
+
+def index_exists(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`HEAD /{index}` (spec: indices/exists): 200 or 404, no body."""
+    return (200 if fake.store.resolve(name, ignore_unavailable=True) else 404), None
+
+
+def refresh(fake: FakeElasticsearch, req: Request, target: str = "_all") -> tuple[int, Any]:
+    """`POST /{target}/_refresh` (spec: indices/refresh, ShardsOperationResponseBase)."""
+    return 200, {"_shards": SHARDS}
+
+
+def kibana_import(fake: FakeElasticsearch, req: Request) -> tuple[int, Any]:
+    """Kibana `POST /api/saved_objects/_import`: multipart `file` of NDJSON saved objects."""
+    if "kbn-xsrf" not in {k.lower() for k in req.headers}:
+        return 400, {
+            "statusCode": 400,
+            "error": "Bad Request",
+            "message": "Request must contain a kbn-xsrf header.",
+        }
+    head = f"Content-Type: {req.headers.get('Content-Type', '')}\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + req.raw)
+    parts = [
+        p
+        for p in message.iter_parts()
+        if p.get_param("name", header="content-disposition") == "file"
+    ]
+    if not parts:
+        return 400, {"statusCode": 400, "error": "Bad Request", "message": "[file]: required"}
+    payload = parts[0].get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    objects = [json.loads(line) for line in payload.decode().splitlines() if line.strip()]
+    known = {(o["type"], o["id"]) for o in fake.store.saved_objects + objects}
+    errors, results = [], []
+    for obj in objects:
+        missing = [r for r in obj.get("references", []) if (r["type"], r["id"]) not in known]
+        if missing:
+            errors.append(
+                {
+                    "id": obj["id"],
+                    "type": obj["type"],
+                    "title": obj["attributes"].get("title", ""),
+                    "error": {"type": "missing_references", "references": missing},
+                }
+            )
+            continue
+        if req.params.get("overwrite") == "true":
+            fake.store.saved_objects = [
+                o
+                for o in fake.store.saved_objects
+                if (o["type"], o["id"]) != (obj["type"], obj["id"])
+            ]
+        fake.store.saved_objects.append(obj)
+        results.append(
+            {
+                "type": obj["type"],
+                "id": obj["id"],
+                "meta": {"title": obj["attributes"].get("title", "")},
+            }
+        )
+    return 200, {
+        "success": not errors,
+        "successCount": len(results),
+        "successResults": results,
+        "errors": errors,
+    }

@@ -23,7 +23,7 @@ import orjson
 from eqlwatch.enrich import Enrichment
 from eqlwatch.model import Alert, Hit, HitEvent
 from eqlwatch.rules.exceptions import is_excepted, matching_exception
-from eqlwatch.rules.fields import get_field
+from eqlwatch.rules.fields import get_field, has_dotted_key
 from eqlwatch.rules.model import Rule
 
 ECS_VERSION = "8.17.0"
@@ -75,6 +75,7 @@ def discover_url(links: Links, index: str, doc_id: str) -> str:
     return f"{links.kibana_url.rstrip('/')}{path}" if links.kibana_url else path
 
 
+@lru_cache(maxsize=16)
 def _iso(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("detected_at must be timezone-aware")
@@ -86,6 +87,8 @@ def _subtree(source: Mapping[str, Any], name: str) -> Any:
     value = source.get(name)
     if isinstance(value, Mapping):
         return value
+    if not has_dotted_key(source):
+        return None
     prefix = name + "."
     flat = {k[len(prefix) :]: v for k, v in source.items() if k.startswith(prefix)}
     return flat or None

@@ -23,19 +23,20 @@ def pick(source: Mapping[str, Any], prefix: str, keys: tuple[str, ...]) -> dict[
     """`{key: value of "<prefix>.<key>"}` for each key (None when absent), in one walk."""
     node: Any = source
     for part in _parts(prefix) if prefix else ():
-        if type(node) is not dict or _has_dotted_key(node):
+        if type(node) is not dict or has_dotted_key(node):
             break
         node = node.get(part)
         if node is None:  # no dotted key on the way: the whole subtree is absent
             return dict.fromkeys(keys)
     else:
-        if type(node) is dict and not _has_dotted_key(node):
+        if type(node) is dict and not has_dotted_key(node):
             return {key: node.get(key) for key in keys}
     dotted = f"{prefix}." if prefix else ""
     return {key: get_field(source, dotted + key) for key in keys}
 
 
-def _has_dotted_key(node: dict[Any, Any]) -> bool:
+def has_dotted_key(node: Mapping[Any, Any]) -> bool:
+    """Whether a mapping has a flat dotted key such as `"process.name"` (cheap, C-level)."""
     try:
         return "." in "".join(node)
     except TypeError:  # a non-string key: let the general path decide
@@ -56,7 +57,7 @@ def get_field(source: Mapping[str, Any], path: str, default: Any = None) -> Any:
         node = node.get(part, MISSING)
         if node is MISSING:
             if parent is source:
-                return _get_slow(source, path, default) if _has_dotted_key(source) else default
+                return _get_slow(source, path, default) if has_dotted_key(source) else default
             return _miss(source, path, default)
     return node
 
@@ -75,10 +76,10 @@ def dotted_on_path(source: Mapping[str, Any], path: str) -> bool:
     for part in _parts(path):
         if type(node) is not dict:
             return isinstance(node, Mapping)
-        if _has_dotted_key(node):
+        if has_dotted_key(node):
             return True
         node = node.get(part)
-    return isinstance(node, Mapping) and (type(node) is not dict or _has_dotted_key(node))
+    return isinstance(node, Mapping) and (type(node) is not dict or has_dotted_key(node))
 
 
 def _get_slow(source: Mapping[str, Any], path: str, default: Any) -> Any:

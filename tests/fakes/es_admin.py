@@ -93,57 +93,43 @@ def refresh(fake: FakeElasticsearch, req: Request, target: str = "_all") -> tupl
     return 200, {"_shards": SHARDS}
 
 
+def _bad_request(message: str) -> tuple[int, Any]:
+    return 400, {"statusCode": 400, "error": "Bad Request", "message": message}
+
+
+def _uploaded_file(req: Request) -> bytes | None:
+    """The multipart/form-data field `file`, or None."""
+    head = f"Content-Type: {req.headers.get('Content-Type', '')}\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + req.raw)
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else None
+    return None
+
+
 def kibana_import(fake: FakeElasticsearch, req: Request) -> tuple[int, Any]:
     """Kibana `POST /api/saved_objects/_import`: multipart `file` of NDJSON saved objects."""
     if "kbn-xsrf" not in {k.lower() for k in req.headers}:
-        return 400, {
-            "statusCode": 400,
-            "error": "Bad Request",
-            "message": "Request must contain a kbn-xsrf header.",
-        }
-    head = f"Content-Type: {req.headers.get('Content-Type', '')}\r\n\r\n".encode()
-    message = BytesParser(policy=HTTP).parsebytes(head + req.raw)
-    parts = [
-        p
-        for p in message.iter_parts()
-        if p.get_param("name", header="content-disposition") == "file"
-    ]
-    if not parts:
-        return 400, {"statusCode": 400, "error": "Bad Request", "message": "[file]: required"}
-    payload = parts[0].get_payload(decode=True)
-    assert isinstance(payload, bytes)
+        return _bad_request("Request must contain a kbn-xsrf header.")
+    payload = _uploaded_file(req)
+    if payload is None:
+        return _bad_request("[file]: required")
     objects = [json.loads(line) for line in payload.decode().splitlines() if line.strip()]
     known = {(o["type"], o["id"]) for o in fake.store.saved_objects + objects}
     errors, results = [], []
     for obj in objects:
+        key, title = (obj["type"], obj["id"]), obj["attributes"].get("title", "")
         missing = [r for r in obj.get("references", []) if (r["type"], r["id"]) not in known]
         if missing:
-            errors.append(
-                {
-                    "id": obj["id"],
-                    "type": obj["type"],
-                    "title": obj["attributes"].get("title", ""),
-                    "error": {"type": "missing_references", "references": missing},
-                }
-            )
+            error = {"type": "missing_references", "references": missing}
+            errors.append({"id": obj["id"], "type": obj["type"], "title": title, "error": error})
             continue
         if req.params.get("overwrite") == "true":
             fake.store.saved_objects = [
-                o
-                for o in fake.store.saved_objects
-                if (o["type"], o["id"]) != (obj["type"], obj["id"])
+                o for o in fake.store.saved_objects if (o["type"], o["id"]) != key
             ]
         fake.store.saved_objects.append(obj)
-        results.append(
-            {
-                "type": obj["type"],
-                "id": obj["id"],
-                "meta": {"title": obj["attributes"].get("title", "")},
-            }
-        )
-    return 200, {
-        "success": not errors,
-        "successCount": len(results),
-        "successResults": results,
-        "errors": errors,
-    }
+        results.append({"type": obj["type"], "id": obj["id"], "meta": {"title": title}})
+    body = {"success": not errors, "successCount": len(results), "successResults": results}
+    return 200, {**body, "errors": errors}

@@ -160,6 +160,23 @@ def delete_doc(fake: FakeElasticsearch, req: Request, target: str, doc_id: str) 
     }
 
 
+def _bulk_item(
+    fake: FakeElasticsearch, op: str, meta: dict[str, Any], source: dict[str, Any], target: Any
+) -> dict[str, Any]:
+    """One ResponseItem: the write's metadata, or its status and ErrorCause."""
+    fault = fake.faults.take("BULK", target or "", ("item_status",))
+    try:
+        if fault is not None:
+            raise EsError(fault.status, "es_rejected_execution_exception", "injected rejection")
+        index, doc_id, doc, created = fake.store.write(target, meta.get("_id"), source, op_type=op)
+    except EsError as exc:
+        error = exc.body()["error"]
+        error.pop("root_cause")
+        return {"_index": target, "_id": meta.get("_id"), "status": exc.status, "error": error}
+    result, status = ("created", 201) if created else ("updated", 200)
+    return _doc_meta(index.name, doc_id, doc, result, status)
+
+
 def bulk(
     fake: FakeElasticsearch, req: Request, default_index: str | None = None
 ) -> tuple[int, Any]:
@@ -169,51 +186,10 @@ def bulk(
     i = 0
     while i < len(lines):
         ((op, meta),) = lines[i].items()
+        _known_fields("bulk", meta, BULK_META)
         source = lines[i + 1] if op in ("create", "index") else {}
         i += 2 if op in ("create", "index") else 1
-        target = meta.get("_index", default_index)
-        fault = fake.faults.take("BULK", target or "", ("item_status",))
-        if fault is not None:
-            err = EsError(fault.status, "es_rejected_execution_exception", "injected rejection")
-            items.append(
-                {
-                    op: {
-                        "_index": target,
-                        "_id": meta.get("_id"),
-                        "status": fault.status,
-                        "error": err.body()["error"],
-                    }
-                }
-            )
-            continue
-        try:
-            index, doc_id, doc, created = fake.store.write(
-                target, meta.get("_id"), source, op_type=op
-            )
-            items.append(
-                {
-                    op: _doc_meta(
-                        index.name,
-                        doc_id,
-                        doc,
-                        "created" if created else "updated",
-                        201 if created else 200,
-                    )
-                }
-            )
-        except EsError as exc:
-            error = exc.body()["error"]
-            error.pop("root_cause")
-            items.append(
-                {
-                    op: {
-                        "_index": target,
-                        "_id": meta.get("_id"),
-                        "status": exc.status,
-                        "error": error,
-                    }
-                }
-            )
+        items.append({op: _bulk_item(fake, op, meta, source, meta.get("_index", default_index))})
     errors = any("error" in next(iter(item.values())) for item in items)
     return 200, {"took": 1, "errors": errors, "items": items}
 

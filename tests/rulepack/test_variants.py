@@ -196,3 +196,25 @@ def test_unsigned_load_in_the_legacy_winlogbeat_shape(
         SourceEvent("winlogbeat-8.17.0", "2", _legacy_load(signature)),
     ]
     assert bool(pack_by_key["regsvr32_unsigned_dll_load"].query.run(events)) is want
+
+
+@pytest.mark.parametrize(
+    ("parent", "want"),
+    [
+        (
+            "C:\\Program Files\\Microsoft Visual Studio\\2022\\Community\\Common7\\IDE\\devenv.exe",
+            False,
+        ),
+        (f"{SYS32}\\cmd.exe", True),
+        ("C:\\Users\\carol\\Desktop\\tool.exe", True),
+    ],
+)
+def test_a_developer_build_is_not_suspicious_but_a_shell_is(
+    parent: str, want: bool, pack_by_key: dict[str, PackRule]
+) -> None:
+    """Same command (assembly in a source tree, not elevated); only the parent differs."""
+    image = f"{NET}\\Framework64\\v4.0.30319\\RegAsm.exe"
+    record = start(
+        image, f'{image} /codebase "C:\\src\\Interop\\bin\\Interop.dll"', ParentImage=parent
+    )
+    assert fires(pack_by_key["regsvcs_regasm_suspicious_execution"], record) is want

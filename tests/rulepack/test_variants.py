@@ -218,3 +218,18 @@ def test_a_developer_build_is_not_suspicious_but_a_shell_is(
         image, f'{image} /codebase "C:\\src\\Interop\\bin\\Interop.dll"', ParentImage=parent
     )
     assert fires(pack_by_key["regsvcs_regasm_suspicious_execution"], record) is want
+
+
+def test_a_copied_regasm_is_suspicious_wherever_it_runs_from(
+    pack_by_key: dict[str, PackRule],
+) -> None:
+    """Identified by its PE description alone, running outside the Framework folders."""
+    record = start(
+        "C:\\Users\\Public\\ra.exe",
+        "ra.exe /U C:\\Windows\\Temp\\x.dll",
+        Description="Microsoft .NET Assembly Registration Utility",
+        IntegrityLevel="System",
+        ParentImage=f"{SYS32}\\msiexec.exe",
+    )
+    assert fires(pack_by_key["regsvcs_regasm_suspicious_execution"], record)
+    assert not fires(pack_by_key["regsvr32_renamed"], record)

@@ -53,11 +53,14 @@ def test_default_note_tells_the_story(templates: Path) -> None:
 def test_both_access_styles_in_templates(templates: Path) -> None:
     body = (
         '{{ events[0]["process.name"] }}|{{ events[0].process.parent.name }}|'
-        '{{ field(events[1], "destination.ip") }}|{{ field(events[0], "nope", "-") }}'
+        '{{ field(events[1], "destination.ip") }}|{{ field(events[0], "nope", "-") }}|'
+        '{{ events[1] | field("destination.port") }}|{{ events[0].get("process.pid") }}|'
+        "{{ events[0].dll is defined }}{{ events[2].dll is defined }}|"
+        '{{ events[0]["nope"] | default("d") }}'
     )
     _, text, error = render_with(templates, "t.md.j2", body)
     assert error is None
-    assert text == "regsvr32.exe|cmd.exe|203.0.113.7|-"
+    assert text == "regsvr32.exe|cmd.exe|203.0.113.7|-|80|4242|FalseTrue|d"
 
 
 @pytest.mark.parametrize(
@@ -67,6 +70,10 @@ def test_both_access_styles_in_templates(templates: Path) -> None:
         "{{ events[0].process.pid_typo }}",
         "{{ rule.__class__.__mro__ }}",  # python internals
         "{{ events[0]._root }}",
+        "{{ events[0].__class__ }}",
+        "{{ events[0].get.__self__ }}",
+        "{{ events[0].process.__class__.__mro__ }}",
+        "{{ events[0]['_root'] }}",
         "{{ rule.references.append('x') }}",  # mutation in the immutable sandbox
         "{{ ''.__class__.__subclasses__() }}",
         "{% for x in range(10**9) %}{% endfor %}",

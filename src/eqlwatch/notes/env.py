@@ -15,7 +15,8 @@ from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from eqlwatch.enrich import Enrichment
-from eqlwatch.notes.view import field
+from eqlwatch.notes.view import EventView, field
+from eqlwatch.rules.fields import MISSING
 
 
 def _join_nonempty(values: object, sep: str = ", ") -> str:
@@ -32,9 +33,32 @@ def ip_rows(source: object) -> list[dict[str, Any]]:
     return list(source) if isinstance(source, list | tuple) else []
 
 
-def make_environment(templates_dir: Path | None) -> ImmutableSandboxedEnvironment:
+class NoteEnvironment(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with a direct path for event fields.
+
+    An `EventView` exposes nothing but the event's data (and its `get` method), so looking
+    a field up needs none of the sandbox's attribute checks; everything else goes through
+    the sandbox unchanged.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is EventView and not attribute.startswith("_"):
+            if attribute == "get":
+                return obj.get
+            value = obj.get(attribute, MISSING)
+            return self.undefined(obj=obj, name=attribute) if value is MISSING else value
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if type(obj) is EventView and isinstance(argument, str):
+            value = obj.get(argument, MISSING)
+            return self.undefined(obj=obj, name=argument) if value is MISSING else value
+        return super().getitem(obj, argument)
+
+
+def make_environment(templates_dir: Path | None) -> NoteEnvironment:
     """A sandboxed environment loading from `templates_dir` (None: string templates only)."""
-    env = ImmutableSandboxedEnvironment(
+    env = NoteEnvironment(
         loader=FileSystemLoader(str(templates_dir)) if templates_dir is not None else None,
         undefined=StrictUndefined,
         autoescape=False,  # Markdown notes: values are data, never markup
@@ -46,5 +70,6 @@ def make_environment(templates_dir: Path | None) -> ImmutableSandboxedEnvironmen
     )
     env.globals["field"] = field
     env.globals["ip_rows"] = ip_rows
+    env.filters["field"] = field  # `ev | field("a.b")`: a filter is cheaper than a call
     env.filters["join_nonempty"] = _join_nonempty
     return env

@@ -228,8 +228,8 @@ def test_a_copied_regasm_is_suspicious_wherever_it_runs_from(
         "C:\\Users\\Public\\ra.exe",
         "ra.exe /U C:\\Windows\\Temp\\x.dll",
         Description="Microsoft .NET Assembly Registration Utility",
-        IntegrityLevel="System",
-        ParentImage=f"{SYS32}\\msiexec.exe",
+        IntegrityLevel="High",
+        ParentImage="C:\\Program Files\\Contoso\\agent.exe",
     )
     assert fires(pack_by_key["regsvcs_regasm_suspicious_execution"], record)
     assert not fires(pack_by_key["regsvr32_renamed"], record)

@@ -146,3 +146,13 @@ def test_alert_view_reads_dotted_timestamp_fields() -> None:
     )
     assert (view["start"], view["end"]) == ("2025-01-01T00:00:01Z", "2025-01-01T00:00:09Z")
     assert view["severity"] == "medium"
+
+
+def test_dict_attribute_semantics_kept(templates: Path) -> None:
+    body = (
+        "{{ facts.host }}|{{ rule.severity }}|{{ sections.references[:2] }}|"
+        "{{ hit.refs[0].id }}|{{ (facts.tree.items() | list | length) > 0 }}"
+    )
+    _, text, error = render_with(templates, "t.md.j2", body)
+    assert error is None
+    assert text == "ws-0042|medium|- |ev0|True"

@@ -33,12 +33,16 @@ def ip_rows(source: object) -> list[dict[str, Any]]:
     return list(source) if isinstance(source, list | tuple) else []
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
 class NoteEnvironment(ImmutableSandboxedEnvironment):
     """The immutable sandbox, with a direct path for event fields.
 
     An `EventView` exposes nothing but the event's data (and its `get` method), so looking
-    a field up needs none of the sandbox's attribute checks; everything else goes through
-    the sandbox unchanged.
+    a field up needs none of the sandbox's attribute checks; `d.key` on a plain dict returns
+    the item exactly as the sandbox would (dict methods keep the normal path); everything
+    else goes through the sandbox unchanged.
     """
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -47,6 +51,10 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
                 return obj.get
             value = obj.get(attribute, MISSING)
             return self.undefined(obj=obj, name=attribute) if value is MISSING else value
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            value = obj.get(attribute, MISSING)  # what the sandbox returns, minus the detour
+            if value is not MISSING:
+                return value
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:

@@ -158,27 +158,11 @@ def _event_refs(
     return refs, list(categories), stamps
 
 
-def build_alert(
-    rule: Rule,
-    hit: Hit,
-    enrichment: Enrichment,
-    note: str,
-    *,
-    detected_at: datetime,
-    job_id: str,
-    links: Links | None = None,
-    timestamp_field: str = "@timestamp",
-    note_error: str | None = None,
-) -> Alert:
-    """The ECS alert document of one hit (pure: no I/O, time given).
-
-    `note_error` records that `note` is the fallback because the template failed.
-    """
-    links = links or Links()
-    ident = alert_id(rule.rule_id, hit.events)
-    sources = [e.source for e in hit.events if not e.missing]
-    refs, categories, stamps = _event_refs(hit, links, timestamp_field)
-    created = _iso(detected_at)
+def _event_fields(
+    rule: Rule, hit: Hit, ident: str, created: str, refs: tuple[list[Any], list[str], list[Any]]
+) -> dict[str, Any]:
+    """ECS `event.*` of the alert: what Kibana's External Alerts rule and ECS readers use."""
+    slots, categories, stamps = refs
     body = rule.rule
     event: dict[str, Any] = {
         "kind": "alert",
@@ -195,33 +179,58 @@ def build_alert(
     }
     if stamps:
         event["start"], event["end"] = stamps[0], stamps[-1]
-    first_url = next((r["url"] for r in refs if "url" in r), None)
+    first_url = next((r["url"] for r in slots if "url" in r), None)
     if first_url is not None:
         event["url"] = first_url
     if body.references:
         event["reference"] = body.references[0]
+    return event
+
+
+def build_alert(
+    rule: Rule,
+    hit: Hit,
+    enrichment: Enrichment,
+    note: str,
+    *,
+    detected_at: datetime,
+    job_id: str,
+    links: Links | None = None,
+    timestamp_field: str = "@timestamp",
+    note_error: str | None = None,
+) -> Alert:
+    """The ECS alert document of one hit (pure: no I/O, time given).
+
+    `note_error` records that `note` is the fallback because the template failed.
+    """
+    ident = alert_id(rule.rule_id, hit.events)
+    sources = [e.source for e in hit.events if not e.missing]
+    refs = _event_refs(hit, links or Links(), timestamp_field)
+    created = _iso(detected_at)
+    own: dict[str, Any] = {
+        "alert_id": ident,
+        "job_id": job_id,
+        "rule_id": rule.rule_id,
+        "severity": rule.rule.severity,
+        "kind": hit.kind,
+        "join_keys": list(hit.join_keys),
+        "note": note,
+        "template": rule.eqlwatch.template,
+        "enrichment": enrichment.to_document(),
+        "events": refs[0],
+    }
+    if note_error is not None:
+        own["note_error"] = note_error
     doc: dict[str, Any] = {
         "@timestamp": created,
-        "message": body.name,
+        "message": rule.name,
         "ecs": {"version": ECS_VERSION},
-        "event": event,
+        "event": _event_fields(rule, hit, ident, created, refs),
         **rule.ecs_fields,
         **_first_subtrees(sources, _COPIED),
         **_first_subtrees(sources, _NETWORK),
         "related": _related(sources, enrichment),
-        "eqlwatch": {
-            "alert_id": ident,
-            "job_id": job_id,
-            "rule_id": rule.rule_id,
-            "severity": body.severity,
-            "kind": hit.kind,
-            "join_keys": list(hit.join_keys),
-            "note": note,
-            "template": rule.eqlwatch.template,
-            **({"note_error": note_error} if note_error is not None else {}),
-            "enrichment": enrichment.to_document(),
-            "events": refs,
-        },
+        "eqlwatch": own,
     }
     return Alert(id=ident, rule_id=rule.rule_id, document=doc)
 

@@ -146,3 +146,11 @@ def test_rule_paths_globs_relative_to_root(tmp_path: Path) -> None:
     job, _ = parse_job(text, file="x", root=tmp_path)
     assert job is not None
     assert [p.name for p in rule_paths(job)] == ["a.toml", "b.toml"]
+
+
+def test_exclude_globs_match_whole_path_segments(tmp_path: Path) -> None:
+    text = BASE + 'rules = { exclude = ["a.toml"] }\n'
+    job, _ = parse_job(text, file="x", root=tmp_path)
+    assert job is not None
+    rules = [_rule("r1", "[]", "/repo/queries/a.toml"), _rule("r2", "[]", "/repo/queries/ba.toml")]
+    assert [r.rule_id for r in select_rules(job, rules)] == ["r2"]

@@ -59,9 +59,18 @@ class RuleSelection(_Strict):
 
 
 class LocalSource(_Strict):
+    """Event files (NDJSON/JSON ECS, or raw Windows logs through the Sysmon normaliser).
+
+    `generate_demo` writes the synthetic demo dataset into the folder of the first path
+    when that folder has no events yet: the zero-configuration default.
+    """
+
     backend: Literal["local"]
     paths: tuple[str, ...] = Field(min_length=1)
-    input_format: Literal["auto", "ndjson", "json", "evtx", "evtx-json"] = "auto"
+    input_format: Literal[
+        "auto", "ecs", "evtx", "evtx-json", "winlogbeat", "nxlog", "eventdata-array", "splunk-xml"
+    ] = "auto"
+    generate_demo: bool = False
 
 
 class ElasticsearchSource(_Strict):
@@ -85,7 +94,7 @@ class LocalState(_Strict):
 
 class ElasticsearchState(_Strict):
     backend: Literal["elasticsearch"]
-    index: str = ".eqlwatch-state"
+    index: str = "eqlwatch-state"  # eqlwatch.settings.STATE_INDEX
 
 
 SourceConfig = Annotated[LocalSource | ElasticsearchSource, Field(discriminator="backend")]
@@ -217,6 +226,8 @@ def select_rules(job: Job, rules: Sequence[Rule]) -> list[Rule]:
 def _excluded(job: Job, rule: Rule) -> bool:
     path = PurePath(rule.path).as_posix() if rule.path else ""
     for pattern in job.rules.exclude:
-        if pattern == rule.rule_id or (path and fnmatch.fnmatch(path, f"*{pattern}")):
+        if pattern == rule.rule_id:
+            return True
+        if path and (fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, f"*/{pattern}")):
             return True
     return False

@@ -82,11 +82,20 @@ def run_eql(path: Path, query: str) -> int:
     return len(found)
 
 
+def run_eql_gc_off(path: Path, query: str) -> int:
+    """eql with the cyclic GC paused, as eqlwatch's executor does while it streams."""
+    import gc
+
+    gc.disable()
+    return run_eql(path, query)
+
+
 RUNNERS: dict[str, Callable[[Path, str], int]] = {
     "parse": run_parse,
     "eqlwatch": run_eqlwatch,
     "eqlwatch+prefilter": run_eqlwatch_prefilter,
     "eql": run_eql,
+    "eql-gc-off": run_eql_gc_off,
 }
 
 

@@ -157,17 +157,36 @@ def _dispatcher(
     get = by_type.get
 
     def dispatch(src: Source) -> tuple[int, ...]:
-        v = read(src)
-        if type(v) is str:
-            return get(v, any_idx)
-        if type(v) is list:
-            if len(v) == 1 and type(v[0]) is str:
-                return get(v[0], any_idx)
-            found = {i for x in v if isinstance(x, str) for i in get(x, ())}
-            return tuple(sorted(found.union(any_idx)))
-        return any_idx
+        return _lookup_types(read(src), get, any_idx)
 
-    return dispatch
+    parts = target.split(".")
+    if len(parts) != 2:
+        return dispatch
+    first, second = parts
+
+    def dispatch2(src: Source) -> tuple[int, ...]:
+        """`event.category` read inline: this runs once for every event."""
+        o = src.get(first)
+        if type(o) is dict:
+            v = o.get(second)
+            if type(v) is list and len(v) == 1:
+                v = v[0]
+            if type(v) is str:
+                return get(v, any_idx)
+        return dispatch(src)
+
+    return dispatch2
+
+
+def _lookup_types(
+    v: Any, get: Callable[..., tuple[int, ...]], any_idx: tuple[int, ...]
+) -> tuple[int, ...]:
+    if type(v) is str:
+        return get(v, any_idx)
+    if type(v) is list:
+        found = {i for x in v if isinstance(x, str) for i in get(x, ())}
+        return tuple(sorted(found.union(any_idx)))
+    return any_idx
 
 
 def _stage(

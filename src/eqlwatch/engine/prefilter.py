@@ -80,6 +80,12 @@ def _filter_groups(
     return groups or None
 
 
+def _has_escape(line: bytes) -> bool:
+    """A real `\\uXXXX` or `\\/` escape (not an escaped backslash followed by u or /)."""
+    plain = line.replace(b"\\\\", b"")
+    return b"\\u" in plain or b"\\/" in plain
+
+
 def line_filter(
     parsed: ParsedQuery, schema: FieldSchema, timestamp_field: str, category_field: str
 ) -> LineFilter | None:
@@ -93,7 +99,7 @@ def line_filter(
         per_filter.append(tuple(sorted(groups, key=len)))
 
     def may_match(line: bytes) -> bool:
-        if b"\\u" in line or b"\\/" in line:
+        if (b"\\u" in line or b"\\/" in line) and _has_escape(line):
             return True
         return any(all(any(n in line for n in g) for g in groups) for groups in per_filter)
 

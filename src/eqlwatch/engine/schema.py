@@ -130,12 +130,14 @@ def raw_reader(name: str) -> Callable[[Mapping[str, Any]], Any]:
     parts = name.split(".")
     if len(parts) == 1:
         return lambda src: src.get(name, _MISSING)
-    first, rest = parts[0], parts[1:]
+    first, second = parts[0], parts[1]
 
     def read(src: Mapping[str, Any]) -> Any:
         obj = src.get(first, _MISSING)
-        if type(obj) is dict and len(rest) == 1 and rest[0] in obj:
-            return obj[rest[0]]
+        if type(obj) is dict:
+            v = obj.get(second, _MISSING) if len(parts) == 2 else _lookup(obj, parts, 1)
+            if v is not _MISSING:
+                return v
         if name in src:
             return src[name]
         return _lookup(src, parts, 0)

@@ -49,11 +49,13 @@ class _Pending:
         self.done = False
 
 
-def _holds(stage: StagePlan, src: Source, cache: dict[int, bool]) -> bool:
+def _holds(stage: StagePlan, src: Source, cache: dict[int, bool] | None) -> bool:
     """The stage's condition on src, evaluated once per condition and event."""
     cond = stage.cond
     if cond is None:
         return True
+    if cache is None:
+        return bool(cond(src))
     hit = cache.get(stage.cond_id)
     if hit is None:
         hit = cache[stage.cond_id] = bool(cond(src))
@@ -67,7 +69,13 @@ def _floor_ms(ts: int) -> int:
 class SequenceMatcher:
     """Feed events in (timestamp, tiebreaker) order; completed sequences go to `emit`."""
 
-    def __init__(self, missing: tuple[bool, ...], maxspan_ms: int | None, emit: Emit) -> None:
+    def __init__(
+        self,
+        missing: tuple[bool, ...],
+        maxspan_ms: int | None,
+        emit: Emit,
+        shared_conditions: bool = True,
+    ) -> None:
         self.missing = missing
         self.positives = [i for i, m in enumerate(missing) if not m]
         self.maxspan = maxspan_ms * NS_PER_MS if maxspan_ms else None
@@ -90,6 +98,9 @@ class SequenceMatcher:
         self.seen = 0
         self.sweep_every = _SWEEP_EVERY
         self.watched = [i for i, m in enumerate(missing) if m]
+        self.descending = [(pos, i) for pos, i in enumerate(self.positives)][::-1]
+        # `with runs` repeats a filter: then condition results are cached per event
+        self.shared_conditions = shared_conditions
         self.last: tuple[int, Any] | None = None
 
     # --- feeding -------------------------------------------------------------------------
@@ -101,11 +112,9 @@ class SequenceMatcher:
         """
         src = ev.source
         stages = plan.stages
-        cache: dict[int, bool] = {}
+        cache: dict[int, bool] | None = {} if self.shared_conditions else None
         work: list[tuple[int, list[Key]]] = []
-        positives = self.positives
-        for pos in range(len(positives) - 1, -1, -1):
-            i = positives[pos]
+        for pos, i in self.descending:
             if i not in cands:
                 continue
             stage = stages[i]
@@ -124,7 +133,11 @@ class SequenceMatcher:
                 if not keys:
                     continue
             work.append((pos, keys))
-        flagged = [i for i in self.watched if i in cands and _holds(stages[i], src, cache)]
+        flagged = (
+            [i for i in self.watched if i in cands and _holds(stages[i], src, cache)]
+            if self.watched
+            else ()
+        )
         until = plan.until is not None and len(stages) in cands and _holds(plan.until, src, cache)
         if not (work or flagged or until or self.deadlines):
             return

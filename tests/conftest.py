@@ -21,3 +21,11 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_logs() -> None:
+    """Tests log at WARNING as JSON to stderr; tests that check logs configure their own."""
+    from eqlwatch.logs import configure
+
+    configure(json=True, level="WARNING")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from eqlwatch.backends.base import Lease
 from eqlwatch.backends.memory import MemorySink, MemoryStateStore
+from eqlwatch.errors import RetryableBackendError
 from eqlwatch.pipeline.runner import RuleRunner, RunnerSettings
 from eqlwatch.windowing import WindowPolicy, policy_for
 from tests.pipeline.doubles import HitsSource, hit_at, make_rule, simple_alert
@@ -131,3 +133,49 @@ def test_backfill_replays_a_period_without_moving_the_checkpoint() -> None:
     assert report.status == "ok"
     assert {a.document["refs"] for a in sink.alerts.values()} == {f"idx/{i}" for i in range(4)}
     assert state.get_checkpoint(KEY) == T0 + timedelta(days=1)
+
+
+class _FlakyState(MemoryStateStore):
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def acquire_lease(self, key: str, owner: str, now: datetime, ttl_s: float) -> Lease | None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RetryableBackendError("state store unreachable")
+        return super().acquire_lease(key, owner, now, ttl_s)
+
+
+def test_unreachable_state_store_is_retried_then_reported() -> None:
+    source = HitsSource(_hits(2, T0 + timedelta(minutes=1), timedelta(minutes=1)))  # type: ignore[arg-type]
+    sink = MemorySink()
+    state = _FlakyState(failures=2)
+    report = _runner(source, sink, state).run(
+        make_rule(), _policy(), now=T0 + timedelta(minutes=30), run_id="1"
+    )
+    assert report.status == "ok"
+    state = _FlakyState(failures=100)
+    report = _runner(source, MemorySink(), state).run(
+        make_rule(), _policy(), now=T0 + timedelta(minutes=30), run_id="2"
+    )
+    assert report.status == "error"
+    assert "acquire lease failed after 4 attempts" in report.errors[0]
+    assert state.get_checkpoint(KEY) is None
+
+
+def test_first_run_records_its_start_even_when_it_fails() -> None:
+    now = T0 + timedelta(hours=1)
+    source = HitsSource(_hits(5, T0 + timedelta(minutes=10), timedelta(minutes=1)))  # type: ignore[arg-type]
+    sink, state = MemorySink(), MemoryStateStore()
+    sink.fail_next = 1
+    runner = _runner(source, sink, state)
+    assert runner.run(make_rule(), _policy(), now=now, run_id="1").status == "error"
+    assert state.get_checkpoint(KEY) == now - timedelta(hours=2)
+    later = now + timedelta(hours=5)  # a later first success must not skip the start
+    while runner.run(make_rule(), _policy(), now=later, run_id="2").window_end not in (
+        None,
+        later - timedelta(seconds=30),
+    ):
+        pass
+    assert len(sink.alerts) == 5

@@ -9,7 +9,7 @@ import importlib
 
 import typer
 
-COMMANDS: tuple[str, ...] = ("validate", "query", "setup", "load")
+COMMANDS: tuple[str, ...] = ("validate", "query", "setup", "load", "run")
 
 app = typer.Typer(
     name="eqlwatch",

@@ -112,9 +112,10 @@ def generate(
         for _ in range(density):
             ts = start + timedelta(seconds=rng.uniform(0, hours * 3600 * 0.98))
             _benign_session(data, rng, ids, host, ts, explorer, system)
-    attack_base = start + timedelta(hours=hours * 0.66)
-    _plant_attacks(data, ids, attack_base)
-    _plant_benign_lookalikes(data, ids, start + timedelta(hours=hours * 0.4))
+    # Attacks fill the stretch from 40 % to at most 90 % of the period, however long it is.
+    gap = timedelta(hours=hours) * 0.5 / 25
+    _plant_attacks(data, ids, start + timedelta(hours=hours * 0.4), min(gap, timedelta(minutes=1)))
+    _plant_benign_lookalikes(data, ids, start + timedelta(hours=hours * 0.2))
     data.sort()
     return data
 
@@ -215,7 +216,7 @@ def _benign_session(
         data.add(host, process_start(host, ts, proc))
 
 
-def _plant_attacks(data: DemoDataset, ids: _Ids, base: datetime) -> None:
+def _plant_attacks(data: DemoDataset, ids: _Ids, base: datetime, gap: timedelta) -> None:
     """The true positives, one per behaviour the pack covers, spread over both shapes."""
     fin, eng, srv, hr = HOSTS
     t = base
@@ -254,7 +255,7 @@ def _plant_attacks(data: DemoDataset, ids: _Ids, base: datetime) -> None:
     )
 
     # 2. Same attack seen by Sysmon, connection logged 0.7 s *before* the process start.
-    t += timedelta(minutes=7)
+    t += 7 * gap
     cmd = Proc(ids.pid(), ids.guid(hr), f"{SYS32}\\cmd.exe", "cmd.exe", ("cmd.exe",), USERS[3])
     r32b = Proc(
         ids.pid(),
@@ -281,7 +282,7 @@ def _plant_attacks(data: DemoDataset, ids: _Ids, base: datetime) -> None:
     )
 
     # 3. Renamed regsvr32 in ProgramData running a local scriptlet (Sysmon).
-    t += timedelta(minutes=5)
+    t += 5 * gap
     ren = Proc(
         ids.pid(),
         ids.guid(srv),
@@ -296,7 +297,7 @@ def _plant_attacks(data: DemoDataset, ids: _Ids, base: datetime) -> None:
     data.scenarios.append({"host": srv.name, "case": "renamed regsvr32", "expect": "alert"})
 
     # 4. regsvr32 registers an unsigned DLL from the user's temp folder (Defend).
-    t += timedelta(minutes=4)
+    t += 4 * gap
     dll = "C:\\Users\\bob\\AppData\\Local\\Temp\\upd4711.dll"
     r32c = Proc(
         ids.pid(),
@@ -314,7 +315,7 @@ def _plant_attacks(data: DemoDataset, ids: _Ids, base: datetime) -> None:
     )
 
     # 5. regsvcs with no arguments, beaconing to a public address (Defend).
-    t += timedelta(minutes=6)
+    t += 6 * gap
     svcs = Proc(
         ids.pid(),
         ids.guid(fin),
@@ -333,7 +334,7 @@ def _plant_attacks(data: DemoDataset, ids: _Ids, base: datetime) -> None:
     )
 
     # 6. regasm /U on a DLL from Downloads, launched by PowerShell (Sysmon).
-    t += timedelta(minutes=3)
+    t += 3 * gap
     ps = Proc(
         ids.pid(),
         ids.guid(hr),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -12,10 +12,14 @@ from eqlwatch.demo.generate import generate
 
 log = structlog.get_logger(__name__)
 MANIFEST = "SYNTHETIC.md"
+# Short enough that a first run's default look-back (1 h) sees all of it.
+DEMO_HOURS = 0.8
 
 
-def write_demo_data(folder: Path, *, end: datetime, seed: int = 7) -> list[Path]:
-    data = generate(end=end, seed=seed)
+def write_demo_data(
+    folder: Path, *, end: datetime, seed: int = 7, hours: float = DEMO_HOURS
+) -> list[Path]:
+    data = generate(end=end, seed=seed, hours=hours)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for index, events in sorted(data.indices.items()):
@@ -46,5 +50,5 @@ def ensure_demo_data(folder: Path, *, now: datetime) -> bool:
     """Generate the demo data unless it exists; True when it was generated now."""
     if any(folder.glob("*.ndjson")):
         return False
-    write_demo_data(folder, end=now)
+    write_demo_data(folder, end=now - timedelta(minutes=1))
     return True

@@ -99,9 +99,17 @@ class RuleRunner:
         started, clock = now, time.monotonic()
         tally = _Tally()
         bound = log.bind(job=self.settings.job_id, rule=rule.rule_id, run_id=run_id)
-        lease = self.state.acquire_lease(
-            self.key(rule), self.owner, self.wall_clock(), self.settings.lease_ttl_s
-        )
+        try:
+            lease = self._retry(
+                lambda: self.state.acquire_lease(
+                    self.key(rule), self.owner, self.wall_clock(), self.settings.lease_ttl_s
+                ),
+                what="acquire lease",
+            )
+        except EqlwatchError as exc:
+            tally.errors.append(str(exc))
+            bound.error("rule not run: state store unavailable", error=str(exc))
+            return self._report(rule, run_id, started, clock, "error", tally, None)
         if lease is None:
             bound.info("rule skipped: another replica holds the lease")
             return self._report(rule, run_id, started, clock, "skipped", tally, None)
@@ -128,7 +136,14 @@ class RuleRunner:
         self, rule: Rule, policy: WindowPolicy, now: datetime, period: TimeWindow | None
     ) -> list[Slice]:
         if period is None:
-            return plan(self.state.get_checkpoint(self.key(rule)), now, policy)
+            checkpoint = self.state.get_checkpoint(self.key(rule))
+            if checkpoint is None:
+                # The rule's history starts at its first attempt: record that start before
+                # anything can fail, or a later first success would begin a look-back later
+                # and leave a gap.
+                checkpoint = now - policy.look_back
+                self.state.set_checkpoint(self.key(rule), checkpoint)
+            return plan(checkpoint, now, policy)
         unbounded = dataclasses.replace(policy, max_slices=1 << 30)
         virtual_now = period.end + policy.ingest_delay + policy.hold_back
         return plan(period.start, virtual_now, unbounded)

@@ -1,0 +1,113 @@
+"""Pieces shared by the commands that run jobs: loading, building, printing summaries."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from eqlwatch.alerts import Links
+from eqlwatch.enrich import load_ip_table
+from eqlwatch.errors import EqlwatchError
+from eqlwatch.jobs import Job, LocalAlerts, load_jobs
+from eqlwatch.logs import configure
+from eqlwatch.pipeline.alerting import AlertBuilder
+from eqlwatch.pipeline.backends import open_backends
+from eqlwatch.pipeline.job import JobRuntime, JobSummary, load_job_rules, prepare_rules
+from eqlwatch.windowing import parse_timestamp
+
+err_console = Console(stderr=True)
+
+
+def setup_logging(log_format: str, level: str) -> None:
+    configure(json={"json": True, "console": False}.get(log_format), level=level)
+
+
+def parse_time(value: str, option: str) -> datetime:
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a time (ISO 8601, e.g. 2026-11-21T12:00:00Z)", param_hint=option
+        ) from None
+
+
+def select_jobs(paths: list[Path], wanted: str | None) -> list[Job]:
+    jobs, errors = load_jobs(paths or [Path("jobs")])
+    for error in errors:
+        err_console.print(f"[red]error[/red] {error}")
+    if wanted is not None:
+        jobs = [j for j in jobs if j.id == wanted]
+        if not jobs:
+            err_console.print(f"[red]error[/red] no job with id {wanted!r}")
+            raise typer.Exit(2)
+    if not jobs:
+        err_console.print(
+            "[red]error[/red] no valid job found (looked in: "
+            f"{', '.join(str(p) for p in paths or [Path('jobs')])})"
+        )
+        raise typer.Exit(2)
+    return jobs
+
+
+def build_runtime(job: Job, *, now: datetime, ip_ranges: Path | None) -> JobRuntime:
+    rules, load_errors = load_job_rules(job)
+    prepared, compile_errors = prepare_rules(job, rules)
+    alerts = AlertBuilder(
+        job_id=job.id,
+        templates_dir=job.resolve("templates"),
+        ip_table=load_ip_table(ip_ranges),
+        links=Links(kibana_url=job.kibana_url),
+        timestamp_field=job.timestamp_field,
+    )
+    try:
+        backends = open_backends(job, now=now)
+    except EqlwatchError as exc:
+        err_console.print(f"[red]error[/red] job {job.id}: {exc}")
+        raise typer.Exit(2) from None
+    return JobRuntime(
+        job=job,
+        rules=prepared,
+        backends=backends,
+        alerts=alerts,
+        load_errors=[*load_errors, *compile_errors],
+    )
+
+
+def print_summary(summary: JobSummary, job: Job) -> None:
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
+    table = Table(title=f"job {summary.job_id} · run {summary.run_id}", show_lines=False)
+    for column in ("rule", "status", "window", "hits", "new alerts", "known", "errors"):
+        table.add_column(column)
+    for r in summary.reports:
+        window = (
+            f"{r.window_start:%Y-%m-%d %H:%M:%S} → {r.window_end:%H:%M:%S}"
+            if r.window_start and r.window_end
+            else "-"
+        )
+        table.add_row(
+            r.rule_name,
+            r.status,
+            window,
+            str(r.hits),
+            str(r.alerts_created),
+            str(r.alerts_existing),
+            "; ".join(r.errors)[:80]
+            or ("note errors: " + str(r.note_errors) if r.note_errors else ""),
+        )
+    console.print(table)
+    for message in summary.load_errors:
+        console.print(f"[red]rule not loaded[/red] {message}")
+    where = job.alerts.path if isinstance(job.alerts, LocalAlerts) else job.alerts.data_stream
+    console.print(
+        f"{summary.alerts_created} new alert(s) written to {where}; "
+        f"{len(summary.reports)} rule(s) run, {len(summary.load_errors)} not loaded."
+    )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

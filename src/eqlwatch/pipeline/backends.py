@@ -1,0 +1,105 @@
+"""Opens the backends a job names: local files, or Elasticsearch (settings from the env).
+
+The only place that chooses an implementation; everything after it sees the seams.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import orjson
+
+from eqlwatch.backends.base import AlertSink, EventSource, StateStore
+from eqlwatch.backends.local_sink import LocalFileSink
+from eqlwatch.backends.local_source import LocalEventSource
+from eqlwatch.backends.local_state import LocalStateStore
+from eqlwatch.demo import ensure_demo_data
+from eqlwatch.errors import BackendError
+from eqlwatch.jobs import Job, LocalAlerts, LocalSource, LocalState
+from eqlwatch.pipeline.job import Backends
+from eqlwatch.pipeline.reports import ReportSink, RunReport
+from eqlwatch.settings import RUNS_DATA_STREAM
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+
+class LocalRunReports:
+    """Run reports appended to an NDJSON file beside the alerts."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write_reports(self, reports: Sequence[RunReport]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("ab") as handle:
+                handle.write(b"".join(orjson.dumps(r.to_document()) + b"\n" for r in reports))
+        except OSError as exc:
+            raise BackendError(f"cannot write run reports to {self.path}: {exc}") from exc
+
+
+def open_backends(job: Job, *, now: datetime, env: Mapping[str, str] | None = None) -> Backends:
+    """The job's source, sink, state store and report sink, ready to use."""
+    client = None
+    configs = (job.source, job.alerts, job.state)
+    if not all(isinstance(c, LocalSource | LocalAlerts | LocalState) for c in configs):
+        client = _client(os.environ if env is None else env)
+    return Backends(
+        source=_source(job, client, now),
+        sink=_sink(job, client),
+        state=_state(job, client),
+        reports=_reports(job, client),
+    )
+
+
+def _client(env: Mapping[str, str]) -> Elasticsearch:
+    from eqlwatch.backends.elasticsearch import build_client
+    from eqlwatch.settings import settings_from_env
+
+    return build_client(settings_from_env(env))
+
+
+def _source(job: Job, client: Elasticsearch | None, now: datetime) -> EventSource:
+    if isinstance(job.source, LocalSource):
+        paths = [str(job.resolve(p)) for p in job.source.paths]
+        if job.source.generate_demo:
+            ensure_demo_data(job.resolve(job.source.paths[0]).parent, now=now)
+        return LocalEventSource(
+            paths, input_format=job.source.input_format, timestamp_field=job.timestamp_field
+        )
+    from eqlwatch.backends.elasticsearch import ElasticsearchEventSource
+
+    assert client is not None
+    return ElasticsearchEventSource(client)
+
+
+def _sink(job: Job, client: Elasticsearch | None) -> AlertSink:
+    if isinstance(job.alerts, LocalAlerts):
+        return LocalFileSink(job.resolve(job.alerts.path))
+    from eqlwatch.backends.elasticsearch import ElasticsearchAlertSink
+
+    assert client is not None
+    return ElasticsearchAlertSink(client, job.alerts.data_stream)
+
+
+def _reports(job: Job, client: Elasticsearch | None) -> ReportSink:
+    if isinstance(job.alerts, LocalAlerts):
+        return LocalRunReports(job.resolve(job.alerts.path).with_name("runs.ndjson"))
+    from eqlwatch.backends.elasticsearch import ElasticsearchRunReports
+
+    assert client is not None
+    return ElasticsearchRunReports(client, RUNS_DATA_STREAM)
+
+
+def _state(job: Job, client: Elasticsearch | None) -> StateStore:
+    if isinstance(job.state, LocalState):
+        return LocalStateStore(job.resolve(job.state.path))
+    from eqlwatch.backends.elasticsearch import ElasticsearchStateStore
+
+    assert client is not None
+    return ElasticsearchStateStore(client, job.state.index)

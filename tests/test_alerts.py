@@ -186,3 +186,14 @@ def test_note_error_is_recorded(rule: Rule, enricher: Enricher) -> None:
     )
     assert failed.document["eqlwatch"]["note_error"] == "boom"
     assert failed.id == plain.id
+
+
+def test_related_values_are_distinct_scalars(rule: Rule, enricher: Enricher) -> None:
+    sources = [
+        {"user": {"name": ["a", "", "b"], "target": {"name": "t"}}, "host": {"name": "h"}},
+        {"user": {"name": "a"}, "host": {"name": ""}, "process": {"hash": {"sha256": "ff"}}},
+        {"user.name": "c", "dll": {"hash": {"md5": "ee", "other": "x"}}},
+    ]
+    hit = Hit("sequence", tuple(HitEvent("i", str(n), s) for n, s in enumerate(sources)))
+    related = build(rule, hit, enricher)["related"]
+    assert related == {"user": ["a", "b", "c", "t"], "hosts": ["h"], "hash": ["ff", "ee"]}

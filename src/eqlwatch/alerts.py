@@ -105,14 +105,23 @@ def _first_subtrees(sources: Sequence[Mapping[str, Any]], names: Iterable[str]) 
     return out
 
 
+_SCALARS = (str, int, float)
+
+
+def _add(seen: dict[Any, None], value: Any) -> None:
+    """Record a keyword-like value (or each of a list's) for `related.*`."""
+    if type(value) in _SCALARS:
+        if value != "":
+            seen[value] = None
+    elif type(value) is list:
+        seen.update((v, None) for v in value if type(v) in _SCALARS and v != "")
+
+
 def _distinct(sources: Sequence[Mapping[str, Any]], paths: Iterable[str]) -> list[Any]:
     seen: dict[Any, None] = {}
     for path in paths:
         for src in sources:
-            value = get_field(src, path)
-            for item in value if isinstance(value, list) else [value]:
-                if item not in (None, "") and not isinstance(item, Mapping | list):
-                    seen[item] = None
+            _add(seen, get_field(src, path))
     return list(seen)
 
 
@@ -121,7 +130,7 @@ def _hashes(sources: Sequence[Mapping[str, Any]]) -> list[str]:
     for path in _HASHES:
         for src in sources:
             tree = get_field(src, path)
-            if isinstance(tree, Mapping):
+            if tree is not None and isinstance(tree, Mapping):
                 seen.update((v, None) for k, v in tree.items() if k in _ALGOS and v)
     return list(seen)
 

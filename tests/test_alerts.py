@@ -189,7 +189,7 @@ def test_note_error_is_recorded(rule: Rule, enricher: Enricher) -> None:
 
 
 def test_related_values_are_distinct_scalars(rule: Rule, enricher: Enricher) -> None:
-    sources = [
+    sources: list[dict[str, Any]] = [
         {"user": {"name": ["a", "", "b"], "target": {"name": "t"}}, "host": {"name": "h"}},
         {"user": {"name": "a"}, "host": {"name": ""}, "process": {"hash": {"sha256": "ff"}}},
         {"user.name": "c", "dll": {"hash": {"md5": "ee", "other": "x"}}},

@@ -14,6 +14,9 @@ from eqlwatch.rules.fields import get_field, pick
 _PROC = ("name", "executable", "pid", "command_line", "entity_id")
 _ENDPOINT = ("ip", "port", "domain")
 _NETWORK = ("protocol", "direction")
+_SOURCE_KEYS = tuple(f"source.{k}" for k in _ENDPOINT)
+_DEST_KEYS = tuple(f"destination.{k}" for k in _ENDPOINT)
+_NET_KEYS = tuple(f"network.{k}" for k in _NETWORK)
 
 
 def _process(source: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
@@ -56,9 +59,9 @@ def connections(sources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for src in sources:
         if get_field(src, "destination.ip") is None and get_field(src, "source.ip") is None:
             continue
-        row = {f"source.{k}": v for k, v in pick(src, "source", _ENDPOINT).items()}
-        row |= {f"destination.{k}": v for k, v in pick(src, "destination", _ENDPOINT).items()}
-        row |= {f"network.{k}": v for k, v in pick(src, "network", _NETWORK).items()}
+        row = dict(zip(_SOURCE_KEYS, pick(src, "source", _ENDPOINT).values(), strict=True))
+        row.update(zip(_DEST_KEYS, pick(src, "destination", _ENDPOINT).values(), strict=True))
+        row.update(zip(_NET_KEYS, pick(src, "network", _NETWORK).values(), strict=True))
         out.append(row)
     return out
 

@@ -44,9 +44,22 @@ def redact_secrets(
     return event_dict
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is at write time (test runners swap it out and close theirs)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure(*, json: bool | None = None, level: str = "INFO", stream: Any = None) -> None:
     """Configure structlog once per process; `json=None` picks JSON unless stderr is a TTY."""
-    out = stream if stream is not None else sys.stderr
+    out = stream if stream is not None else _CurrentStderr()
     use_json = (not out.isatty()) if json is None else json
     renderer: Any = (
         structlog.processors.JSONRenderer()

@@ -9,7 +9,7 @@ import importlib
 
 import typer
 
-COMMANDS: tuple[str, ...] = ("validate", "query", "setup", "load", "run")
+COMMANDS: tuple[str, ...] = ("validate", "query", "setup", "load", "run", "hunt")
 
 app = typer.Typer(
     name="eqlwatch",

@@ -1,0 +1,170 @@
+"""`eqlwatch hunt`: run rules over event files offline, no checkpoint, alerts to stdout."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from eqlwatch.backends.event_files import expand_paths, read_events
+from eqlwatch.cli.common import err_console, setup_logging
+from eqlwatch.engine import SourceEvent, compile_query
+from eqlwatch.enrich import load_ip_table
+from eqlwatch.errors import DataError, EqlwatchError
+from eqlwatch.model import Alert
+from eqlwatch.pipeline.alerting import AlertBuilder
+from eqlwatch.rules import Rule, load_rules
+from eqlwatch.sysmon import INPUT_FORMATS
+from eqlwatch.windowing import completion_time
+
+
+class OutputFormat(StrEnum):
+    ndjson = "ndjson"
+    table = "table"
+
+
+def _read_all(
+    files: list[Path], input_format: str, show_progress: bool
+) -> tuple[list[SourceEvent], int]:
+    """Every event of every file, with a progress bar over bytes on long input."""
+    bad = 0
+
+    def count(error: DataError) -> None:
+        nonlocal bad
+        bad += 1
+        if bad <= 20:
+            err_console.print(f"[yellow]skipped[/yellow] {error}")
+
+    paths = expand_paths(files)
+    total = sum(p.stat().st_size for p in paths if p.exists())
+    events: list[SourceEvent] = []
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[events]} events"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not show_progress,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("reading", total=total or None, events=0)
+        for path in paths:
+            progress.update(task, description=f"reading {path.name}")
+            for event in read_events([path], input_format=input_format, on_error=count):
+                events.append(event)
+                if len(events) % 50_000 == 0:
+                    progress.update(task, events=len(events))
+            if path.exists():
+                progress.advance(task, path.stat().st_size)
+            progress.update(task, events=len(events))
+    return events, bad
+
+
+def _hunt(rules: list[Rule], events: list[SourceEvent], builder: AlertBuilder) -> Iterator[Alert]:
+    now = datetime.now(UTC)
+    for rule in rules:
+        try:
+            hits = compile_query(
+                rule.query,
+                timestamp_field=rule.rule.timestamp_field or "@timestamp",
+                tiebreaker_field=rule.rule.tiebreaker_field,
+                event_category_field=rule.rule.event_category_override or "event.category",
+            ).run(events)
+        except EqlwatchError as exc:
+            err_console.print(f"[red]rule failed[/red] {rule.path}: {exc}")
+            continue
+        hits.sort(key=completion_time)
+        for hit in hits:
+            alert = builder(rule, hit, detected_at=now)
+            if alert is not None:
+                yield alert
+
+
+def _print_table(alerts: list[Alert], notes: bool) -> None:
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
+    table = Table(title=f"{len(alerts)} alert(s)")
+    for column in ("time", "rule", "severity", "host", "user", "process"):
+        table.add_column(column, overflow="fold")
+    for alert in alerts:
+        doc = alert.document
+        table.add_row(
+            str(doc.get("event", {}).get("end", "")),
+            str(doc.get("rule", {}).get("name", alert.rule_id)),
+            str(doc.get("eqlwatch", {}).get("severity", "")),
+            str(doc.get("host", {}).get("name", "")),
+            str(doc.get("user", {}).get("name", "")),
+            str(doc.get("process", {}).get("command_line", ""))[:120],
+        )
+    console.print(table)
+    if notes:
+        for alert in alerts:
+            console.rule(f"alert {alert.id[:12]}")
+            console.print(Markdown(str(alert.document.get("eqlwatch", {}).get("note", ""))))
+
+
+def hunt(
+    files: Annotated[list[Path], typer.Argument(help="Event files or folders (any format).")],
+    rules_paths: Annotated[
+        list[Path], typer.Option("--rules", help="Rule files or folders (repeatable).")
+    ],
+    output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
+        OutputFormat.table
+    ),
+    input_format: Annotated[
+        str, typer.Option("--input-format", help=f"One of: {', '.join(INPUT_FORMATS)}.")
+    ] = "auto",
+    templates: Annotated[
+        Path | None, typer.Option("--templates", help="Note templates (default: ./templates).")
+    ] = None,
+    ip_ranges: Annotated[Path | None, typer.Option("--ip-ranges", help="User IP ranges.")] = None,
+    notes: Annotated[bool, typer.Option("--notes/--no-notes", help="Print notes (table).")] = True,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    log_level: Annotated[str, typer.Option("--log-level")] = "WARNING",
+) -> None:
+    """Hunt offline: run rules over event files; alerts to stdout, nothing else written."""
+    setup_logging("console", log_level)
+    if input_format not in INPUT_FORMATS:
+        raise typer.BadParameter(
+            f"expected one of {', '.join(INPUT_FORMATS)}", param_hint="--input-format"
+        )
+    loaded = load_rules(rules_paths)
+    for error in loaded.errors:
+        err_console.print(f"[red]rule not loaded[/red] {error}")
+    rules = [r for r in loaded.rules if r.eqlwatch.enabled]
+    if not rules:
+        err_console.print("[red]error[/red] no rule to run")
+        raise typer.Exit(2)
+    events, bad = _read_all(files, input_format, progress and err_console.is_terminal)
+    template_dir = templates if templates is not None else Path("templates")
+    builder = AlertBuilder(
+        job_id="hunt",
+        templates_dir=template_dir if template_dir.is_dir() else None,
+        ip_table=load_ip_table(ip_ranges),
+    )
+    alerts = list(_hunt(rules, events, builder))
+    if output is OutputFormat.ndjson:
+        out = sys.stdout.buffer
+        for alert in alerts:
+            out.write(orjson.dumps(alert.document, default=str) + b"\n")
+        out.flush()
+    else:
+        _print_table(alerts, notes)
+    err_console.print(
+        f"{len(events)} events, {bad} malformed skipped, {len(rules)} rules, "
+        f"{len(alerts)} alerts, {sum(builder.note_errors.values())} note errors"
+    )
+    raise typer.Exit(1 if loaded.errors else 0)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("hunt")(hunt)

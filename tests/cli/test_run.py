@@ -1,0 +1,122 @@
+"""`eqlwatch run --once`, `backfill` and `hunt`, end to end through the CLI."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from eqlwatch.cli.app import app
+from eqlwatch.demo import write_demo_data
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def project(tmp_path: Path, repo_root: Path) -> Path:
+    """A copy of the project's rules, templates and default job, with demo data ending NOW."""
+    for name in ("queries", "templates", "jobs"):
+        shutil.copytree(repo_root / name, tmp_path / name)
+    write_demo_data(tmp_path / "data" / "demo", end=NOW - timedelta(minutes=1))
+    return tmp_path
+
+
+def _run(project: Path, *args: str) -> tuple[int, str]:
+    runner = CliRunner()
+    result = runner.invoke(app, [*args], catch_exceptions=False, env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+def _alerts(project: Path) -> list[dict[str, object]]:
+    path = project / "out" / "alerts.ndjson"
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+
+
+def test_run_once_alerts_on_demo_attacks_and_not_twice(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    code, out = _run(project, "run", "--once", "--now", NOW.isoformat())
+    assert code == 0, out
+    alerts = _alerts(project)
+    hosts = {a["host"]["name"] for a in alerts}  # type: ignore[index]
+    assert {"WS-FIN-014", "WS-HR-007", "SRV-APP-03", "WS-ENG-202"} <= hosts
+    assert all(a["event"]["kind"] == "alert" for a in alerts)  # type: ignore[index]
+    assert all(a["eqlwatch"]["note"].startswith("# ") for a in alerts)  # type: ignore[index]
+    assert f"{len(alerts)} new alert(s)" in out
+    # Same time again: nothing new; later: nothing new either (no new events).
+    code, out = _run(project, "run", "--once", "--now", NOW.isoformat())
+    assert code == 0
+    assert "0 new alert(s)" in out
+    code, out = _run(project, "run", "--once", "--now", (NOW + timedelta(hours=2)).isoformat())
+    assert "0 new alert(s)" in out
+    assert len(_alerts(project)) == len(alerts)
+    state = orjson.loads((project / "state" / "state.json").read_bytes())
+    assert all(v.startswith("2026-11-21T13:59:30") for v in state["checkpoints"].values())
+
+
+def test_backfill_rewrites_nothing_and_keeps_checkpoints(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    _run(project, "run", "--once", "--now", NOW.isoformat())
+    before = (project / "state" / "state.json").read_bytes()
+    count = len(_alerts(project))
+    start = (NOW - timedelta(hours=2)).isoformat()
+    code, out = _run(project, "backfill", "--from", start, "--to", NOW.isoformat())
+    assert code == 0, out
+    assert "0 new alert(s)" in out
+    assert len(_alerts(project)) == count
+    assert (project / "state" / "state.json").read_bytes() == before
+
+
+def test_broken_rule_is_reported_and_the_others_run(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    (project / "queries" / "broken.toml").write_text(
+        '[rule]\nrule_id = "x"\nname = "broken"\ndescription = "d"\ntype = "eql"\n'
+        "risk_score = 10\nseverity = \"low\"\nquery = 'process where process.name == '\n"
+    )
+    code, out = _run(project, "run", "--once", "--now", NOW.isoformat())
+    assert code == 1
+    assert "broken.toml" in out
+    assert len(_alerts(project)) > 5
+
+
+def test_now_requires_once(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(project)
+    code, out = _run(project, "run", "--now", NOW.isoformat())
+    assert code == 2
+    assert "--now" in out
+
+
+def test_hunt_ndjson_on_evtx(
+    shared_dir: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo_root)
+    evtx = shared_dir / "datasets/evtx-attack-samples/evtx/Execution"
+    code, out = _run(
+        repo_root, "hunt", "--rules", "queries", "--format", "ndjson", "--no-progress", str(evtx)
+    )
+    assert code == 0, out
+    docs = [orjson.loads(line) for line in out.splitlines() if line.startswith("{")]
+    lines = [d["process"]["command_line"] for d in docs if "process" in d]
+    assert any("pastebin.com/raw/H4A4iDTA" in c for c in lines)
+    assert any("jabber" in c.lower() for c in lines)
+    assert all(d["eqlwatch"]["note"] for d in docs)
+
+
+def test_hunt_table_prints_notes(
+    shared_dir: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo_root)
+    evtx = shared_dir / "datasets/evtx-attack-samples/evtx/Execution"
+    code, out = _run(repo_root, "hunt", "--rules", "queries", "--no-progress", str(evtx))
+    assert code == 0
+    assert "Regsvr32 Scriptlet Execution" in out
+    assert "Questions for analysis" in out

@@ -61,7 +61,10 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
         if type(obj) is EventView and isinstance(argument, str):
             value = obj.get(argument, MISSING)
             return self.undefined(obj=obj, name=argument) if value is MISSING else value
-        return super().getitem(obj, argument)
+        try:
+            return obj[argument]  # the sandbox's own first step, one call earlier
+        except (TypeError, LookupError):
+            return super().getitem(obj, argument)
 
 
 def make_environment(templates_dir: Path | None) -> NoteEnvironment:

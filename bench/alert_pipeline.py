@@ -158,6 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=20000)
     parser.add_argument("--template", default="default.md.j2")
+    parser.add_argument("--templates", type=Path, default=ROOT / "templates", help="folder")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3, help="runs; the fastest is reported")
     args = parser.parse_args()
@@ -168,7 +169,7 @@ def main() -> None:
     # start-up with the same call).
     gc.freeze()
     rule = synthetic_rule(args.template)
-    renderer = NoteRenderer(ROOT / "templates")
+    renderer = NoteRenderer(args.templates)
     enricher = Enricher(load_ip_table())
     run(rule, hits[:200], renderer, enricher)  # warm-up: compile template, load table
     runs = [run(rule, hits, renderer, enricher) for _ in range(max(1, args.repeat))]

@@ -16,13 +16,14 @@ whole span in which a voiding event could arrive. See docs/windowing.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eqlwatch.errors import DataError, EqlwatchError, Location
 from eqlwatch.model import Hit, TimeWindow
+from eqlwatch.rules.fields import get_field
 
 _ZERO = timedelta(0)
 _KINDS = ("event", "sequence", "sample")
@@ -171,7 +172,7 @@ def completion_time(hit: Hit, timestamp_field: str = "@timestamp") -> datetime:
         if event.missing:
             continue
         where = Location(file=f"{event.index}/{event.id}", field=timestamp_field)
-        raw = _field(event.source, timestamp_field)
+        raw = get_field(event.source, timestamp_field)
         if raw is None:
             raise DataError("event has no timestamp", location=where)
         try:
@@ -182,22 +183,6 @@ def completion_time(hit: Hit, timestamp_field: str = "@timestamp") -> datetime:
     if latest is None:
         raise DataError("hit has no non-missing event", location=Location(field=timestamp_field))
     return latest
-
-
-def _field(source: Mapping[str, Any], path: str) -> Any:
-    """A dotted field from an event source, whether stored nested or under a dotted key."""
-    if path in source:
-        return source[path]
-    head, dot, rest = path.partition(".")
-    while dot:
-        child = source.get(head)
-        if isinstance(child, Mapping):
-            found = _field(child, rest)
-            if found is not None:
-                return found
-        more, dot, rest = rest.partition(".")
-        head = f"{head}.{more}"
-    return None
 
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import fnmatch
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from eqlwatch.backends.event_files import ErrorHandler, read_events
 from eqlwatch.engine import CompiledQuery, SourceEvent, compile_query
 from eqlwatch.errors import DataError
 from eqlwatch.model import SearchRequest, SearchResult
+from eqlwatch.rules.fields import get_field
 from eqlwatch.windowing import parse_timestamp
 
 log = structlog.get_logger(__name__)
@@ -69,10 +70,10 @@ class LocalEventSource:
 
     def _ingest(self, events: Iterable[SourceEvent]) -> None:
         keyed: list[tuple[datetime, int, SourceEvent]] = []
-        timestamp = _getter(self.timestamp_field)
+        field = self.timestamp_field
         for seq, event in enumerate(events):
             try:
-                when = parse_timestamp(timestamp(event.source))
+                when = parse_timestamp(get_field(event.source, field))
             except ValueError:
                 self.untimed += 1
                 continue
@@ -133,20 +134,3 @@ class LocalEventSource:
         selected = (e for e in self._events[lo:hi] if self._in_indices(e.index, patterns))
         hits = self._compiled(request).run(selected)
         return SearchResult(hits=tuple(hits), total=len(hits), relation="eq")
-
-
-def _getter(path: str) -> Callable[[object], object]:
-    """Reads a dotted field whether the source nests it or stores the dotted key."""
-    parts = path.split(".")
-
-    def get(source: object) -> object:
-        if isinstance(source, dict) and path in source:
-            return source[path]
-        node = source
-        for part in parts:
-            if not isinstance(node, dict):
-                return None
-            node = node.get(part)
-        return node
-
-    return get

@@ -94,23 +94,8 @@ def process_start(host: Host, ts: datetime, p: Proc) -> dict[str, Any]:
     proc = _process_fields(p)
     if host.shape == "defend":
         proc["code_signature"] = _signature(p.signed_by)
-        doc |= {
-            "event": {
-                "kind": "event",
-                "category": ["process"],
-                "type": ["start"],
-                "action": "start",
-                "dataset": "endpoint.events.process",
-                "module": "endpoint",
-            },
-            "process": proc,
-            "agent": {"type": "endpoint"},
-            "data_stream": {
-                "type": "logs",
-                "dataset": "endpoint.events.process",
-                "namespace": "default",
-            },
-        }
+        doc |= _defend_event("process", ["process"], ["start"], "start")
+        doc["process"] = proc
     else:
         doc |= _sysmon_event(1, "Process Create (rule: ProcessCreate)", ["process"], ["start"])
         doc["process"] = proc
@@ -133,22 +118,7 @@ def network_connection(
         },
     }
     if host.shape == "defend":
-        doc |= {
-            "event": {
-                "kind": "event",
-                "category": ["network"],
-                "type": ["start"],
-                "action": "connection_attempted",
-                "dataset": "endpoint.events.network",
-                "module": "endpoint",
-            },
-            "agent": {"type": "endpoint"},
-            "data_stream": {
-                "type": "logs",
-                "dataset": "endpoint.events.network",
-                "namespace": "default",
-            },
-        }
+        doc |= _defend_event("network", ["network"], ["start"], "connection_attempted")
     else:
         doc |= _sysmon_event(
             3,
@@ -172,22 +142,7 @@ def library_load(
     }
     proc = {"pid": p.pid, "entity_id": p.entity_id, "executable": p.executable, "name": p.name}
     if host.shape == "defend":
-        doc |= {
-            "event": {
-                "kind": "event",
-                "category": ["library"],
-                "type": ["start"],
-                "action": "load",
-                "dataset": "endpoint.events.library",
-                "module": "endpoint",
-            },
-            "agent": {"type": "endpoint"},
-            "data_stream": {
-                "type": "logs",
-                "dataset": "endpoint.events.library",
-                "namespace": "default",
-            },
-        }
+        doc |= _defend_event("library", ["library"], ["start"], "load")
     else:
         doc |= _sysmon_event(
             7, "Image loaded (rule: ImageLoad)", ["process", "library"], ["change"]
@@ -199,22 +154,7 @@ def library_load(
 def dns_query(host: Host, ts: datetime, p: Proc, name: str, answer: str) -> dict[str, Any]:
     doc = _base(host, ts, p.user)
     if host.shape == "defend":
-        doc |= {
-            "event": {
-                "kind": "event",
-                "category": ["network"],
-                "type": ["protocol", "info"],
-                "action": "lookup_result",
-                "dataset": "endpoint.events.network",
-                "module": "endpoint",
-            },
-            "agent": {"type": "endpoint"},
-            "data_stream": {
-                "type": "logs",
-                "dataset": "endpoint.events.network",
-                "namespace": "default",
-            },
-        }
+        doc |= _defend_event("network", ["network"], ["protocol", "info"], "lookup_result")
     else:
         doc |= _sysmon_event(22, "Dns query (rule: DnsQuery)", ["network"], ["protocol", "info"])
     return doc | {
@@ -225,6 +165,25 @@ def dns_query(host: Host, ts: datetime, p: Proc, name: str, answer: str) -> dict
             "executable": p.executable,
             "name": p.name,
         },
+    }
+
+
+def _defend_event(
+    dataset: str, category: list[str], types: list[str], action: str
+) -> dict[str, Any]:
+    """The event/agent/data_stream fields Elastic Defend writes for one event dataset."""
+    full = f"endpoint.events.{dataset}"
+    return {
+        "event": {
+            "kind": "event",
+            "category": category,
+            "type": types,
+            "action": action,
+            "dataset": full,
+            "module": "endpoint",
+        },
+        "agent": {"type": "endpoint"},
+        "data_stream": {"type": "logs", "dataset": full, "namespace": "default"},
     }
 
 

@@ -9,28 +9,45 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from eqlwatch.backends.base import AlertSink, StateStore
+from eqlwatch.backends.base import AlertSink, EventSource, StateStore
 from eqlwatch.backends.local_sink import LocalFileSink
+from eqlwatch.backends.local_source import LocalEventSource
 from eqlwatch.backends.local_state import LocalStateStore
 from eqlwatch.backends.memory import MemorySink, MemoryStateStore
+from eqlwatch.engine import SourceEvent
 from tests.backends.es_cluster import contract_backends
+
+# Given source documents (each with an `_id`), an event source holding them and the index
+# pattern a search must name to find them.
+SourceFactory = Callable[[list[dict[str, Any]]], tuple[EventSource, str]]
 
 
 @dataclass
 class BackendPair:
-    """A sink and a state store; `reopen` gives fresh objects over the same storage (a restart)."""
+    """A sink and a state store; `reopen` gives fresh objects over the same storage (a restart);
+    `source` loads events where this backend searches them."""
 
     sink: AlertSink
     state: StateStore
     reopen: Callable[[], tuple[AlertSink, StateStore]]
+    source: SourceFactory
+
+
+def _embedded(events: list[dict[str, Any]]) -> tuple[EventSource, str]:
+    loaded = [
+        SourceEvent("logs-test", str(e["_id"]), {k: v for k, v in e.items() if k != "_id"})
+        for e in events
+    ]
+    return LocalEventSource.from_events(loaded), "logs-*"
 
 
 def _memory(_tmp: Path) -> BackendPair:
     sink, state = MemorySink(), MemoryStateStore()
-    return BackendPair(sink, state, lambda: (sink, state))
+    return BackendPair(sink, state, lambda: (sink, state), _embedded)
 
 
 def _local(tmp: Path) -> BackendPair:
@@ -38,7 +55,7 @@ def _local(tmp: Path) -> BackendPair:
         return LocalFileSink(tmp / "alerts.ndjson"), LocalStateStore(tmp / "state.json")
 
     sink, state = make()
-    return BackendPair(sink, state, make)
+    return BackendPair(sink, state, make, _embedded)
 
 
 BACKENDS: dict[str, Callable[[Path], BackendPair]] = {"memory": _memory, "local": _local}

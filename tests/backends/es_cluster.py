@@ -19,6 +19,7 @@ from elasticsearch import Elasticsearch
 from eqlwatch.backends.elasticsearch import (
     BulkOptions,
     ElasticsearchAlertSink,
+    ElasticsearchEventSource,
     ElasticsearchStateStore,
     build_client,
     setup_cluster,
@@ -149,7 +150,11 @@ def contract_factory(kind: str) -> Callable[[Path], Any]:
         def reopen() -> tuple[ElasticsearchAlertSink, ElasticsearchStateStore]:
             return cluster.sink(), cluster.state_store()
 
-        return BackendPair(cluster.sink(), cluster.state_store(), reopen)
+        def source(events: list[dict[str, Any]]) -> tuple[ElasticsearchEventSource, str]:
+            cluster.load(events)
+            return ElasticsearchEventSource(client), cluster.events
+
+        return BackendPair(cluster.sink(), cluster.state_store(), reopen, source)
 
     return make
 

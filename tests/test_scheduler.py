@@ -68,6 +68,7 @@ def test_sigterm_lets_the_window_in_flight_finish(tmp_path: Path) -> None:
         assert time.monotonic() < deadline, "job never started"
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)  # a second signal must not break the shutdown
     assert proc.wait(timeout=20) == 0
     lines = marker.read_text().split()
     starts = lines.count("start")

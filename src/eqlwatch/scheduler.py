@@ -80,6 +80,8 @@ def run_forever(scheduler: BlockingScheduler, stop: StopFlag) -> None:
     """Block until SIGTERM/SIGINT; the job in flight finishes its window first."""
 
     def handle(signum: int, _frame: FrameType | None) -> None:
+        if stop():
+            return  # a second signal (e.g. from a process group) changes nothing
         log.info("signal received; finishing the window in flight", signal=signum)
         stop.set()
         # shutdown(wait=True) joins the executor's running job before returning.

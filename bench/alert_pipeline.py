@@ -154,6 +154,11 @@ def run_plain(rule: Rule, hits: list[Hit], renderer: NoteRenderer, enricher: Enr
     return time.process_time() - start
 
 
+def fresh_enricher() -> Enricher:
+    """An enricher with an empty classification cache (table loading is not timed)."""
+    return Enricher(load_ip_table())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=20000)
@@ -170,9 +175,11 @@ def main() -> None:
     gc.freeze()
     rule = synthetic_rule(args.template)
     renderer = NoteRenderer(args.templates)
-    enricher = Enricher(load_ip_table())
-    run(rule, hits[:200], renderer, enricher)  # warm-up: compile template, load table
-    runs = [run(rule, hits, renderer, enricher) for _ in range(max(1, args.repeat))]
+    run(rule, hits[:200], renderer, fresh_enricher())  # warm-up: compile template, load table
+    # A fresh table per run: replaying the same hits must not find every address already
+    # in the classification cache (a real stream only repeats addresses it has seen).
+    repeat = max(1, args.repeat)
+    runs = [run(rule, hits, renderer, fresh_enricher()) for _ in range(repeat)]
     spent = min(runs, key=lambda r: r["total"])
     n = len(hits)
     print(
@@ -183,7 +190,7 @@ def main() -> None:
         print(f"  {phase:<9} {spent[phase] / n * 1e6:7.1f} µs/alert")
     per_alert = spent["total"] / n * 1e6
     print(f"  total     {per_alert:7.1f} µs/alert  (with per-phase timers)")
-    plain = min(run_plain(rule, hits, renderer, enricher) for _ in range(max(1, args.repeat)))
+    plain = min(run_plain(rule, hits, renderer, fresh_enricher()) for _ in range(repeat))
     print(f"pipeline without timers: {plain / n * 1e6:.1f} µs/alert → {n / plain:,.0f} alerts/s")
 
 

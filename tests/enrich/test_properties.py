@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eqlwatch.enrich import IpTable, load_ip_table
+from eqlwatch.enrich.table import canonical_ipv4
 
 TABLE: IpTable = load_ip_table()
 NETS = [ipaddress.ip_network(c) for c in TABLE.non_public_cidrs()]
@@ -75,3 +76,40 @@ def test_public_iff_in_no_emitted_non_public_cidr(ip: str) -> None:
         addr = addr.ipv4_mapped  # IPv4-mapped values are IPv4 (ES stores them so)
     listed = any(net.version == addr.version and addr in net for net in NETS)
     assert TABLE.classify(ip).public == (not listed)
+
+
+def _quad_like() -> st.SearchStrategy[str]:
+    """Dotted quads with leading zeros, big octets, spaces, non-ASCII digits, extra parts."""
+    octet = st.one_of(
+        st.integers(0, 255).map(str),
+        st.integers(0, 999).map(lambda n: f"0{n}"),
+        st.integers(256, 9999).map(str),
+        st.sampled_from(["", " 1", "1 ", "\u0661", "+1", "0x1", "00"]),
+    )
+    return st.lists(octet, min_size=3, max_size=5).map(".".join)
+
+
+@settings(max_examples=600)
+@given(st.one_of(_quad_like(), st.ip_addresses(v=4).map(str)))
+def test_fast_ipv4_path_agrees_with_ipaddress(text: str) -> None:
+    """The dotted-quad shortcut accepts exactly what `ipaddress` does, with the same value."""
+    try:
+        expected: int | None = int(ipaddress.IPv4Address(text))
+    except ValueError:
+        expected = None
+    fast = canonical_ipv4(text)
+    assert fast is None or fast == expected
+    if expected is not None and text == str(ipaddress.IPv4Address(text)):
+        assert fast == expected  # every canonical spelling takes the fast path
+    info = TABLE.lookup(text)
+    assert (info is None) == (expected is None and not _parses(text))
+    if info is not None:
+        assert info.ip == str(ipaddress.ip_address(text.strip()))
+
+
+def _parses(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip())
+    except ValueError:
+        return False
+    return True

@@ -120,3 +120,15 @@ def test_enrich_uses_the_table_cache(enricher: Enricher) -> None:
     table: IpTable = enricher.table
     a = enricher.enrich([{"source": {"ip": "9.8.7.6"}}]).ips[0]
     assert table.classify("9.8.7.6").category == a.category
+
+
+def test_field_paths_are_remembered_per_key_not_per_equal_key(enricher: Enricher) -> None:
+    """1 and True are equal dict keys but different field names; paths stay exact."""
+    first = enricher.enrich([{"peer": {1: "10.1.1.1"}}]).ips[0]
+    second = enricher.enrich([{"peer": {True: "10.1.1.2"}}]).ips[0]
+    assert (first.fields, second.fields) == (("peer.1",), ("peer.True",))
+
+
+def test_ip_fields_with_padding_still_parse(enricher: Enricher) -> None:
+    result = enricher.enrich([{"source": {"ip": " 10.9.8.7 "}, "note": "no address here"}])
+    assert [(i.ip, i.fields) for i in result.ips] == [("10.9.8.7", ("source.ip",))]

@@ -35,37 +35,69 @@ def is_ip_field(path: str) -> bool:
 
 
 _SCALARS = frozenset({int, float, bool, type(None)})
+_NAMED, _GENERIC, _SKIP = "named", "generic", "skip"
+_FIELD_CACHE_MAX = 1 << 14
 
 
-def _strings(value: Mapping[str, Any], path: str, out: list[tuple[str, str]]) -> None:
-    """Append every (dotted path, string value) under a mapping, in document order.
+class _Field:
+    """One dotted path met in events: its name, its verdict, and the fields below it.
 
-    Recursion into a list is cheap enough; this runs for every event of every alert.
+    The walk looks children up by key instead of formatting "parent.key" strings, so a
+    field's path and verdict are worked out once per Enricher, not once per event.
     """
-    for key, child in value.items():
-        where = f"{path}.{key}" if path else str(key)
-        kind = type(child)
-        if kind is str:
-            out.append((where, child))
-        elif kind is dict:
-            _strings(child, where, out)
-        elif kind is list or kind is tuple:
-            _list_strings(child, where, out)
-        elif kind not in _SCALARS and isinstance(child, Mapping):
-            _strings(child, where, out)
+
+    __slots__ = ("children", "path", "verdict")
+
+    def __init__(self, path: str, verdict: str) -> None:
+        self.path = path
+        self.verdict = verdict
+        self.children: dict[Any, _Field] = {}
 
 
-def _list_strings(values: Sequence[Any], path: str, out: list[tuple[str, str]]) -> None:
-    for child in values:
-        kind = type(child)
-        if kind is str:
-            out.append((path, child))
-        elif kind is dict:
-            _strings(child, path, out)
-        elif kind is list or kind is tuple:
-            _list_strings(child, path, out)
-        elif kind not in _SCALARS and isinstance(child, Mapping):
-            _strings(child, path, out)
+class _Walk:
+    """Collects (field, string) pairs that could be IPs: `.` or `:` in the value."""
+
+    __slots__ = ("found", "room")
+
+    def __init__(self, room: list[int]) -> None:
+        self.found: list[tuple[_Field, str]] = []
+        self.room = room  # fields this Enricher may still cache (shared, bounded)
+
+    def child(self, parent: _Field, key: Any) -> _Field:
+        where = f"{parent.path}.{key}" if parent.path else str(key)
+        node = _Field(where, _field_verdict(where))
+        if self.room[0] > 0 and type(key) is str:
+            self.room[0] -= 1
+            parent.children[key] = node
+        return node
+
+    def mapping(self, value: Mapping[Any, Any], field: _Field) -> None:
+        kids, found = field.children, self.found
+        for key, child in value.items():
+            sub = kids.get(key) or self.child(field, key)
+            kind = type(child)
+            if kind is str:
+                if sub.verdict is not _SKIP and ("." in child or ":" in child):
+                    found.append((sub, child))
+            elif kind is dict:
+                self.mapping(child, sub)
+            elif kind is list or kind is tuple:
+                self.sequence(child, sub)
+            elif kind not in _SCALARS and isinstance(child, Mapping):
+                self.mapping(child, sub)
+
+    def sequence(self, values: Sequence[Any], field: _Field) -> None:
+        for child in values:
+            kind = type(child)
+            if kind is str:
+                if field.verdict is not _SKIP and ("." in child or ":" in child):
+                    self.found.append((field, child))
+            elif kind is dict:
+                self.mapping(child, field)
+            elif kind is list or kind is tuple:
+                self.sequence(child, field)
+            elif kind not in _SCALARS and isinstance(child, Mapping):
+                self.mapping(child, field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,47 +148,37 @@ class Enricher:
 
     def __init__(self, table: IpTable) -> None:
         self.table = table
-        self._fields: dict[str, str] = {}
+        self._root = _Field("", _GENERIC)
+        self._room = [_FIELD_CACHE_MAX]
 
     def enrich(self, sources: Sequence[Mapping[str, Any]]) -> Enrichment:
-        """Walk each event `_source` of one hit; missing-event slots are simply empty."""
-        found: list[tuple[str, str]] = []
+        """Walk each event `_source` of one hit; missing-event slots are simply empty.
+
+        Only strings with a `.` or `:` are looked at: every IPv4 has a dot, every IPv6 a
+        colon, so nothing an IP field or a bare address holds is skipped by that check.
+        """
+        walk = _Walk(self._room)
         for source in sources:
-            _strings(source, "", found)
+            walk.mapping(source, self._root)
         seen: dict[str, tuple[IpInfo, dict[str, None]]] = {}
-        lookup, verdicts, shape = self.table.lookup, self._fields, _SHAPE.match
-        for path, text in found:
-            verdict = verdicts.get(path) or self._verdict(path)
-            if verdict is _SKIP:
-                continue
-            if verdict is _GENERIC and (
-                shape(text) is None or ("." not in text and ":" not in text)
-            ):
+        lookup, shape = self.table.lookup, _SHAPE.match
+        for field, text in walk.found:
+            if field.verdict is _GENERIC and shape(text) is None:
                 continue
             info = lookup(text)
             if info is None:
                 continue
             entry = seen.get(info.ip)
             if entry is None:
-                seen[info.ip] = (info, {path: None})
+                seen[info.ip] = (info, {field.path: None})
             else:
-                entry[1][path] = None
+                entry[1][field.path] = None
         ips = tuple(_with_fields(info, tuple(paths)) for info, paths in seen.values())
         return Enrichment(ips=ips, table=self.table.version)
 
-    def _verdict(self, path: str) -> str:
-        """How a field's strings are treated (named IP field, generic, skipped); cached."""
-        verdict = _field_verdict(path)
-        if len(self._fields) < _FIELD_CACHE_MAX:
-            self._fields[path] = verdict
-        return verdict
-
-
-_NAMED, _GENERIC, _SKIP = "named", "generic", "skip"
-_FIELD_CACHE_MAX = 1 << 14
-
 
 def _field_verdict(path: str) -> str:
+    """How a field's strings are treated: a named IP field, any other field, or skipped."""
     if is_ip_field(path):
         return _NAMED
     if "version" in path.rsplit(".", 1)[-1].lower():

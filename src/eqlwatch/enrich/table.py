@@ -179,7 +179,8 @@ class IpTable:
             return self._cache[ip]
         except (KeyError, TypeError):
             pass
-        if not isinstance(ip, str):
+        value: object = ip  # callers probe arbitrary JSON values, not only strings
+        if not isinstance(value, str):
             return None
         quad = canonical_ipv4(ip)
         info: IpInfo | None

@@ -21,6 +21,8 @@ from eqlwatch.errors import QueryError
         ("process where foo(x)", "foo", 1, 15),
         ("process where x == y", "Comparisons against fields", 1, 15),
         ("process where x ==", "Invalid syntax", 1, 17),
+        ("sequence [a where true]", "at least two", 1, 1),
+        ("sequence with maxspan=1s ![a where true] ![b where true]", "not ![...]", 1, 1),
     ],
 )
 def test_rejects_with_construct_and_position(

@@ -125,6 +125,14 @@ class _EsWalker(LarkToEQL):  # type: ignore[misc]
             raise self._error(node["name"], f"Pipe '{name}' is not supported (only head, tail)")
         return super().pipe(node)
 
+    def sequence(self, node: Any) -> Any:
+        seq = super().sequence(node)
+        if len(seq.queries) < 2:
+            raise self._error(node, "A sequence needs at least two queries")
+        if all(q.data.get("is_negated", False) for q in seq.queries):
+            raise self._error(node, "A sequence needs at least one query that is not ![...]")
+        return seq
+
     def join(self, node: Any) -> Any:
         raise self._error(node, "join is not supported")
 

@@ -99,8 +99,15 @@ def line_filter(
         per_filter.append(tuple(sorted(groups, key=len)))
 
     def may_match(line: bytes) -> bool:
-        if (b"\\u" in line or b"\\/" in line) and _has_escape(line):
-            return True
-        return any(all(any(n in line for n in g) for g in groups) for groups in per_filter)
+        for groups in per_filter:
+            for group in groups:
+                for needle in group:
+                    if needle in line:
+                        break
+                else:
+                    break  # no needle of this group: this filter cannot match
+            else:
+                return True  # every group found: this filter may match
+        return (b"\\u" in line or b"\\/" in line) and _has_escape(line)
 
     return may_match

@@ -110,6 +110,7 @@ def _events(
             yield from _array(reader.read(), path, index, counter)
             return
         loads = orjson.loads
+        new = tuple.__new__  # SourceEvent(...) without NamedTuple's Python-level __new__
         for number, line in enumerate(reader, 1):
             if keep is not None and not keep(line):
                 continue
@@ -121,7 +122,7 @@ def _events(
                     counter.add(DataError(f"malformed JSON: {exc}", location=where))
                 continue
             if type(doc) is dict and "_source" not in doc and "_id" not in doc and "id" not in doc:
-                yield SourceEvent(index, str(number), doc)  # the common case, kept cheap
+                yield new(SourceEvent, (index, str(number), doc))  # the common case, kept cheap
                 continue
             try:
                 yield _event(index, number, doc, Location(file=str(path), line=number))

@@ -118,3 +118,24 @@ def test_pending_since_reports_open_sequences() -> None:
     ex.feed([SourceEvent("i", "3", {"@timestamp": 2000, "event": {"category": "x"}})])
     assert ex.pending_since() is None
     assert [h.events[-1].missing for h in ex.finish()] == [True]
+
+
+def test_samples_per_key_may_share_events() -> None:
+    docs = [
+        {"event": {"category": "a"}, "os": "w", "n": 1},
+        {"event": {"category": "a"}, "os": "w", "n": 2},
+        {"event": {"category": "b"}, "os": "w", "n": 3},
+        {"event": {"category": "a"}, "os": "r", "n": 4},
+        {"event": {"category": "b"}, "os": "r", "n": 5},
+        {"event": {"category": "b"}, "os": None, "n": 6},
+    ]
+    events = [SourceEvent("s", str(d["n"]), d) for d in docs]
+
+    def run(limit: int) -> list[list[int]]:
+        query = compile_query(
+            "sample by os [a where true] [b where true]", max_samples_per_key=limit
+        )
+        return [[int(e.source["n"]) for e in h.events] for h in query.run(events)]
+
+    assert run(1) == [[4, 5], [1, 3]]  # keys sorted: "r" < "w"; null keys dropped
+    assert run(5) == [[4, 5], [1, 3], [2, 3]]  # event 3 fills `b` in both samples of "w"

@@ -1,9 +1,10 @@
 """Samples: for each composite join key, distinct events filling every filter, in filter order.
 
 Events are considered in the order they arrive (index order, then position in the index).
-For each key, up to `max_samples_per_key` samples are built, each taking for every filter
-the first candidate not already used (backtracking when a later filter would be left
-empty). Samples are ordered by their composite key: null first, text by code point.
+Like Elasticsearch, each filter keeps its first `filters x max_samples_per_key` events per
+key, and samples are the first combinations of distinct events (one per filter) in
+depth-first order — so several samples of one key may share an event. Samples are ordered
+by their composite key: null first, text by code point.
 """
 
 from __future__ import annotations
@@ -44,30 +45,32 @@ class SampleCollector:
             slots = self.table[key]
             if any(not s for s in slots):
                 continue
-            used: set[int] = set()
-            for _ in range(self.per_key):
-                chosen = _assign(slots, 0, used, [])
-                if chosen is None:
-                    break
-                used.update(seq for seq, _ in chosen)
+            for chosen in _combinations(slots, self.per_key):
                 events = tuple(HitEvent(ev.index, ev.id, ev.source) for _, ev in chosen)
                 hits.append(Hit("sample", events, key))
         return hits
 
 
-def _assign(
-    slots: list[list[Candidate]], i: int, used: set[int], picked: list[Candidate]
-) -> list[Candidate] | None:
-    """First assignment (in filter order, then arrival order) of distinct events."""
-    if i == len(slots):
-        return list(picked)
-    taken = {seq for seq, _ in picked}
-    for cand in slots[i]:
-        if cand[0] in used or cand[0] in taken:
-            continue
-        picked.append(cand)
-        found = _assign(slots, i + 1, used, picked)
-        picked.pop()
-        if found is not None:
-            return found
-    return None
+def _combinations(slots: list[list[Candidate]], limit: int) -> list[list[Candidate]]:
+    """The first `limit` picks of distinct events, one per filter, in depth-first order.
+
+    The last filter varies fastest; different samples of one key may share events.
+    """
+    found: list[list[Candidate]] = []
+    picked: list[Candidate] = []
+
+    def walk(i: int) -> None:
+        for cand in slots[i]:
+            if any(cand[0] == seq for seq, _ in picked):
+                continue
+            picked.append(cand)
+            if i == len(slots) - 1:
+                found.append(list(picked))
+            else:
+                walk(i + 1)
+            picked.pop()
+            if len(found) == limit:
+                return
+
+    walk(0)
+    return found

@@ -1,0 +1,182 @@
+"""The core of `eqlwatch hunt`: rules over event files offline, then alerts for the hits.
+
+The fast path reads each NDJSON file once, parses only lines some rule's needles occur in
+(`hunt_scan`), and runs each rule over its own candidates — the events the straightforward
+path would have fed it, minus lines that provably match none of its filters, in the same
+order, so every rule returns the same hits. Raw Windows formats and JSON arrays are read
+whole and every event goes to every rule. `screen=False` is the straightforward path (every
+rule over every parsed event), kept as the reference the tests compare against.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+
+import orjson
+
+from eqlwatch.backends.event_files import expand_paths, read_events
+from eqlwatch.engine import CompiledQuery, SourceEvent, compile_query
+from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
+from eqlwatch.errors import DataError, EqlwatchError, Location
+from eqlwatch.model import Alert, Hit
+from eqlwatch.pipeline.alerting import AlertBuilder
+from eqlwatch.pipeline.hunt_scan import (
+    ErrorHandler,
+    NdjsonScan,
+    ProgressHandler,
+    ScanCounts,
+    Screen,
+    open_lines,
+)
+from eqlwatch.pipeline.needles import query_needles
+from eqlwatch.rules import Rule
+from eqlwatch.sysmon import detect_format
+from eqlwatch.windowing import completion_time
+
+SAMPLE_LINES = 2_000  # lines of the first NDJSON file used to pick selective needles
+
+
+def compile_rule(rule: Rule) -> CompiledQuery:
+    """The rule's query with its own timestamp, tiebreaker and category fields."""
+    body = rule.rule
+    return compile_query(
+        rule.query,
+        timestamp_field=body.timestamp_field or "@timestamp",
+        tiebreaker_field=body.tiebreaker_field,
+        event_category_field=body.event_category_override or "event.category",
+    )
+
+
+@dataclass
+class HuntResult:
+    """Hits per rule (in completion order), rules that failed, and what was read."""
+
+    hits: list[tuple[Rule, list[Hit]]] = field(default_factory=list)
+    failed: list[tuple[Rule, EqlwatchError]] = field(default_factory=list)
+    counts: ScanCounts = field(default_factory=ScanCounts)
+
+
+def hunt_files(
+    rules: Sequence[Rule],
+    paths: Iterable[str | Path],
+    *,
+    input_format: str = "auto",
+    on_error: ErrorHandler | None = None,
+    on_progress: ProgressHandler | None = None,
+    on_file: Callable[[Path], None] | None = None,
+    screen: bool = True,
+) -> HuntResult:
+    """Run every rule over every event of `paths`; bad records go to `on_error`, counted."""
+    queries = [compile_rule(r) for r in rules]
+    files = expand_paths(paths)
+    result = HuntResult()
+
+    def report(error: DataError) -> None:
+        result.counts.malformed += 1
+        if on_error is not None:
+            on_error(error)
+
+    candidates: list[list[SourceEvent]] = [[] for _ in rules]
+    sample = _sample(files, input_format) if screen else None
+    needles = [query_needles(q, sample) for q in queries] if screen else []
+    scan = NdjsonScan(Screen(needles or [None] * len(rules)), candidates, result.counts)
+    scan.on_error, scan.on_progress = report, on_progress
+    with _gc_paused():
+        for path in files:
+            for event in _read_file(path, input_format, scan, report):
+                result.counts.events += 1
+                for bucket in candidates:
+                    bucket.append(event)
+            if on_file is not None:
+                on_file(path)
+    for rule, query, events in zip(rules, queries, candidates, strict=True):
+        try:
+            hits = query.run(events)
+        except EqlwatchError as exc:
+            result.failed.append((rule, exc))
+            continue
+        hits.sort(key=completion_time)
+        result.hits.append((rule, hits))
+    return result
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Reading keeps many parsed events alive and makes no cycles: full GC passes only cost."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _format_of(path: Path, input_format: str) -> str:
+    return detect_format(path) if input_format == "auto" else input_format
+
+
+def _read_file(
+    path: Path, input_format: str, scan: NdjsonScan, report: ErrorHandler
+) -> Iterator[SourceEvent]:
+    """Events every rule needs; screened NDJSON lines go straight to the scan's candidates."""
+    if not path.exists():
+        report(DataError("no such file or directory", location=Location(file=str(path))))
+        return
+    try:
+        fmt = _format_of(path, input_format)
+    except DataError as error:
+        report(error)
+        return
+    if fmt != "ecs":
+        yield from read_events([path], input_format=fmt, on_error=report)
+        return
+    try:
+        stream = open_lines(path)
+    except OSError as exc:
+        report(DataError(f"cannot open: {exc.strerror}", location=Location(file=str(path))))
+        return
+    with stream:
+        head = stream.peek(64).lstrip()
+        if head.startswith(b"[") or scan.screen.union is None:
+            events, _ = read_event_file(path, errors=ErrorCounter(on_error=report))
+            yield from events
+            return
+        scan.scan(stream, path, index_name(path))
+
+
+def _sample(files: list[Path], input_format: str) -> list[bytes] | None:
+    """Lower-cased first lines of the first readable NDJSON file, to rank needle groups."""
+    for path in files:
+        try:
+            if not path.is_file() or _format_of(path, input_format) != "ecs":
+                continue
+            with open_lines(path) as stream:
+                lines = [line.lower() for line in islice(stream, SAMPLE_LINES)]
+        except (OSError, EqlwatchError):
+            continue
+        if lines and not lines[0].lstrip().startswith(b"["):
+            return lines
+    return None
+
+
+def build_alerts(
+    result: HuntResult, builder: AlertBuilder, *, detected_at: datetime
+) -> Iterator[Alert]:
+    """Alerts for the hits, rule by rule; excepted hits give none."""
+    for rule, hits in result.hits:
+        for hit in hits:
+            alert = builder(rule, hit, detected_at=detected_at)
+            if alert is not None:
+                yield alert
+
+
+def alert_line(alert: Alert) -> bytes:
+    """One alert as an NDJSON line, as `hunt --format ndjson` prints it."""
+    return orjson.dumps(alert.document, default=str) + b"\n"

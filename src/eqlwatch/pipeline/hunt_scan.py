@@ -1,0 +1,151 @@
+"""One pass over an NDJSON file that parses only the lines some rule may match.
+
+Each line is lower-cased once and searched for the rule pack's needles (`needles.py`). A
+line with none of them is not parsed into objects: it is only validated (msgspec skips
+over it without building anything), so malformed lines are still reported with file:line
+and counted exactly as the engine's reader reports them. Lines that are not pure ASCII or
+carry `\\u`/`\\/` escapes are always parsed. The one known difference: a number too large
+for a double (`1e999`) in a line no rule needs is accepted instead of reported.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import orjson
+
+from eqlwatch.engine import SourceEvent
+from eqlwatch.engine.reader import _event
+from eqlwatch.errors import DataError, Location
+from eqlwatch.pipeline.needles import Group
+
+ErrorHandler = Callable[[DataError], None]
+ProgressHandler = Callable[[int], None]
+PROGRESS_EVERY = 65_536
+
+
+class _AnyObject(msgspec.Struct):
+    """Decoding target that checks a line is one JSON object and keeps nothing of it."""
+
+
+_VALIDATE = msgspec.json.Decoder(_AnyObject).decode
+
+
+@dataclass
+class ScanCounts:
+    """What one hunt read: events, bad records or files, lines parsed into objects."""
+
+    events: int = 0
+    malformed: int = 0
+    parsed: int = 0
+
+
+@dataclass
+class Screen:
+    """The rule pack's needles: per rule (None: the rule needs every line) and in union."""
+
+    per_rule: Sequence[Group | None]
+    union: tuple[bytes, ...] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        if any(n is None for n in self.per_rule):
+            self.union = None
+        else:
+            merged = set().union(*(n for n in self.per_rule if n is not None))
+            self.union = tuple(sorted(merged, key=len, reverse=True))
+
+    def rules_for(self, low: bytes) -> list[int]:
+        """Rules whose needles occur in a lower-cased candidate line."""
+        union = self.union if self.union is not None else ()
+        found = {n for n in union if n in low}
+        rules = self.per_rule
+        return [
+            i for i, needles in enumerate(rules) if needles is None or not found.isdisjoint(needles)
+        ]
+
+
+_MAYBE_ESCAPE = re.compile(rb"\\[u/]").search  # one pass; 2 `in` tests cost more on paths
+
+
+def _escaped(line: bytes) -> bool:
+    """A real `\\uXXXX` or `\\/` escape (not an escaped backslash followed by u or /)."""
+    if _MAYBE_ESCAPE(line) is None:
+        return False
+    plain = line.replace(b"\\\\", b"")
+    return b"\\u" in plain or b"\\/" in plain
+
+
+def open_lines(path: Path) -> io.BufferedReader | gzip.GzipFile:
+    """The file's bytes, gunzipped when it starts with gzip's magic."""
+    raw = path.open("rb")
+    if raw.peek(2)[:2] == b"\x1f\x8b":
+        raw.close()
+        return gzip.GzipFile(path, "rb")
+    return raw
+
+
+@dataclass
+class NdjsonScan:
+    """Scans NDJSON files into per-rule candidate lists."""
+
+    screen: Screen
+    candidates: list[list[SourceEvent]]
+    counts: ScanCounts
+    on_error: ErrorHandler | None = None
+    on_progress: ProgressHandler | None = None
+
+    def scan(self, reader: Iterable[bytes], path: Path, index: str) -> None:
+        union = self.screen.union
+        everyone = list(range(len(self.candidates)))
+        for number, line in enumerate(reader, 1):
+            if number % PROGRESS_EVERY == 0 and self.on_progress is not None:
+                self.on_progress(self.counts.events)
+            targets = everyone
+            if union is not None and line.isascii() and not _escaped(line):
+                low = line.lower()
+                for needle in union:
+                    if needle in low:
+                        targets = self.screen.rules_for(low)
+                        break
+                else:
+                    try:
+                        _VALIDATE(line)
+                    except msgspec.DecodeError:
+                        targets = []  # reported (or counted) exactly as the parser does
+                    else:
+                        self.counts.events += 1
+                        continue
+            self._parse(line, number, path, index, targets)
+
+    def _parse(self, line: bytes, number: int, path: Path, index: str, targets: list[int]) -> None:
+        """Parse one line as the engine's reader does and hand it to `targets`."""
+        self.counts.parsed += 1
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            if line.strip():
+                where = Location(file=str(path), line=number)
+                self._error(DataError(f"malformed JSON: {exc}", location=where))
+            return
+        if type(doc) is dict and "_source" not in doc and "_id" not in doc and "id" not in doc:
+            event = SourceEvent(index, str(number), doc)
+        else:
+            try:
+                event = _event(index, number, doc, Location(file=str(path), line=number))
+            except DataError as exc:
+                self._error(exc)
+                return
+        self.counts.events += 1
+        for i in targets:
+            self.candidates[i].append(event)
+
+    def _error(self, error: DataError) -> None:
+        if self.on_error is None:
+            raise error
+        self.on_error(error)

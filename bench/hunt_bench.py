@@ -112,9 +112,11 @@ def main() -> None:
     print(f"orjson       {base:>10,.0f} events/s  (cpu {cpu:.2f} s, wall {wall:.2f} s)")
     modes = [("hunt", True)] + ([("hunt-plain", False)] if args.plain else [])
     for name, screen in modes:
-        n, cpu, wall = best(
-            lambda s=screen: run_hunt(path, args.rules, args.templates, screen=s), args.repeat
-        )
+
+        def one(screen: bool = screen) -> int:
+            return run_hunt(path, args.rules, args.templates, screen=screen)
+
+        n, cpu, wall = best(one, args.repeat)
         alerts, counts = run_hunt.last  # type: ignore[attr-defined]
         print(
             f"{name:<12} {n / cpu:>10,.0f} events/s  (cpu {cpu:.2f} s, wall {wall:.2f} s)"

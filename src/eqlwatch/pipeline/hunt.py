@@ -71,6 +71,7 @@ def hunt_files(
     on_progress: ProgressHandler | None = None,
     on_file: Callable[[Path], None] | None = None,
     screen: bool = True,
+    fast: bool = True,
 ) -> HuntResult:
     """Run every rule over every event of `paths`; bad records go to `on_error`, counted."""
     queries = [compile_rule(r) for r in rules]
@@ -85,7 +86,7 @@ def hunt_files(
     candidates: list[list[SourceEvent]] = [[] for _ in rules]
     sample = _sample(files, input_format) if screen else None
     needles = [query_needles(q, sample) for q in queries] if screen else []
-    scan = NdjsonScan(Screen(needles or [None] * len(rules)), candidates, result.counts)
+    scan = NdjsonScan(Screen(needles or [None] * len(rules), fast), candidates, result.counts)
     scan.on_error, scan.on_progress = report, on_progress
     with _gc_paused():
         for path in files:
@@ -144,7 +145,7 @@ def _read_file(
         return
     with stream:
         head = stream.peek(64).lstrip()
-        if head.startswith(b"[") or scan.screen.union is None:
+        if head.startswith(b"[") or scan.screen.match is None:
             events, _ = read_event_file(path, errors=ErrorCounter(on_error=report))
             yield from events
             return

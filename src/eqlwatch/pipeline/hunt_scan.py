@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import orjson
 from eqlwatch.engine import SourceEvent
 from eqlwatch.engine.reader import _event
 from eqlwatch.errors import DataError, Location
+from eqlwatch.pipeline.linematch import Match, line_matcher
 from eqlwatch.pipeline.needles import Group
 
 ErrorHandler = Callable[[DataError], None]
@@ -48,37 +48,16 @@ class ScanCounts:
 
 @dataclass
 class Screen:
-    """The rule pack's needles: per rule (None: the rule needs every line) and in union."""
+    """The rule pack's needles per rule; `match` is None when some rule needs every line."""
 
     per_rule: Sequence[Group | None]
-    union: tuple[bytes, ...] | None = field(init=False)
+    fast: bool = True
+    match: Match | None = field(init=False)
 
     def __post_init__(self) -> None:
-        if any(n is None for n in self.per_rule):
-            self.union = None
-        else:
-            merged = set().union(*(n for n in self.per_rule if n is not None))
-            self.union = tuple(sorted(merged, key=len, reverse=True))
-
-    def rules_for(self, low: bytes) -> list[int]:
-        """Rules whose needles occur in a lower-cased candidate line."""
-        union = self.union if self.union is not None else ()
-        found = {n for n in union if n in low}
-        rules = self.per_rule
-        return [
-            i for i, needles in enumerate(rules) if needles is None or not found.isdisjoint(needles)
-        ]
-
-
-_MAYBE_ESCAPE = re.compile(rb"\\[u/]").search  # one pass; 2 `in` tests cost more on paths
-
-
-def _escaped(line: bytes) -> bool:
-    """A real `\\uXXXX` or `\\/` escape (not an escaped backslash followed by u or /)."""
-    if _MAYBE_ESCAPE(line) is None:
-        return False
-    plain = line.replace(b"\\\\", b"")
-    return b"\\u" in plain or b"\\/" in plain
+        groups = [g for g in self.per_rule if g is not None]
+        screened = bool(self.per_rule) and len(groups) == len(self.per_rule)
+        self.match = line_matcher(groups, fast=self.fast) if screened else None
 
 
 def open_lines(path: Path) -> io.BufferedReader | gzip.GzipFile:
@@ -101,26 +80,21 @@ class NdjsonScan:
     on_progress: ProgressHandler | None = None
 
     def scan(self, reader: Iterable[bytes], path: Path, index: str) -> None:
-        union = self.screen.union
+        match = self.screen.match
         everyone = list(range(len(self.candidates)))
+        counts = self.counts
         for number, line in enumerate(reader, 1):
             if number % PROGRESS_EVERY == 0 and self.on_progress is not None:
-                self.on_progress(self.counts.events)
-            targets = everyone
-            if union is not None and line.isascii() and not _escaped(line):
-                low = line.lower()
-                for needle in union:
-                    if needle in low:
-                        targets = self.screen.rules_for(low)
-                        break
+                self.on_progress(counts.events)
+            targets = everyone if match is None else match(line)
+            if targets is None:
+                try:
+                    _VALIDATE(line)
+                except msgspec.DecodeError:
+                    targets = []  # reported (or counted) exactly as the parser does
                 else:
-                    try:
-                        _VALIDATE(line)
-                    except msgspec.DecodeError:
-                        targets = []  # reported (or counted) exactly as the parser does
-                    else:
-                        self.counts.events += 1
-                        continue
+                    counts.events += 1
+                    continue
             self._parse(line, number, path, index, targets)
 
     def _parse(self, line: bytes, number: int, path: Path, index: str, targets: list[int]) -> None:

@@ -1,0 +1,93 @@
+"""Which rules may need a raw NDJSON line: one multi-needle search per line.
+
+A `LineMatcher` answers, for one line, None (no rule can match it: do not parse it) or the
+indexes of the rules to feed it to. A line is handed to every rule when it is not pure
+ASCII or has a real `\\uXXXX`/`\\/` escape, since the needles (ASCII, matched without case)
+prove nothing there. Hyperscan runs all needles, the non-ASCII test and the escape test
+in one pass over the line; where it cannot be imported, a regular expression over the
+lower-cased line does the same, slower.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from eqlwatch.pipeline.needles import Group
+
+Match = Callable[[bytes], list[int] | None]
+# A backslash run of odd length followed by u or /: a real escape, not an escaped backslash.
+_ESCAPE = rb"(?:^|[^\\])(?:\\\\)*\\[u/]"
+_NON_ASCII = rb"[\x80-\xff]"
+
+
+def _literal(needle: bytes) -> bytes:
+    return b"".join(b"\\x%02x" % byte for byte in needle)
+
+
+def _routes(per_rule: Sequence[Group]) -> tuple[list[bytes], list[list[int]]]:
+    """Distinct needles, and for each the rules holding it."""
+    needles = sorted({n for group in per_rule for n in group})
+    rules = [[i for i, group in enumerate(per_rule) if n in group] for n in needles]
+    return needles, rules
+
+
+def python_matcher(per_rule: Sequence[Group]) -> Match:
+    """The portable form: `re` over the lower-cased line."""
+    needles, rules = _routes(per_rule)
+    everyone = list(range(len(per_rule)))
+    search = re.compile(b"|".join(_literal(n) for n in needles)).search
+    escape = re.compile(_ESCAPE).search
+    index = {n: i for i, n in enumerate(needles)}
+
+    def match(line: bytes) -> list[int] | None:
+        if not line.isascii() or escape(line) is not None:
+            return everyone
+        low = line.lower()
+        if search(low) is None:
+            return None
+        found = {r for n, i in index.items() if n in low for r in rules[i]}
+        return sorted(found)
+
+    return match
+
+
+def hyperscan_matcher(per_rule: Sequence[Group]) -> Match | None:
+    """All tests in one Hyperscan pass; None when Hyperscan is not available."""
+    try:
+        import hyperscan
+    except ImportError:
+        return None
+    needles, rules = _routes(per_rule)
+    everyone = list(range(len(per_rule)))
+    rules.append(everyone)  # the escape and non-ASCII patterns come last
+    expressions = [_literal(n) for n in needles] + [_ESCAPE + b"|" + _NON_ASCII]
+    caseless, single = hyperscan.HS_FLAG_CASELESS, hyperscan.HS_FLAG_SINGLEMATCH
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(
+        expressions=expressions,
+        ids=list(range(len(expressions))),
+        flags=[caseless | single] * len(needles) + [single],
+    )
+    scratch = hyperscan.Scratch(db)
+    found: list[int] = []
+    scan = db.scan
+
+    def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
+        found.append(ident)
+
+    def match(line: bytes) -> list[int] | None:
+        scan(line, match_event_handler=on_match, scratch=scratch)
+        if not found:
+            return None
+        targets = sorted({r for ident in found for r in rules[ident]})
+        found.clear()
+        return targets
+
+    return match
+
+
+def line_matcher(per_rule: Sequence[Group], *, fast: bool = True) -> Match:
+    """Hyperscan when `fast` and importable, else the `re` form (same answers)."""
+    matcher = hyperscan_matcher(per_rule) if fast else None
+    return matcher if matcher is not None else python_matcher(per_rule)

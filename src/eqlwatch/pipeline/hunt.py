@@ -34,7 +34,7 @@ from eqlwatch.pipeline.hunt_scan import (
     Screen,
     open_lines,
 )
-from eqlwatch.pipeline.needles import query_needles
+from eqlwatch.pipeline.needles import Sample, query_needles
 from eqlwatch.rules import Rule
 from eqlwatch.sysmon import detect_format
 from eqlwatch.windowing import completion_time
@@ -152,7 +152,7 @@ def _read_file(
         scan.scan(stream, path, index_name(path))
 
 
-def _sample(files: list[Path], input_format: str) -> list[bytes] | None:
+def _sample(files: list[Path], input_format: str) -> Sample | None:
     """Lower-cased first lines of the first readable NDJSON file, to rank needle groups."""
     for path in files:
         try:
@@ -163,7 +163,7 @@ def _sample(files: list[Path], input_format: str) -> list[bytes] | None:
         except (OSError, EqlwatchError):
             continue
         if lines and not lines[0].lstrip().startswith(b"["):
-            return lines
+            return Sample(lines)
     return None
 
 

@@ -92,7 +92,7 @@ def _leaf_groups(node: Any, ts: str) -> list[Group]:
     return []
 
 
-def groups_of(node: Any, ts: str, sample: list[bytes] | None = None) -> list[Group]:
+def groups_of(node: Any, ts: str, sample: Sample | None = None) -> list[Group]:
     """Every group implied by `node` being true (an `or` needs a group in each branch)."""
     if isinstance(node, A.And):
         return [g for term in node.terms for g in groups_of(term, ts, sample)]
@@ -104,14 +104,33 @@ def groups_of(node: Any, ts: str, sample: list[bytes] | None = None) -> list[Gro
     return _leaf_groups(node, ts)
 
 
-def best_group(groups: list[Group], sample: list[bytes] | None) -> Group:
+class Sample:
+    """Lower-cased lines of the input, and which of them hold each needle (found once)."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self.lines = lines
+        self._holding: dict[bytes, frozenset[int]] = {}
+
+    def holding(self, needle: bytes) -> frozenset[int]:
+        found = self._holding.get(needle)
+        if found is None:
+            found = frozenset(i for i, line in enumerate(self.lines) if needle in line)
+            self._holding[needle] = found
+        return found
+
+    def count(self, group: Group) -> int:
+        """How many sample lines hold at least one needle of `group`."""
+        return len(frozenset().union(*(self.holding(n) for n in group)))
+
+
+def best_group(groups: list[Group], sample: Sample | None) -> Group:
     """The group fewest lines satisfy: counted on a sample, else longest shortest needle."""
     if sample:
-        return min(groups, key=lambda g: (sum(any(n in s for n in g) for s in sample), len(g)))
+        return min(groups, key=lambda g: (sample.count(g), len(g)))
     return max(groups, key=lambda g: (min(len(n) for n in g), -len(g)))
 
 
-def filter_groups(stage: ParsedStage, ts: str, sample: list[bytes] | None = None) -> list[Group]:
+def filter_groups(stage: ParsedStage, ts: str, sample: Sample | None = None) -> list[Group]:
     """Groups for one filter: its category and its condition."""
     groups = groups_of(stage.condition, ts, sample)
     if stage.event_type != "any":
@@ -119,10 +138,10 @@ def filter_groups(stage: ParsedStage, ts: str, sample: list[bytes] | None = None
     return groups
 
 
-def query_needles(query: CompiledQuery, sample: list[bytes] | None = None) -> Group | None:
+def query_needles(query: CompiledQuery, sample: Sample | None = None) -> Group | None:
     """Needles one of which every line some filter may match contains; None: any line may.
 
-    `sample` holds lower-cased lines of the input, used only to pick selective groups.
+    `sample` (lines of the input) is used only to pick selective groups.
     """
     parsed = query.parsed
     ts = query.settings.timestamp_field

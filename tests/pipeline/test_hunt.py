@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from eqlwatch.backends.event_files import read_events
 from eqlwatch.demo.write import write_demo_data
@@ -161,3 +163,64 @@ def test_a_rule_without_needles_reads_every_line(tmp_path: Path, repo_root: Path
     path.write_bytes(orjson.dumps(doc) + b"\n")
     result = assert_same(rules, [path], repo_root)
     assert result.counts.parsed == 1
+
+
+NAMES = ["regsvr32.exe", "REGSVR32.EXE", "RegAsm.exe", "regsvcs.exe", "notepad.exe", "x.exe"]
+# \u212a (Kelvin sign) lower-cases to an ASCII "k".
+ARGS = ["/s", "/i:", "-I:", "http://x/a", "scrobj.dll", ".SCT", "\\\\srv\\a", "C:\\Temp", "\u212a"]
+FIELDS: dict[str, Any] = {
+    "event.category": st.sampled_from(["process", ["process"], "network", "library", "PROCESS"]),
+    "event.type": st.sampled_from(["start", ["start"], "end"]),
+    "event.code": st.sampled_from(["7", 7, "1"]),
+    "event.provider": st.sampled_from(["Microsoft-Windows-Sysmon", "other"]),
+    "process.name": st.sampled_from(NAMES),
+    "process.parent.name": st.sampled_from([*NAMES, "cmd.exe"]),
+    "process.entity_id": st.sampled_from(["a", "b"]),
+    "process.command_line": st.lists(st.sampled_from(ARGS), max_size=4).map(" ".join),
+    "process.pe.original_file_name": st.sampled_from(["REGSVR32.EXE", "RegAsm.exe", "x"]),
+    "process.pe.description": st.sampled_from(["Microsoft(C) Register Server", "other"]),
+    "dll.code_signature.trusted": st.sampled_from([True, False, 0, "false"]),
+    "destination.ip": st.sampled_from(["8.8.8.8", "10.0.0.1"]),
+    "@timestamp": st.sampled_from([f"2026-01-01T00:00:0{s}.000Z" for s in range(4)]),
+}
+
+
+def _nest(flat: dict[str, Any], dotted: bool) -> dict[str, Any]:
+    if dotted:
+        return dict(flat)
+    doc: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, last = key.split(".") if key != "@timestamp" else [key]
+        node = doc
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return doc
+
+
+@st.composite
+def event_line(draw: st.DrawFn) -> bytes:
+    keys = draw(st.lists(st.sampled_from(sorted(FIELDS)), unique=True, min_size=3))
+    doc = _nest({k: draw(FIELDS[k]) for k in keys}, draw(st.booleans()))
+    style = draw(st.sampled_from(["orjson", "ascii", "broken"]))
+    if style == "ascii":
+        return json.dumps(doc, ensure_ascii=True).encode()
+    line = orjson.dumps(doc)
+    return line[: len(line) // 2] if style == "broken" else line
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(lines=st.lists(event_line(), min_size=1, max_size=25))
+def test_random_lines_screened_or_not_give_the_same_hits(
+    lines: list[bytes], pack: list[Rule], tmp_path: Path
+) -> None:
+    path = tmp_path / "random.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    for fast in (True, False):
+        screened, screened_errors = run(pack, [path], screen=True, fast=fast)
+        plain, plain_errors = run(pack, [path], screen=False)
+        assert hit_keys(screened) == hit_keys(plain)
+        assert screened_errors == plain_errors
+        assert screened.counts.events == plain.counts.events

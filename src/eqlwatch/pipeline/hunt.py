@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
@@ -45,11 +46,22 @@ SAMPLE_LINES = 2_000  # lines of the first NDJSON file used to pick selective ne
 def compile_rule(rule: Rule) -> CompiledQuery:
     """The rule's query with its own timestamp, tiebreaker and category fields."""
     body = rule.rule
-    return compile_query(
+    return _compiled(
         rule.query,
-        timestamp_field=body.timestamp_field or "@timestamp",
-        tiebreaker_field=body.tiebreaker_field,
-        event_category_field=body.event_category_override or "event.category",
+        body.timestamp_field or "@timestamp",
+        body.tiebreaker_field,
+        body.event_category_override or "event.category",
+    )
+
+
+@lru_cache(maxsize=256)
+def _compiled(text: str, timestamp: str, tiebreaker: str | None, category: str) -> CompiledQuery:
+    """Compiled queries hold no run state, so hunts over many inputs share them."""
+    return compile_query(
+        text,
+        timestamp_field=timestamp,
+        tiebreaker_field=tiebreaker,
+        event_category_field=category,
     )
 
 

@@ -21,9 +21,10 @@ from urllib.parse import quote
 import orjson
 
 from eqlwatch.enrich import Enrichment
+from eqlwatch.hitfacts import HitFacts, facts_of, parts_of, present_sources, read
 from eqlwatch.model import Alert, Hit, HitEvent
 from eqlwatch.rules.exceptions import is_excepted, matching_exception
-from eqlwatch.rules.fields import get_field, has_dotted_key
+from eqlwatch.rules.fields import has_dotted_key
 from eqlwatch.rules.model import Rule
 
 ECS_VERSION = "8.17.0"
@@ -82,23 +83,24 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _subtree(source: Mapping[str, Any], name: str) -> Any:
+def _subtree(source: Mapping[str, Any], name: str, plain: bool = False) -> Any:
     """`source[name]` whether nested or spelt with flat dotted keys."""
     value = source.get(name)
     if isinstance(value, Mapping):
         return value
-    if not has_dotted_key(source):
+    if plain or not has_dotted_key(source):
         return None
     prefix = name + "."
     flat = {k[len(prefix) :]: v for k, v in source.items() if k.startswith(prefix)}
     return flat or None
 
 
-def _first_subtrees(sources: Sequence[Mapping[str, Any]], names: Iterable[str]) -> dict[str, Any]:
+def _first_subtrees(facts: HitFacts, names: Iterable[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    pairs = list(zip(facts.raws, facts.plain, strict=True))
     for name in names:
-        for src in sources:
-            tree = _subtree(src, name)
+        for src, plain in pairs:
+            tree = _subtree(src, name, plain)
             if tree:
                 out[name] = tree
                 break
@@ -117,54 +119,54 @@ def _add(seen: dict[Any, None], value: Any) -> None:
         seen.update((v, None) for v in value if type(v) in _SCALARS and v != "")
 
 
-def _distinct(sources: Sequence[Mapping[str, Any]], paths: Iterable[str]) -> list[Any]:
+def _distinct(facts: HitFacts, paths: Iterable[str]) -> list[Any]:
     seen: dict[Any, None] = {}
     for path in paths:
-        for src in sources:
-            _add(seen, get_field(src, path))
+        for value in facts.values(path):
+            _add(seen, value)
     return list(seen)
 
 
-def _hashes(sources: Sequence[Mapping[str, Any]]) -> list[str]:
+def _hashes(facts: HitFacts) -> list[str]:
     seen: dict[str, None] = {}
     for path in _HASHES:
-        for src in sources:
-            tree = get_field(src, path)
+        for tree in facts.values(path):
             if tree is not None and isinstance(tree, Mapping):
                 seen.update((v, None) for k, v in tree.items() if k in _ALGOS and v)
     return list(seen)
 
 
-def _related(sources: Sequence[Mapping[str, Any]], enrichment: Enrichment) -> dict[str, Any]:
+def _related(facts: HitFacts, enrichment: Enrichment) -> dict[str, Any]:
     ips = [info.ip for info in enrichment.ips]
-    users = _distinct(sources, ("user.name", "user.target.name"))
-    hosts = _distinct(sources, ("host.name",))
-    hashes = _hashes(sources)
+    users = _distinct(facts, ("user.name", "user.target.name"))
+    hosts = _distinct(facts, ("host.name",))
+    hashes = _hashes(facts)
     pairs = (("ip", ips), ("user", users), ("hosts", hosts), ("hash", hashes))
     return {key: values for key, values in pairs if values}
 
 
+_CATEGORY = parts_of("event.category")
+
+
 def _event_refs(
-    hit: Hit, links: Links, timestamp_field: str
+    hit: Hit, links: Links, facts: HitFacts
 ) -> tuple[list[dict[str, Any]], list[str], list[Any]]:
     refs: list[dict[str, Any]] = []
     categories: dict[str, None] = {}
-    stamps: list[Any] = []
+    present = iter(zip(facts.raws, facts.plain, facts.times, strict=True))
     for event in hit.events:
         if event.missing:
             refs.append({"missing": True})
             continue
-        stamp = get_field(event.source, timestamp_field)
-        if stamp is not None:
-            stamps.append(stamp)
-        category = get_field(event.source, "event.category")
+        raw, plain, stamp = next(present)
+        category = read(raw, plain, "event.category", _CATEGORY)
         for item in category if isinstance(category, list) else [category]:
             if isinstance(item, str):
                 categories[item] = None
         ref = {"index": event.index, "id": event.id, "timestamp": stamp}
         ref["url"] = discover_url(links, event.index, event.id)
         refs.append(ref)
-    return refs, list(categories), stamps
+    return refs, list(categories), facts.stamps
 
 
 def _event_fields(
@@ -207,14 +209,20 @@ def build_alert(
     links: Links | None = None,
     timestamp_field: str = "@timestamp",
     note_error: str | None = None,
+    facts: HitFacts | None = None,
+    ident: str | None = None,
 ) -> Alert:
     """The ECS alert document of one hit (pure: no I/O, time given).
 
     `note_error` records that `note` is the fallback because the template failed.
+    `facts` (read with the same `timestamp_field`) and `ident` (`alert_id` of this rule
+    and hit) may be passed when the caller already has them; they are computed otherwise.
     """
-    ident = alert_id(rule.rule_id, hit.events)
-    sources = [e.source for e in hit.events if not e.missing]
-    refs = _event_refs(hit, links or Links(), timestamp_field)
+    if ident is None:
+        ident = alert_id(rule.rule_id, hit.events)
+    if facts is None:
+        facts = facts_of(present_sources(hit), timestamp_field=timestamp_field)
+    refs = _event_refs(hit, links or Links(), facts)
     created = _iso(detected_at)
     own: dict[str, Any] = {
         "alert_id": ident,
@@ -236,9 +244,9 @@ def build_alert(
         "ecs": {"version": ECS_VERSION},
         "event": _event_fields(rule, hit, ident, created, refs),
         **rule.ecs_fields,
-        **_first_subtrees(sources, _COPIED),
-        **_first_subtrees(sources, _NETWORK),
-        "related": _related(sources, enrichment),
+        **_first_subtrees(facts, _COPIED),
+        **_first_subtrees(facts, _NETWORK),
+        "related": _related(facts, enrichment),
         "eqlwatch": own,
     }
     return Alert(id=ident, rule_id=rule.rule_id, document=doc)

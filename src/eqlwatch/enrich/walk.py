@@ -43,36 +43,50 @@ class _Field:
     """One dotted path met in events: its name, its verdict, and the fields below it.
 
     The walk looks children up by key instead of formatting "parent.key" strings, so a
-    field's path and verdict are worked out once per Enricher, not once per event.
+    field's path and verdict are worked out once per Enricher, not once per event. `odd`
+    lists the child keys seen so far that are dotted (`"process.name"`) or not strings.
     """
 
-    __slots__ = ("children", "path", "verdict")
+    __slots__ = ("children", "odd", "path", "verdict")
 
     def __init__(self, path: str, verdict: str) -> None:
         self.path = path
         self.verdict = verdict
         self.children: dict[Any, _Field] = {}
+        self.odd: list[Any] = []
 
 
 class _Walk:
-    """Collects (field, string) pairs that could be IPs: `.` or `:` in the value."""
+    """Collects (field, string) pairs that could be IPs: `.` or `:` in the value.
 
-    __slots__ = ("found", "room")
+    On the way it notes whether the event is plain: only dicts, no dotted or non-string
+    key anywhere. For such an event, nested `dict.get` is exactly what `get_field` does.
+    """
+
+    __slots__ = ("found", "plain", "room")
 
     def __init__(self, room: list[int]) -> None:
         self.found: list[tuple[_Field, str]] = []
         self.room = room  # fields this Enricher may still cache (shared, bounded)
+        self.plain = True
 
     def child(self, parent: _Field, key: Any) -> _Field:
         where = f"{parent.path}.{key}" if parent.path else str(key)
         node = _Field(where, _field_verdict(where))
+        odd = type(key) is not str or "." in key
+        if odd:
+            self.plain = False
         if self.room[0] > 0 and type(key) is str:
             self.room[0] -= 1
             parent.children[key] = node
+            if odd:
+                parent.odd.append(key)
         return node
 
     def mapping(self, value: Mapping[Any, Any], field: _Field) -> None:
         kids, found = field.children, self.found
+        if field.odd and self.plain and any(key in value for key in field.odd):
+            self.plain = False
         for key, child in value.items():
             sub = kids.get(key) or self.child(field, key)
             kind = type(child)
@@ -84,6 +98,7 @@ class _Walk:
             elif kind is list or kind is tuple:
                 self.sequence(child, sub)
             elif kind not in _SCALARS and isinstance(child, Mapping):
+                self.plain = False
                 self.mapping(child, sub)
 
     def sequence(self, values: Sequence[Any], field: _Field) -> None:
@@ -97,6 +112,7 @@ class _Walk:
             elif kind is list or kind is tuple:
                 self.sequence(child, field)
             elif kind not in _SCALARS and isinstance(child, Mapping):
+                self.plain = False
                 self.mapping(child, field)
 
 
@@ -152,14 +168,21 @@ class Enricher:
         self._room = [_FIELD_CACHE_MAX]
 
     def enrich(self, sources: Sequence[Mapping[str, Any]]) -> Enrichment:
-        """Walk each event `_source` of one hit; missing-event slots are simply empty.
+        """Walk each event `_source` of one hit; missing-event slots are simply empty."""
+        return self.scan(sources)[0]
+
+    def scan(self, sources: Sequence[Mapping[str, Any]]) -> tuple[Enrichment, tuple[bool, ...]]:
+        """`enrich`, plus for each source whether it is plain (see `hitfacts.HitFacts`).
 
         Only strings with a `.` or `:` are looked at: every IPv4 has a dot, every IPv6 a
         colon, so nothing an IP field or a bare address holds is skipped by that check.
         """
         walk = _Walk(self._room)
+        flags: list[bool] = []
         for source in sources:
+            walk.plain = type(source) is dict
             walk.mapping(source, self._root)
+            flags.append(walk.plain)
         seen: dict[str, tuple[IpInfo, dict[str, None]]] = {}
         lookup, shape = self.table.lookup, _SHAPE.match
         for field, text in walk.found:
@@ -174,7 +197,7 @@ class Enricher:
             else:
                 entry[1][field.path] = None
         ips = tuple(_with_fields(info, tuple(paths)) for info, paths in seen.values())
-        return Enrichment(ips=ips, table=self.table.version)
+        return Enrichment(ips=ips, table=self.table.version), tuple(flags)
 
 
 def _field_verdict(path: str) -> str:

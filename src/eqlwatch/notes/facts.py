@@ -9,18 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eqlwatch.rules.fields import get_field, pick
+from eqlwatch.hitfacts import HitFacts, facts_of, pick, read
 
 _PROC = ("name", "executable", "pid", "command_line", "entity_id")
 _ENDPOINT = ("ip", "port", "domain")
 _NETWORK = ("protocol", "direction")
-_SOURCE_KEYS = tuple(f"source.{k}" for k in _ENDPOINT)
-_DEST_KEYS = tuple(f"destination.{k}" for k in _ENDPOINT)
-_NET_KEYS = tuple(f"network.{k}" for k in _NETWORK)
+_P, _PP = ("process",), ("process", "parent")
+_S, _D, _N = ("source",), ("destination",), ("network",)
+_SIP, _DIP = ("source", "ip"), ("destination", "ip")
 
 
-def _process(source: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
-    node = pick(source, prefix, _PROC)
+def _process(raw: Mapping[str, Any], plain: bool, up: bool) -> dict[str, Any] | None:
+    if up:
+        node = pick(raw, plain, "process.parent", _PP, _PROC)
+    else:
+        node = pick(raw, plain, "process", _P, _PROC)
     return node if node["name"] or node["executable"] or node["command_line"] else None
 
 
@@ -30,58 +33,72 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return a.get("pid") is not None and a.get("pid") == b.get("pid")
 
 
-def process_tree(sources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def process_tree(sources: Sequence[Mapping[str, Any]] | HitFacts) -> dict[str, Any]:
     """parent → process → children (and the process's other command lines) from the events."""
+    facts = sources if isinstance(sources, HitFacts) else facts_of(sources)
     main: dict[str, Any] | None = None
     parent: dict[str, Any] | None = None
     children: list[dict[str, Any]] = []
     commands: list[str] = []
-    for src in sources:
-        proc = _process(src, "process")
+    for raw, plain in zip(facts.raws, facts.plain, strict=True):
+        proc = _process(raw, plain, False)
         if proc is None:
             continue
         if main is None:
-            main, parent = proc, _process(src, "process.parent")
+            main, parent = proc, _process(raw, plain, True)
         elif _same(proc, main):
             line = proc["command_line"]
             if line and line != main["command_line"] and line not in commands:
                 commands.append(line)
         else:
-            up = _process(src, "process.parent")
+            up = _process(raw, plain, True)
             if up is not None and _same(up, main) and proc not in children:
                 children.append(proc)
     return {"parent": parent, "process": main, "children": children, "commands": commands}
 
 
-def connections(sources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def connections(sources: Sequence[Mapping[str, Any]] | HitFacts) -> list[dict[str, Any]]:
     """Each event with a destination or source address, as flat dotted fields."""
+    facts = sources if isinstance(sources, HitFacts) else facts_of(sources)
     out: list[dict[str, Any]] = []
-    for src in sources:
-        if get_field(src, "destination.ip") is None and get_field(src, "source.ip") is None:
+    for raw, plain in zip(facts.raws, facts.plain, strict=True):
+        if (
+            read(raw, plain, "destination.ip", _DIP) is None
+            and read(raw, plain, "source.ip", _SIP) is None
+        ):
             continue
-        row = dict(zip(_SOURCE_KEYS, pick(src, "source", _ENDPOINT).values(), strict=True))
-        row.update(zip(_DEST_KEYS, pick(src, "destination", _ENDPOINT).values(), strict=True))
-        row.update(zip(_NET_KEYS, pick(src, "network", _NETWORK).values(), strict=True))
-        out.append(row)
+        src = pick(raw, plain, "source", _S, _ENDPOINT)
+        dst = pick(raw, plain, "destination", _D, _ENDPOINT)
+        net = pick(raw, plain, "network", _N, _NETWORK)
+        out.append(
+            {
+                "source.ip": src["ip"],
+                "source.port": src["port"],
+                "source.domain": src["domain"],
+                "destination.ip": dst["ip"],
+                "destination.port": dst["port"],
+                "destination.domain": dst["domain"],
+                "network.protocol": net["protocol"],
+                "network.direction": net["direction"],
+            }
+        )
     return out
 
 
 def first_of(sources: Sequence[Mapping[str, Any]], path: str) -> Any:
     """The first non-empty value of a field across the events (host, user, ...)."""
-    for src in sources:
-        value = get_field(src, path)
-        if value not in (None, "", []):
-            return value
-    return None
+    return facts_of(sources).first(path)
 
 
-def summarise(sources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def summarise(sources: Sequence[Mapping[str, Any]] | HitFacts) -> dict[str, Any]:
     """Everything the default note needs about a hit's events, as plain data."""
-    domain, user = first_of(sources, "user.domain"), first_of(sources, "user.name")
+    facts = sources if isinstance(sources, HitFacts) else facts_of(sources)
+    first = facts.first
+    domain, user = first("user.domain"), first("user.name")
     return {
-        "host": first_of(sources, "host.name") or first_of(sources, "host.hostname"),
-        "host_os": first_of(sources, "host.os.type"),
+        "host": first("host.name") or first("host.hostname"),
+        "host_os": first("host.os.type"),
         "user": f"{domain}\\{user}" if domain and user else user,
-        "tree": process_tree(sources),
-        "connections": connections(sources),
+        "tree": process_tree(facts),
+        "connections": connections(facts),
     }

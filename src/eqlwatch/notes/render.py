@@ -16,6 +16,7 @@ import structlog
 from jinja2 import Template
 
 from eqlwatch.enrich import Enrichment
+from eqlwatch.hitfacts import HitFacts, facts_of, present_sources
 from eqlwatch.model import Hit
 from eqlwatch.notes.env import make_environment
 from eqlwatch.notes.facts import summarise
@@ -42,11 +43,24 @@ class Note:
 
 
 def alert_view(
-    alert_id: str, rule: Rule, hit: Hit, *, job_id: str, detected_at: str, timestamp_field: str
+    alert_id: str,
+    rule: Rule,
+    hit: Hit,
+    *,
+    job_id: str,
+    detected_at: str,
+    timestamp_field: str,
+    facts: HitFacts | None = None,
 ) -> dict[str, Any]:
-    """The `alert` a template sees (the alert document is built after the note)."""
-    stamps = [get_field(e.source, timestamp_field) for e in hit.events if not e.missing]
-    stamps = [s for s in stamps if s is not None]
+    """The `alert` a template sees (the alert document is built after the note).
+
+    `facts`, when given, must have been read with the same `timestamp_field`.
+    """
+    if facts is not None:
+        stamps = facts.stamps
+    else:
+        stamps = [get_field(e.source, timestamp_field) for e in hit.events if not e.missing]
+        stamps = [s for s in stamps if s is not None]
     return {
         "id": alert_id,
         "kind": hit.kind,
@@ -65,20 +79,23 @@ def note_context(
     enrichment: Enrichment | None,
     alert: Mapping[str, Any] | None,
     sections: Mapping[str, str] | None = None,
+    facts: HitFacts | None = None,
 ) -> dict[str, Any]:
     """What a template sees: rule, alert, events in order, facts, enrichment, sections.
 
     `ips` is the enrichment's IP list as plain dicts (cheaper in the sandbox than objects).
+    `facts` are the hit's events already read (`hitfacts`), when the caller has them.
     """
-    present = [e.source for e in hit.events if not e.missing]
+    if facts is None:
+        facts = facts_of(present_sources(hit))
     enrichment = enrichment if enrichment is not None else _NO_ENRICHMENT
     refs = [{"index": e.index, "id": e.id, "missing": e.missing} for e in hit.events]
     return {
         "rule": rule.template_view,
         "alert": {**_NO_ALERT, "kind": hit.kind, **(alert or {})},
         "hit": {"kind": hit.kind, "join_keys": list(hit.join_keys), "refs": refs},
-        "events": [EventView(src) for src in present],
-        "facts": summarise(present),
+        "events": [EventView(src) for src in facts.raws],
+        "facts": summarise(facts),
         "enrichment": enrichment,
         "ips": enrichment.to_document()["ips"],
         "sections": sections if sections is not None else rule_sections(rule),
@@ -127,11 +144,12 @@ class NoteRenderer:
         enrichment: Enrichment | None = None,
         *,
         alert: Mapping[str, Any] | None = None,
+        facts: HitFacts | None = None,
     ) -> Note:
         """The hit's note, or the fallback note (logged, counted) when the template fails."""
         name = self.template_name(rule)
         try:
-            context = note_context(rule, hit, enrichment, alert, self.sections(rule))
+            context = note_context(rule, hit, enrichment, alert, self.sections(rule), facts)
             text = self.template(name).render(context)
         except Exception as exc:  # any template failure must still leave the alert written
             self.errors += 1

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eqlwatch.alerts import Links, alert_id, build_alert
 from eqlwatch.enrich import Enricher, IpTable
+from eqlwatch.hitfacts import facts_of, present_sources
 from eqlwatch.model import Alert, Hit
 from eqlwatch.notes import NoteRenderer
 from eqlwatch.notes.render import alert_view
@@ -40,16 +41,22 @@ class AlertBuilder:
     def __call__(self, rule: Rule, hit: Hit, *, detected_at: datetime) -> Alert | None:
         if is_excepted(rule, hit):
             return None
-        enrichment = self.enricher.enrich([e.source for e in hit.events if not e.missing])
+        # One walk over the events finds the IPs and tells which events are plain; the
+        # note and the document then share what was read from them (`hitfacts`).
+        sources = present_sources(hit)
+        enrichment, plain = self.enricher.scan(sources)
+        facts = facts_of(sources, plain, self.timestamp_field)
+        ident = alert_id(rule.rule_id, hit.events)
         view = alert_view(
-            alert_id(rule.rule_id, hit.events),
+            ident,
             rule,
             hit,
             job_id=self.job_id,
             detected_at=detected_at.isoformat(),
             timestamp_field=self.timestamp_field,
+            facts=facts,
         )
-        note = self.renderer.render(rule, hit, enrichment, alert=view)
+        note = self.renderer.render(rule, hit, enrichment, alert=view, facts=facts)
         if note.error is not None:
             self.note_errors[rule.rule_id] += 1
         return build_alert(
@@ -61,6 +68,8 @@ class AlertBuilder:
             job_id=self.job_id,
             links=self.links,
             timestamp_field=self.timestamp_field,
+            facts=facts,
+            ident=ident,
         )
 
     def attach_counts(self, report: RunReport) -> RunReport:

@@ -47,8 +47,8 @@ def test_reads_equal_get_field_on_any_shape(sources: list[dict[str, Any]]) -> No
                 assert pick(raw, flag, parent, parts_of(parent), keys) == expected
     for path in PATHS:
         values: list[Any] = [get_field(s, path) for s in sources]
-        expected = next((v for v in values if v not in (None, "", [])), None)
-        assert facts.first(path) == expected
+        wanted = next((v for v in values if v not in (None, "", [])), None)
+        assert facts.first(path) == wanted
 
 
 def _all_keys(node: Any) -> list[str]:

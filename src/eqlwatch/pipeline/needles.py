@@ -84,8 +84,9 @@ def _leaf_groups(node: Any, ts: str) -> list[Group]:
         values = _string_literals(args[1:])
         if values is None or not _is_text_field(args[0], ts):
             return []
-        if name == "$in~":
-            return [frozenset(_quoted(v) for v in values)]
+        if name == "$in~":  # a non-ASCII literal may equal ASCII text once lower-cased
+            ascii_only = all(v.isascii() for v in values)
+            return [frozenset(_quoted(v) for v in values)] if ascii_only else []
         if name in _WILDCARDS:
             needles = [_piece_needle(v) for v in values]
             return [frozenset(n for n in needles if n)] if all(needles) else []

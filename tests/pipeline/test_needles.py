@@ -1,0 +1,64 @@
+"""Needles derived from queries: only what a match forces into the raw line."""
+
+from __future__ import annotations
+
+import pytest
+
+from eqlwatch.engine import compile_query
+from eqlwatch.pipeline.needles import Group, Sample, minimal, query_needles
+
+
+def needles(query: str, sample: Sample | None = None) -> Group | None:
+    return query_needles(compile_query(query), sample)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('process where process.name : "regsvr32.exe"', {b'"regsvr32.exe"'}),
+        ('any where process.name : "*\\\\Temp\\\\*"', {b"\\\\temp\\\\"}),
+        ('any where process.name like "Reg*"', {b'"reg'}),
+        ('any where x : ("*abc*", "de?f*") or y == "Q"', {b"abc", b'"de', b'"q"'}),
+        ('any where x in ("A", "b") and length(y) > 2', {b'"a"', b'"b"'}),
+        ('any where x in~ ("Ab")', {b'"ab"'}),
+        ("network where destination.port == 443", {b'"network"'}),
+    ],
+)
+def test_needles_a_match_forces(query: str, expected: set[bytes]) -> None:
+    assert needles(query) == frozenset(expected)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'any where x : "*"',
+        'any where not x == "a"',
+        'any where x == "a" or length(y) > 1',
+        'any where x : "12*"',  # a number's text could match
+        'any where x in~ ("\u212a")',  # the Kelvin sign lower-cases to ASCII "k"
+        'any where x : "{*"',  # an object value is matched as its Python text
+        'any where @timestamp == "2020-01-01"',  # dates are converted
+        'sequence [process where x == "a"] [any where true]',
+    ],
+)
+def test_no_needles_when_any_line_may_match(query: str) -> None:
+    assert needles(query) is None
+
+
+def test_sequences_need_every_filter_including_until() -> None:
+    found = needles(
+        'sequence by h [any where x == "aa"] [any where y == "bb"]'
+        ' until [any where z == "cc"]'
+    )
+    assert found == frozenset({b'"aa"', b'"bb"', b'"cc"'})
+
+
+def test_the_sample_picks_the_rarer_group() -> None:
+    query = 'process where event.code == "7" and event.provider : "Microsoft-Windows-Sysmon"'
+    common = b'{"event":{"provider":"microsoft-windows-sysmon","code":"1"}}'
+    assert needles(query) == frozenset({b'"microsoft-windows-sysmon"'})
+    assert needles(query, Sample([common] * 10)) == frozenset({b'"7"'})
+
+
+def test_minimal_keeps_the_shortest_of_nested_needles() -> None:
+    assert minimal([b"regsvr32", b'"regsvr32.exe"', b"abc"]) == frozenset({b"regsvr32", b"abc"})

@@ -22,6 +22,9 @@ from eqlwatch.errors import QueryError
         ("process where x == y", "Comparisons against fields", 1, 15),
         ("process where x ==", "Invalid syntax", 1, 17),
         ("sequence [a where true]", "at least two", 1, 1),
+        ('registry where list[1] : "EN"', "Array indexing", 1, 16),
+        ('process where name in (parent, "x")', "Comparisons against fields", 1, 15),
+        ("sequence [a where true] by p [b where true] fork=true by p", "fork", 1, 45),
         ("sequence with maxspan=1s ![a where true] ![b where true]", "not ![...]", 1, 1),
     ],
 )

@@ -81,6 +81,8 @@ class _EsWalker(LarkToEQL):  # type: ignore[misc]
 
     def field(self, node: Any) -> Any:
         info = super().field(node)
+        if any(isinstance(part, int) for part in info.node.path):
+            raise self._error(node, "Array indexing (field[n]) is not supported")
         if str(node.children[-1]).startswith("?"):
             field = info.node
             info.node = eql_ast.Field("?" + field.base, list(field.path))
@@ -101,6 +103,9 @@ class _EsWalker(LarkToEQL):  # type: ignore[misc]
 
     def in_set(self, node: Any) -> Any:
         info = super().in_set(node)
+        members = info.node.container
+        if any(not isinstance(m, eql_ast.Literal) for m in members):
+            raise self._error(node, "Comparisons against fields are not supported in [in]")
         if node.get("IN") == "in~":
             term = info.node
             info.node = eql_ast.FunctionCall(IN_INSENSITIVE, [term.expression, *term.container])
@@ -124,6 +129,11 @@ class _EsWalker(LarkToEQL):  # type: ignore[misc]
         if name not in SUPPORTED_PIPES:
             raise self._error(node["name"], f"Pipe '{name}' is not supported (only head, tail)")
         return super().pipe(node)
+
+    def subquery_by(self, node: Any, *args: Any, **kwargs: Any) -> Any:
+        if node["fork_param"] is not None:
+            raise self._error(node["fork_param"], "fork is not supported")
+        return super().subquery_by(node, *args, **kwargs)
 
     def sequence(self, node: Any) -> Any:
         seq = super().sequence(node)

@@ -120,3 +120,20 @@ def test_hunt_table_prints_notes(
     assert code == 0
     assert "Regsvr32 Scriptlet Execution" in out
     assert "Questions for analysis" in out
+
+
+def test_hunt_ndjson_demo_reports_malformed_lines_and_alerts(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    data = project / "data" / "demo"
+    process = next(data.glob("logs-endpoint.events.process-*.ndjson"))
+    lines = process.read_bytes().splitlines()
+    process.write_bytes(b"\n".join([lines[0], b'{"truncated": ', *lines[1:]]) + b"\n")
+    code, out = _run(project, "hunt", "--rules", "queries", "--format", "ndjson", str(data))
+    assert code == 0, out
+    docs = [orjson.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert any(d["rule"]["name"].startswith("Regsvr32 Scriptlet Execution") for d in docs)
+    assert len({d["rule"]["id"] for d in docs}) >= 3
+    assert f"{process}:2" in out.replace("\n", "")
+    assert "1 malformed skipped" in out

@@ -156,3 +156,15 @@ def test_dict_attribute_semantics_kept(templates: Path) -> None:
     _, text, error = render_with(templates, "t.md.j2", body)
     assert error is None
     assert text == "ws-0042|medium|- |ev0|True"
+
+
+def test_template_globals_are_a_plain_snapshot_that_templates_and_imports_see(
+    templates: Path,
+) -> None:
+    """Globals are one dict (cheap to copy per render); helpers reach macros too."""
+    (templates / "_g.md.j2").write_text('{% macro m(e) %}{{ field(e, "host.name") }}{% endmacro %}')
+    body = '{% import "_g.md.j2" as g %}{{ field(events[0], "user.name") }}/{{ g.m(events[0]) }}'
+    renderer, text, error = render_with(templates, "g.md.j2", body)
+    assert error is None
+    assert text == "alice/ws-0042"
+    assert type(renderer.template("g.md.j2").globals) is dict

@@ -8,6 +8,7 @@ are inserted as text and nothing in them is interpreted by Jinja.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,16 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
     the item exactly as the sandbox would (dict methods keep the normal path); everything
     else goes through the sandbox unchanged.
     """
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        """A template's globals as one plain dict instead of jinja's ChainMap.
+
+        Every render copies the globals into a fresh context; copying a ChainMap goes
+        through its pure-Python mapping methods (~5 µs a render), a dict copies in C. The
+        environment's globals are complete before any template loads (`make_environment`)
+        and never change afterwards, so a snapshot sees exactly what the ChainMap would.
+        """
+        return {**self.globals, **(d or {})}
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is EventView and not attribute.startswith("_"):

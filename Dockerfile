@@ -26,9 +26,9 @@ RUN mkdir -p /app/state /app/out /app/data && chown eqlwatch:eqlwatch /app/state
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 USER 10001:10001
 STOPSIGNAL SIGTERM
-# Healthy while the installed package, its rules and templates load.
-HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
-  CMD ["eqlwatch", "validate", "queries", "templates"]
+# Healthy while the daemon keeps finishing runs (it rewrites the heartbeat after each one).
+HEALTHCHECK --interval=60s --timeout=10s --start-period=15m --retries=3 \
+  CMD ["eqlwatch", "health", "--heartbeat", "/app/state/heartbeat", "--max-age", "30m"]
 ENTRYPOINT ["eqlwatch"]
 CMD ["run"]
 

@@ -137,3 +137,19 @@ def test_hunt_ndjson_demo_reports_malformed_lines_and_alerts(
     assert len({d["rule"]["id"] for d in docs}) >= 3
     assert f"{process}:2" in out.replace("\n", "")
     assert "1 malformed skipped" in out
+
+
+def test_health_reads_the_heartbeat(tmp_path: Path) -> None:
+    from eqlwatch.heartbeat import beat
+
+    path = tmp_path / "hb"
+    code, out = _run(tmp_path, "health", "--heartbeat", str(path))
+    assert code == 1
+    assert "no heartbeat" in out
+    beat(path, datetime.now(UTC) - timedelta(hours=2))
+    code, out = _run(tmp_path, "health", "--heartbeat", str(path), "--max-age", "30m")
+    assert code == 1
+    assert "limit" in out
+    beat(path, datetime.now(UTC))
+    code, out = _run(tmp_path, "health", "--heartbeat", str(path), "--max-age", "30m")
+    assert code == 0, out

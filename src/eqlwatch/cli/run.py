@@ -17,8 +17,12 @@ from eqlwatch.cli.common import (
     setup_logging,
     utc_now,
 )
+from eqlwatch.heartbeat import age, beat
 from eqlwatch.model import TimeWindow
+from eqlwatch.pipeline.job import JobRuntime
+from eqlwatch.rules import parse_duration
 
+DEFAULT_HEARTBEAT = Path("state/heartbeat")
 JOBS_HELP = "Job files or folders (default: ./jobs)."
 LOG_FORMAT_HELP = "Log format: auto (console on a terminal, JSON otherwise), json or console."
 
@@ -42,6 +46,9 @@ def run(
     ] = None,
     log_format: Annotated[str, typer.Option("--log-format", help=LOG_FORMAT_HELP)] = "auto",
     log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+    heartbeat: Annotated[
+        Path, typer.Option("--heartbeat", help="Daemon: file rewritten after every run.")
+    ] = DEFAULT_HEARTBEAT,
 ) -> None:
     """Run jobs on their schedules (daemon), or once with --once."""
     setup_logging(log_format, log_level)
@@ -74,11 +81,12 @@ def run(
     for runtime in runtimes:
         runtime.should_stop = stop
 
-        def tick(when: object, rt: object = runtime) -> None:
-            summary = rt.run_once(utc_now())  # type: ignore[attr-defined]
+        def tick(when: object, rt: JobRuntime = runtime) -> None:
+            summary = rt.run_once(utc_now())
             if metrics is not None:
                 for report in summary.reports:
                     metrics.observe(report)
+            beat(heartbeat, utc_now())
 
         schedule = runtime.job.schedule
         scheduled.append(
@@ -127,7 +135,28 @@ def demo(
     err_console.print(f"wrote {len(written)} files to {out} (synthetic, seed {seed})")
 
 
+def health(
+    heartbeat: Annotated[Path, typer.Option("--heartbeat", help="The daemon's heartbeat file.")] = (
+        DEFAULT_HEARTBEAT
+    ),
+    max_age: Annotated[
+        str, typer.Option("--max-age", help="Unhealthy when the last run ended longer ago.")
+    ] = "30m",
+) -> None:
+    """Exit 0 when the daemon finished a run recently (for container health checks)."""
+    limit = parse_duration(max_age)
+    since = age(heartbeat, utc_now())
+    if since is None:
+        err_console.print(f"unhealthy: no heartbeat at {heartbeat}")
+        raise typer.Exit(1)
+    if since > limit:
+        err_console.print(f"unhealthy: last run ended {since} ago (limit {limit})")
+        raise typer.Exit(1)
+    err_console.print(f"healthy: last run ended {since} ago")
+
+
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("backfill")(backfill)
     app.command("demo")(demo)
+    app.command("health")(health)

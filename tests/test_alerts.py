@@ -197,3 +197,13 @@ def test_related_values_are_distinct_scalars(rule: Rule, enricher: Enricher) -> 
     hit = Hit("sequence", tuple(HitEvent("i", str(n), s) for n, s in enumerate(sources)))
     related = build(rule, hit, enricher)["related"]
     assert related == {"user": ["a", "b", "c", "t"], "hosts": ["h"], "hash": ["ff", "ee"]}
+
+
+@pytest.mark.parametrize("doc_id", ["abc-DEF_1.2~", "a b", "a/b?c#d", "é", "", "%41"])
+def test_discover_url_ids_are_quoted_exactly_as_quote_does(doc_id: str) -> None:
+    from urllib.parse import quote
+
+    links = Links(kibana_url="http://k/", space="s")
+    url = discover_url(links, "idx", doc_id)
+    base = "http://k/s/s/app/discover#/doc/security-solution-default/idx?id="
+    assert url == base + quote(doc_id, safe="")

@@ -11,6 +11,7 @@ reads: `event.kind: "alert"`, a module other than endpoint/endgame/cloud_defend,
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,11 +69,21 @@ def _quote(text: str) -> str:
     return quote(text, safe="")
 
 
+# What `quote(..., safe="")` leaves alone: such ids (most Elasticsearch ids) need no call.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def discover_url(links: Links, index: str, doc_id: str) -> str:
     """Kibana Discover's single-document view of one source event (path only without base)."""
+    plain_id = _UNRESERVED.fullmatch(doc_id) is not None
+    return _doc_prefix(links, index) + (doc_id if plain_id else quote(doc_id, safe=""))
+
+
+@lru_cache(maxsize=256)
+def _doc_prefix(links: Links, index: str) -> str:
+    """Everything of a Discover link before the quoted document id (per links and index)."""
     space = f"/s/{_quote(links.space)}" if links.space else ""
-    path = f"{space}/app/discover#/doc/{_quote(links.data_view_id)}/{_quote(index)}"
-    path += f"?id={quote(doc_id, safe='')}"
+    path = f"{space}/app/discover#/doc/{_quote(links.data_view_id)}/{_quote(index)}?id="
     return f"{links.kibana_url.rstrip('/')}{path}" if links.kibana_url else path
 
 
@@ -233,7 +244,7 @@ def build_alert(
         "join_keys": list(hit.join_keys),
         "note": note,
         "template": rule.eqlwatch.template,
-        "enrichment": enrichment.to_document(),
+        "enrichment": enrichment.document(),
         "events": refs[0],
     }
     if note_error is not None:

@@ -132,3 +132,11 @@ def test_field_paths_are_remembered_per_key_not_per_equal_key(enricher: Enricher
 def test_ip_fields_with_padding_still_parse(enricher: Enricher) -> None:
     result = enricher.enrich([{"source": {"ip": " 10.9.8.7 "}, "note": "no address here"}])
     assert [(i.ip, i.fields) for i in result.ips] == [("10.9.8.7", ("source.ip",))]
+
+
+def test_shared_document_is_built_once_and_equals_a_fresh_one(enricher: Enricher) -> None:
+    result = enricher.enrich([_network_event()])
+    shared = result.document()
+    assert shared is result.document()
+    assert shared == result.to_document()
+    assert result.to_document() is not result.to_document()  # public copies stay fresh

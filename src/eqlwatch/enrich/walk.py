@@ -14,6 +14,7 @@ elements share their field's path.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -122,6 +123,16 @@ class Enrichment:
 
     ips: tuple[IpInfo, ...]
     table: str | None = None
+    _document: dict[str, Any] | None = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def document(self) -> dict[str, Any]:
+        """`to_document()`, built once and shared by the note and the alert: read-only."""
+        if self._document is None:
+            object.__setattr__(self, "_document", self.to_document())
+        assert self._document is not None
+        return self._document
 
     def by_category(self) -> dict[str, list[str]]:
         """Addresses grouped by category, e.g. {"private": ["10.0.0.5"], "public": [...]}."""

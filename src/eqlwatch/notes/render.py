@@ -97,7 +97,7 @@ def note_context(
         "events": [EventView(src) for src in facts.raws],
         "facts": summarise(facts),
         "enrichment": enrichment,
-        "ips": enrichment.to_document()["ips"],
+        "ips": enrichment.document()["ips"],
         "sections": sections if sections is not None else rule_sections(rule),
     }
 

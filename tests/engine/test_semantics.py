@@ -121,7 +121,7 @@ def test_pending_since_reports_open_sequences() -> None:
 
 
 def test_samples_per_key_may_share_events() -> None:
-    docs = [
+    docs: list[dict[str, Any]] = [
         {"event": {"category": "a"}, "os": "w", "n": 1},
         {"event": {"category": "a"}, "os": "w", "n": 2},
         {"event": {"category": "b"}, "os": "w", "n": 3},

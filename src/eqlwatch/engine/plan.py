@@ -238,8 +238,12 @@ def ordinal_of(plan: Plan, src: Source, seq: int) -> Ordinal | None:
     if not isinstance(ts, int) or isinstance(ts, bool):
         return None
     if plan.tiebreaker is None:
-        return Ordinal(ts, (0, 0), seq)
+        return _new(Ordinal, (ts, _NO_TIEBREAKER, seq))
     tb = plan.tiebreaker(src)
     if type(tb) is list:
         tb = tb[0]
-    return Ordinal(ts, sort_key(tb) if tb is not None else (9, 0), seq)
+    return _new(Ordinal, (ts, sort_key(tb) if tb is not None else (9, 0), seq))
+
+
+_new = tuple.__new__  # NamedTuple construction without its Python-level __new__
+_NO_TIEBREAKER = (0, 0)

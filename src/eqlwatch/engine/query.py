@@ -175,6 +175,9 @@ class Executor:
                 gc.enable()
 
     def _feed(self, events: Iterable[SourceEvent]) -> None:
+        if self.matcher is not None:
+            self._feed_sequence(events, self.matcher)
+            return
         plan_for = self.query.plan_for
         index: str | None = None
         plan: Plan | None = None
@@ -188,14 +191,30 @@ class Executor:
                 hits = plan.filters_matching(src)
                 if hits:
                     self.samples.feed(plan, hits, seq, ev)
-            elif self.matcher is not None:
-                cands = plan.dispatch(src)
-                if cands or self.matcher.deadlines:
-                    self.matcher.offer(plan, cands, seq, ev)
             elif plan.dispatch(src) and self._event_match(plan, src):
                 ordinal = ordinal_of(plan, src, seq)
                 if ordinal is not None:
                     self.results.add(ordinal, Hit("event", (HitEvent(ev.index, ev.id, src),)))
+
+    def _feed_sequence(self, events: Iterable[SourceEvent], matcher: SequenceMatcher) -> None:
+        """The hot loop of sequence queries: most events stop at the category dispatch."""
+        plan_for = self.query.plan_for
+        index = ""
+        plan = plan_for(index)
+        dispatch, offer = plan.dispatch, matcher.offer
+        seq = self.seq
+        try:
+            for ev in events:
+                if ev[0] != index:
+                    index = ev[0]
+                    plan = plan_for(index)
+                    dispatch = plan.dispatch
+                cands = dispatch(ev[2])
+                if cands or matcher.deadlines:
+                    offer(plan, cands, seq, ev)
+                seq += 1
+        finally:
+            self.seq = seq
 
     @staticmethod
     def _event_match(plan: Plan, src: Any) -> bool:

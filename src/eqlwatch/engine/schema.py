@@ -244,9 +244,25 @@ def make_reader(schema: FieldSchema, name: str, timestamp_field: str) -> Reader:
             return convert(v)
         return v
 
-    if convert is not None or null_value is not None:
+    if null_value is not None:
         return read
+    if convert is not None:
+        return _fast_converting_reader(target, convert, read)
     return _fast_reader(target, read)
+
+
+def _fast_converting_reader(name: str, convert: Callable[[Any], Any], slow: Reader) -> Reader:
+    """A top-level text value converted directly (the usual `@timestamp` string)."""
+    if "." in name:
+        return slow
+
+    def read(src: Mapping[str, Any]) -> Any:
+        v = src.get(name)
+        if type(v) is str:
+            return convert(v)
+        return slow(src)
+
+    return read
 
 
 _SCALARS = (str, int, float, bool)

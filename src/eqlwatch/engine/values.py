@@ -165,8 +165,13 @@ DEFAULT_DATE_FORMAT = "strict_date_optional_time||epoch_millis"
 def date_parser(fmt: str = DEFAULT_DATE_FORMAT) -> Callable[[Any], int | None]:
     """A function from a source value (number or string) to epoch nanoseconds, per `format`."""
     parsers = [_NAMED.get(f.strip()) or _java_pattern(f.strip()) for f in fmt.split("||")]
+    default = fmt == DEFAULT_DATE_FORMAT
 
     def parse(value: Any) -> int | None:
+        if type(value) is str and default:
+            fast = _fast_iso(value) if len(value) >= 20 else None
+            if fast is not None:
+                return fast
         if isinstance(value, bool):
             return None
         if isinstance(value, int):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eqlwatch.engine.plan import Ordinal, Plan, Source, SourceEvent, StagePlan, ordinal_of
@@ -111,6 +111,35 @@ class SequenceMatcher:
         cannot extend any pending sequence costs a key read, not a condition.
         """
         src = ev.source
+        work, flagged, until = self._select(plan, cands, src)
+        if not (work or flagged or until or self.deadlines):
+            return
+        ordinal = ordinal_of(plan, src, seq)
+        if ordinal is None:
+            return
+        self._check_order(ordinal)
+        ts = ordinal.ts
+        if self.deadlines:
+            self._expire(ts)
+        if flagged:
+            self._missing_stages(plan, flagged, src, ts)
+        event = (ordinal, ev)
+        for pos, keys in work:
+            for key in keys:
+                self._advance(pos, key, event)
+        if until:
+            assert plan.until is not None
+            for key in plan.until.keys(src) or ():
+                for state in self.states:
+                    state.pop(key, None)
+        self.seen += 1
+        if self.maxspan is not None and self.seen % self.sweep_every == 0:
+            self._sweep(ts)
+
+    def _select(
+        self, plan: Plan, cands: tuple[int, ...], src: Source
+    ) -> tuple[list[tuple[int, list[Key]]], Sequence[int], bool]:
+        """(positive stages to advance with their keys, missing stages hit, until hit)."""
         stages = plan.stages
         cache: dict[int, bool] | None = {} if self.shared_conditions else None
         work: list[tuple[int, list[Key]]] = []
@@ -139,29 +168,7 @@ class SequenceMatcher:
             else ()
         )
         until = plan.until is not None and len(stages) in cands and _holds(plan.until, src, cache)
-        if not (work or flagged or until or self.deadlines):
-            return
-        ordinal = ordinal_of(plan, src, seq)
-        if ordinal is None:
-            return
-        self._check_order(ordinal)
-        ts = ordinal.ts
-        if self.deadlines:
-            self._expire(ts)
-        if flagged:
-            self._missing_stages(plan, flagged, src, ts)
-        event = (ordinal, ev)
-        for pos, keys in work:
-            for key in keys:
-                self._advance(pos, key, event)
-        if until:
-            assert plan.until is not None
-            for key in plan.until.keys(src) or ():
-                for state in self.states:
-                    state.pop(key, None)
-        self.seen += 1
-        if self.maxspan is not None and self.seen % self.sweep_every == 0:
-            self._sweep(ts)
+        return work, flagged, until
 
     def _check_order(self, ordinal: Ordinal) -> None:
         current = (ordinal.ts, ordinal.tb)
@@ -192,7 +199,7 @@ class SequenceMatcher:
         else:
             self.states[pos][key] = partial
 
-    def _missing_stages(self, plan: Plan, hits: list[int], src: Source, ts: int) -> None:
+    def _missing_stages(self, plan: Plan, hits: Sequence[int], src: Source, ts: int) -> None:
         for i in self.trailing:
             if i in hits:
                 for key in plan.stages[i].keys(src) or ():

@@ -94,12 +94,12 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _subtree(source: Mapping[str, Any], name: str, plain: bool = False) -> Any:
+def _subtree(source: Mapping[str, Any], name: str) -> Any:
     """`source[name]` whether nested or spelt with flat dotted keys."""
     value = source.get(name)
     if isinstance(value, Mapping):
         return value
-    if plain or not has_dotted_key(source):
+    if not has_dotted_key(source):
         return None
     prefix = name + "."
     flat = {k[len(prefix) :]: v for k, v in source.items() if k.startswith(prefix)}
@@ -111,7 +111,12 @@ def _first_subtrees(facts: HitFacts, names: Iterable[str]) -> dict[str, Any]:
     pairs = list(zip(facts.raws, facts.plain, strict=True))
     for name in names:
         for src, plain in pairs:
-            tree = _subtree(src, name, plain)
+            if plain:  # only dicts, no dotted keys: `_subtree` is the dict or nothing
+                tree = src.get(name)
+                if type(tree) is not dict:
+                    continue
+            else:
+                tree = _subtree(src, name)
             if tree:
                 out[name] = tree
                 break
@@ -142,7 +147,7 @@ def _hashes(facts: HitFacts) -> list[str]:
     seen: dict[str, None] = {}
     for path in _HASHES:
         for tree in facts.values(path):
-            if tree is not None and isinstance(tree, Mapping):
+            if type(tree) is dict or (tree is not None and isinstance(tree, Mapping)):
                 seen.update((v, None) for k, v in tree.items() if k in _ALGOS and v)
     return list(seen)
 

@@ -68,9 +68,7 @@ class HitFacts:
 
     def first(self, path: str) -> Any:
         """The first non-empty value of a field across the events (host, user, ...)."""
-        parts = parts_of(path)
-        for raw, plain in zip(self.raws, self.plain, strict=True):
-            value = read(raw, plain, path, parts)
+        for value in self.values(path):
             if value not in (None, "", []):
                 return value
         return None
@@ -78,6 +76,13 @@ class HitFacts:
     def values(self, path: str) -> list[Any]:
         """The field's value in each event (None where absent)."""
         parts = parts_of(path)
+        if len(parts) == 2 and all(self.plain):  # the common case, without a call per event
+            top, key = parts
+            out: list[Any] = []
+            for raw in self.raws:
+                node = raw.get(top)
+                out.append(node.get(key) if type(node) is dict else None)
+            return out
         return [read(r, p, path, parts) for r, p in zip(self.raws, self.plain, strict=True)]
 
 

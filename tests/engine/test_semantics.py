@@ -82,6 +82,8 @@ def ids(query: str, schema: FieldSchema | None = MAPPING, **kw: Any) -> list[int
         ("any where (process.pid + 1) / 4 == 2", [1, 3]),  # integer division truncates
         ("any where not (uptime > 10)", []),  # null comparisons stay null under not
         ("any where ?nothing == null and ?nothing2 == ?nothing", [2, 1, 3]),
+        ('any where string(when) == "2024-05-02T00:00:00.000Z"', [2]),  # dates print as ISO
+        ('any where @timestamp : "2024-05-01T00:00:00.001*"', [3]),
     ],
 )
 def test_semantics(query: str, expected: list[int]) -> None:

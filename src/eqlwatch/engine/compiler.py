@@ -17,7 +17,7 @@ from eql import ast as A
 
 from eqlwatch.engine import functions as F
 from eqlwatch.engine.schema import FieldSchema, field_type, make_reader
-from eqlwatch.engine.values import canonical_ip, date_parser, version_key
+from eqlwatch.engine.values import canonical_ip, date_parser, format_iso_ms, version_key
 from eqlwatch.engine.wildcard import compile_regexes, compile_wildcards
 from eqlwatch.errors import QueryError
 
@@ -278,7 +278,7 @@ class ExprCompiler:
         return self._call(impl, args)
 
     def _call(self, impl: Callable[..., Any], args: list[Any]) -> Fn:
-        fns = [self.compile(a) for a in args]
+        fns = [self._as_value(a) for a in args]
         if len(fns) == 1:
             (a,) = fns
             return lambda src: impl(a(src))
@@ -287,8 +287,22 @@ class ExprCompiler:
             return lambda src: impl(a(src), b(src))
         return lambda src: impl(*(f(src) for f in fns))
 
+    def _as_value(self, node: Any) -> Fn:
+        """A function argument: dates are seen as Elasticsearch prints them (ISO, ms)."""
+        fn = self.compile(node)
+        if self._field_type(node) not in ("date", "date_nanos"):
+            return fn
+
+        def iso(src: Mapping[str, Any]) -> Any:
+            v = fn(src)
+            if type(v) is list:
+                v = v[0]
+            return format_iso_ms(v) if isinstance(v, int) else None
+
+        return iso
+
     def _pattern(self, name: str, args: list[Any]) -> Fn:
-        subject = self.compile(args[0])
+        subject = self._as_value(args[0])
         pats = [a.value for a in args[1:] if isinstance(a, A.String)]
         if len(pats) != len(args) - 1:
             raise QueryError(f"pattern operators need string literals: {args[1:]}")

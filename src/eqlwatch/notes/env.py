@@ -69,6 +69,11 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
+        if type(obj) is dict:  # most lookups: the context's plain data
+            try:
+                return obj[argument]
+            except (TypeError, LookupError):
+                return super().getitem(obj, argument)
         if type(obj) is EventView and isinstance(argument, str):
             value = obj.get(argument, MISSING)
             return self.undefined(obj=obj, name=argument) if value is MISSING else value

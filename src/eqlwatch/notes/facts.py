@@ -20,11 +20,18 @@ _SIP, _DIP = ("source", "ip"), ("destination", "ip")
 
 
 def _process(raw: Mapping[str, Any], plain: bool, up: bool) -> dict[str, Any] | None:
-    if up:
-        node = pick(raw, plain, "process.parent", _PP, _PROC)
+    if plain:  # only dicts, no dotted keys: nested get is the whole truth
+        node = raw.get("process")
+        if up and type(node) is dict:
+            node = node.get("parent")
+        if type(node) is not dict:
+            return None
+        proc = {key: node.get(key) for key in _PROC}
+    elif up:
+        proc = pick(raw, plain, "process.parent", _PP, _PROC)
     else:
-        node = pick(raw, plain, "process", _P, _PROC)
-    return node if node["name"] or node["executable"] or node["command_line"] else None
+        proc = pick(raw, plain, "process", _P, _PROC)
+    return proc if proc["name"] or proc["executable"] or proc["command_line"] else None
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -62,27 +69,39 @@ def connections(sources: Sequence[Mapping[str, Any]] | HitFacts) -> list[dict[st
     facts = sources if isinstance(sources, HitFacts) else facts_of(sources)
     out: list[dict[str, Any]] = []
     for raw, plain in zip(facts.raws, facts.plain, strict=True):
-        if (
-            read(raw, plain, "destination.ip", _DIP) is None
-            and read(raw, plain, "source.ip", _SIP) is None
-        ):
-            continue
-        src = pick(raw, plain, "source", _S, _ENDPOINT)
-        dst = pick(raw, plain, "destination", _D, _ENDPOINT)
-        net = pick(raw, plain, "network", _N, _NETWORK)
+        if plain:
+            src, dst, net = (_dict(raw.get(key)) for key in ("source", "destination", "network"))
+            if dst.get("ip") is None and src.get("ip") is None:
+                continue
+        else:
+            if (
+                read(raw, plain, "destination.ip", _DIP) is None
+                and read(raw, plain, "source.ip", _SIP) is None
+            ):
+                continue
+            src = pick(raw, plain, "source", _S, _ENDPOINT)
+            dst = pick(raw, plain, "destination", _D, _ENDPOINT)
+            net = pick(raw, plain, "network", _N, _NETWORK)
         out.append(
             {
-                "source.ip": src["ip"],
-                "source.port": src["port"],
-                "source.domain": src["domain"],
-                "destination.ip": dst["ip"],
-                "destination.port": dst["port"],
-                "destination.domain": dst["domain"],
-                "network.protocol": net["protocol"],
-                "network.direction": net["direction"],
+                "source.ip": src.get("ip"),
+                "source.port": src.get("port"),
+                "source.domain": src.get("domain"),
+                "destination.ip": dst.get("ip"),
+                "destination.port": dst.get("port"),
+                "destination.domain": dst.get("domain"),
+                "network.protocol": net.get("protocol"),
+                "network.direction": net.get("direction"),
             }
         )
     return out
+
+
+_NOTHING: Mapping[str, Any] = {}
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if type(value) is dict else _NOTHING
 
 
 def first_of(sources: Sequence[Mapping[str, Any]], path: str) -> Any:

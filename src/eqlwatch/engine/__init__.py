@@ -2,11 +2,13 @@
 
 from eqlwatch.engine.plan import SourceEvent
 from eqlwatch.engine.query import CompiledQuery, Executor, QueryInfo, compile_query
+from eqlwatch.engine.reader import ErrorCounter, read_event_file
 from eqlwatch.engine.schema import FieldSchema, load_mapping
 from eqlwatch.model import Hit, HitEvent
 
 __all__ = [
     "CompiledQuery",
+    "ErrorCounter",
     "Executor",
     "FieldSchema",
     "Hit",
@@ -15,4 +17,5 @@ __all__ = [
     "SourceEvent",
     "compile_query",
     "load_mapping",
+    "read_event_file",
 ]

@@ -224,3 +224,28 @@ def test_random_lines_screened_or_not_give_the_same_hits(
         assert hit_keys(screened) == hit_keys(plain)
         assert screened_errors == plain_errors
         assert screened.counts.events == plain.counts.events
+
+
+def test_later_sequence_stages_are_parsed_only_for_first_stage_keys(
+    tmp_path: Path, pack: list[Rule], repo_root: Path
+) -> None:
+    """Library loads without the first stage's needles wait for a matching process key."""
+    start = _process("regsvr32.exe", "regsvr32 /s C:\\x\\a.dll") | {
+        "@timestamp": "2026-01-01T00:00:01.000Z"
+    }
+
+    def load(entity: str, second: int = 2) -> dict[str, Any]:
+        return {
+            "@timestamp": f"2026-01-01T00:00:0{second}.000Z",
+            "event": {"category": ["library"], "type": ["start"]},
+            "process": {"entity_id": entity, "executable": "C:\\Windows\\System32\\regsvr32.exe"},
+            "dll": {"path": "C:\\x\\a.dll", "code_signature": {"trusted": False}},
+        }
+
+    path = tmp_path / "sequence.ndjson"
+    docs = (load("p1", second=0), start, load("p1"), load("p2"))
+    path.write_bytes(b"\n".join(orjson.dumps(d) for d in docs))
+    result = assert_same(pack, [path], repo_root)
+    found = {rule.rule_id: hits for rule, hits in result.hits if hits}
+    assert [[e.id for e in h.events] for hits in found.values() for h in hits] == [["2", "3"]]
+    assert result.counts.parsed == 3  # the start and both p1 loads, never the p2 load

@@ -27,6 +27,7 @@ from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location
 from eqlwatch.model import Alert, Hit
 from eqlwatch.pipeline.alerting import AlertBuilder
+from eqlwatch.pipeline.hunt_defer import Candidates, first_stage_needles
 from eqlwatch.pipeline.hunt_scan import (
     ErrorHandler,
     NdjsonScan,
@@ -95,19 +96,20 @@ def hunt_files(
         if on_error is not None:
             on_error(error)
 
-    candidates: list[list[SourceEvent]] = [[] for _ in rules]
     sample = _sample(files, input_format) if screen else None
-    needles = [query_needles(q, sample) for q in queries] if screen else []
-    scan = NdjsonScan(Screen(needles or [None] * len(rules), fast), candidates, result.counts)
-    scan.on_error, scan.on_progress = report, on_progress
+    needles = [query_needles(q, sample) for q in queries] if screen else [None] * len(rules)
+    first = [first_stage_needles(q, sample) if screen else None for q in queries]
+    store = Candidates(first)
+    scan = NdjsonScan(Screen(needles, fast), store, result.counts, report, on_progress)
+    everyone = range(len(rules))
     with _gc_paused():
         for path in files:
             for event in _read_file(path, input_format, scan, report):
+                store.add(result.counts.events, event, everyone)
                 result.counts.events += 1
-                for bucket in candidates:
-                    bucket.append(event)
             if on_file is not None:
                 on_file(path)
+        candidates = store.resolve(queries, scan.decode_held)
     for rule, query, events in zip(rules, queries, candidates, strict=True):
         try:
             hits = query.run(events)

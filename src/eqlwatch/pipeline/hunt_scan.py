@@ -22,6 +22,7 @@ import orjson
 from eqlwatch.engine import SourceEvent
 from eqlwatch.engine.reader import _event
 from eqlwatch.errors import DataError, Location
+from eqlwatch.pipeline.hunt_defer import Candidates, Held
 from eqlwatch.pipeline.linematch import Match, line_matcher
 from eqlwatch.pipeline.needles import Group
 
@@ -71,34 +72,38 @@ def open_lines(path: Path) -> io.BufferedReader | gzip.GzipFile:
 
 @dataclass
 class NdjsonScan:
-    """Scans NDJSON files into per-rule candidate lists."""
+    """Scans NDJSON files into per-rule candidates (some lines held back, see hunt_defer)."""
 
     screen: Screen
-    candidates: list[list[SourceEvent]]
+    candidates: Candidates
     counts: ScanCounts
     on_error: ErrorHandler | None = None
     on_progress: ProgressHandler | None = None
 
     def scan(self, reader: Iterable[bytes], path: Path, index: str) -> None:
-        match = self.screen.match
-        everyone = list(range(len(self.candidates)))
-        counts = self.counts
+        match, store, counts = self.screen.match, self.candidates, self.counts
+        everyone = list(range(len(store.first)))
         for number, line in enumerate(reader, 1):
             if number % PROGRESS_EVERY == 0 and self.on_progress is not None:
                 self.on_progress(counts.events)
             targets = everyone if match is None else match(line)
-            if targets is None:
+            if targets is None or (store.holding and store.may_hold(line, targets)):
                 try:
                     _VALIDATE(line)
                 except msgspec.DecodeError:
                     targets = []  # reported (or counted) exactly as the parser does
                 else:
+                    if targets:
+                        store.held.append(Held(counts.events, line, number, path, index, targets))
                     counts.events += 1
                     continue
-            self._parse(line, number, path, index, targets)
+            event = self.decode(line, number, path, index)
+            if event is not None:
+                store.add(counts.events, event, targets)
+                counts.events += 1
 
-    def _parse(self, line: bytes, number: int, path: Path, index: str, targets: list[int]) -> None:
-        """Parse one line as the engine's reader does and hand it to `targets`."""
+    def decode(self, line: bytes, number: int, path: Path, index: str) -> SourceEvent | None:
+        """Parse one line as the engine's reader does (None: reported as malformed)."""
         self.counts.parsed += 1
         try:
             doc = orjson.loads(line)
@@ -106,18 +111,17 @@ class NdjsonScan:
             if line.strip():
                 where = Location(file=str(path), line=number)
                 self._error(DataError(f"malformed JSON: {exc}", location=where))
-            return
+            return None
         if type(doc) is dict and "_source" not in doc and "_id" not in doc and "id" not in doc:
-            event = SourceEvent(index, str(number), doc)
-        else:
-            try:
-                event = _event(index, number, doc, Location(file=str(path), line=number))
-            except DataError as exc:
-                self._error(exc)
-                return
-        self.counts.events += 1
-        for i in targets:
-            self.candidates[i].append(event)
+            return SourceEvent(index, str(number), doc)
+        try:
+            return _event(index, number, doc, Location(file=str(path), line=number))
+        except DataError as exc:
+            self._error(exc)
+            return None
+
+    def decode_held(self, held: Held) -> SourceEvent | None:
+        return self.decode(held.line, held.number, held.path, held.index)
 
     def _error(self, error: DataError) -> None:
         if self.on_error is None:

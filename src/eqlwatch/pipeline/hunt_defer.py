@@ -1,0 +1,134 @@
+"""Candidates per rule, and lines held back until a sequence's first stage is known.
+
+A sequence joined by keys, without missing-event stages, can only use a later-stage or
+`until` event whose join key some first-stage event also has. Lines a sequence rule wants
+only for its later stages (no first-stage needle in them) are therefore kept as bytes
+(validated, counted) while reading; once every first-stage candidate is parsed, only the
+held lines that contain one of their key values are parsed. Everything else a rule gets
+is kept with its position, so each rule still sees its events in file order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from eqlwatch.engine import CompiledQuery, SourceEvent
+from eqlwatch.pipeline.linematch import escaped
+from eqlwatch.pipeline.needles import Group, Sample, best_group, filter_groups
+
+_FEW_KEYS = 32  # up to this many key values, `in` tests beat one alternation
+
+
+def first_stage_needles(query: CompiledQuery, sample: Sample | None) -> Group | None:
+    """Needles of a keyed sequence's first stage; None when its lines cannot be held back."""
+    parsed = query.parsed
+    filters = [*parsed.stages, *([parsed.until] if parsed.until else [])]
+    if (
+        parsed.kind != "sequence"
+        or any(s.missing for s in parsed.stages)
+        or not all(s.keys for s in filters)
+    ):
+        return None
+    groups = filter_groups(parsed.stages[0], query.settings.timestamp_field, sample)
+    return best_group(groups, sample) if groups else None
+
+
+def key_texts(query: CompiledQuery, events: Sequence[SourceEvent]) -> set[bytes] | None:
+    """First join-key values of the first-stage matches, as lower-cased JSON text.
+
+    None when a value is not a string (its text in a line is not predictable).
+    """
+    texts: set[bytes] = set()
+    for event in events:
+        stage = query.plan_for(event.index).stages[0]
+        if not stage.match(event.source):
+            continue
+        for key in stage.keys(event.source) or ():
+            if not key or type(key[0]) is not str:
+                return None
+            texts.add(orjson.dumps(key[0])[1:-1].lower())
+    return texts
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A validated line held back for the sequence rules in `targets`."""
+
+    position: int
+    line: bytes
+    number: int
+    path: Path
+    index: str
+    targets: list[int]
+
+
+@dataclass
+class Candidates:
+    """Events per rule (with positions for rules that may hold lines back)."""
+
+    first: Sequence[Group | None]
+    events: list[list[SourceEvent]] = field(init=False)
+    positions: list[list[int]] = field(init=False)
+    held: list[Held] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.events = [[] for _ in self.first]
+        self.positions = [[] for _ in self.first]
+        self.holding = any(g is not None for g in self.first)
+
+    def add(self, position: int, event: SourceEvent, targets: Sequence[int]) -> None:
+        for i in targets:
+            self.events[i].append(event)
+            if self.first[i] is not None:
+                self.positions[i].append(position)
+
+    def may_hold(self, line: bytes, targets: Sequence[int]) -> bool:
+        """Only sequence rules want the line, and none of them for its first stage."""
+        groups = [self.first[i] for i in targets]
+        if not groups or any(g is None for g in groups):
+            return False
+        if not line.isascii() or escaped(line):
+            return False
+        low = line.lower()
+        return not any(n in low for g in groups if g is not None for n in g)
+
+    def resolve(
+        self, queries: Sequence[CompiledQuery], decode: Callable[[Held], SourceEvent | None]
+    ) -> list[list[SourceEvent]]:
+        """Parse the held lines some first-stage key occurs in; every rule's events in order."""
+        searches = [self._search(q, i) for i, q in enumerate(queries)]
+        extra: list[list[tuple[int, SourceEvent]]] = [[] for _ in queries]
+        for held in self.held:
+            low = held.line.lower()
+            need = [i for i in held.targets if _wanted(searches[i], low)]
+            event = decode(held) if need else None
+            if event is not None:
+                for i in need:
+                    extra[i].append((held.position, event))
+        for i, more in enumerate(extra):
+            if more:
+                pairs = [*zip(self.positions[i], self.events[i], strict=True), *more]
+                merged = sorted(pairs, key=lambda pair: pair[0])
+                self.events[i] = [event for _, event in merged]
+        return self.events
+
+    def _search(self, query: CompiledQuery, i: int) -> Callable[[bytes], object] | None:
+        """A test for held lines of rule `i` (None: every held line is needed)."""
+        if self.first[i] is None:
+            return None
+        texts = key_texts(query, self.events[i])
+        if texts is None:
+            return None
+        if len(texts) <= _FEW_KEYS:
+            ordered = sorted(texts)
+            return lambda low: True if any(t in low for t in ordered) else None
+        return re.compile(b"|".join(re.escape(t) for t in sorted(texts))).search
+
+
+def _wanted(search: Callable[[bytes], object] | None, low: bytes) -> bool:
+    return search is None or search(low) is not None

@@ -13,9 +13,8 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from eql import ast as A
-
 from eqlwatch.engine import functions as F
+from eqlwatch.engine.parse import nodes as A
 from eqlwatch.engine.schema import FieldSchema, field_type, make_reader
 from eqlwatch.engine.values import canonical_ip, date_parser, format_iso_ms, version_key
 from eqlwatch.engine.wildcard import compile_regexes, compile_wildcards

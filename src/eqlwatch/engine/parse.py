@@ -20,6 +20,10 @@ from eql.parser import LarkToEQL, lark_parser
 
 from eqlwatch.errors import Location, QueryError
 
+# The AST node classes the rest of the engine inspects, handed out from here so that this
+# stays the one module importing `eql`.
+nodes = eql_ast
+
 # Elasticsearch EQL's function set (lower-cased); `~` forms exist for the string ones.
 ES_FUNCTIONS = frozenset(
     {

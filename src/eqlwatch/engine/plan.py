@@ -12,10 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from eql import ast as A
-
 from eqlwatch.engine.compiler import ExprCompiler, field_name
 from eqlwatch.engine.parse import ParsedQuery, ParsedStage
+from eqlwatch.engine.parse import nodes as A
 from eqlwatch.engine.schema import FieldSchema, make_reader, raw_reader
 from eqlwatch.engine.values import NS_PER_MS, format_iso_ms, sort_key
 

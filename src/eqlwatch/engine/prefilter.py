@@ -16,10 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from eql import ast as A
 
 from eqlwatch.engine.compiler import field_name
 from eqlwatch.engine.parse import ParsedQuery, ParsedStage
+from eqlwatch.engine.parse import nodes as A
 from eqlwatch.engine.schema import STRING_TYPES, FieldSchema
 
 Group = frozenset[bytes]  # the line must contain at least one of these

@@ -1,11 +1,12 @@
 """The core of `eqlwatch hunt`: rules over event files offline, then alerts for the hits.
 
 The fast path reads each NDJSON file once, parses only lines some rule's needles occur in
-(`hunt_scan`), and runs each rule over its own candidates — the events the straightforward
-path would have fed it, minus lines that provably match none of its filters, in the same
-order, so every rule returns the same hits. Raw Windows formats and JSON arrays are read
-whole and every event goes to every rule. `screen=False` is the straightforward path (every
-rule over every parsed event), kept as the reference the tests compare against.
+(`hunt_scan`), holds back lines keyed sequences want only for later stages until their
+first-stage keys are known (`hunt_defer`), and runs each rule over its own candidates —
+the events the straightforward path would have fed it, minus lines that provably cannot
+change its result, in the same order — so every rule returns the same hits. Raw Windows
+formats and JSON arrays are read whole and every event goes to every rule. `screen=False`
+is the straightforward path (every rule over every parsed event), the tests' reference.
 """
 
 from __future__ import annotations

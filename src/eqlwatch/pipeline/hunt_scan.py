@@ -1,11 +1,11 @@
 """One pass over an NDJSON file that parses only the lines some rule may match.
 
-Each line is lower-cased once and searched for the rule pack's needles (`needles.py`). A
-line with none of them is not parsed into objects: it is only validated (msgspec skips
-over it without building anything), so malformed lines are still reported with file:line
-and counted exactly as the engine's reader reports them. Lines that are not pure ASCII or
-carry `\\u`/`\\/` escapes are always parsed. The one known difference: a number too large
-for a double (`1e999`) in a line no rule needs is accepted instead of reported.
+`linematch` says, per line, which rules' needles (`needles.py`) it holds. A line with none
+of them is not parsed into objects: it is only validated (msgspec skips over it without
+building anything), so malformed lines are still reported with file:line and counted
+exactly as the engine's reader reports them. Lines only keyed sequences want for their
+later stages are validated and held back (`hunt_defer`). The one known difference: a
+number too large for a double (`1e999`) in a line no rule needs is accepted, not reported.
 """
 
 from __future__ import annotations
@@ -83,24 +83,29 @@ class NdjsonScan:
     def scan(self, reader: Iterable[bytes], path: Path, index: str) -> None:
         match, store, counts = self.screen.match, self.candidates, self.counts
         everyone = list(range(len(store.first)))
-        for number, line in enumerate(reader, 1):
-            if number % PROGRESS_EVERY == 0 and self.on_progress is not None:
-                self.on_progress(counts.events)
-            targets = everyone if match is None else match(line)
-            if targets is None or (store.holding and store.may_hold(line, targets)):
-                try:
-                    _VALIDATE(line)
-                except msgspec.DecodeError:
-                    targets = []  # reported (or counted) exactly as the parser does
-                else:
-                    if targets:
-                        store.held.append(Held(counts.events, line, number, path, index, targets))
-                    counts.events += 1
-                    continue
-            event = self.decode(line, number, path, index)
-            if event is not None:
-                store.add(counts.events, event, targets)
-                counts.events += 1
+        validate, held, holding = _VALIDATE, store.held, store.holding
+        events = counts.events  # a local in the hot loop, written back below
+        try:
+            for number, line in enumerate(reader, 1):
+                if number % PROGRESS_EVERY == 0 and self.on_progress is not None:
+                    self.on_progress(events)
+                targets = everyone if match is None else match(line)
+                if targets is None or (holding and store.may_hold(line, targets)):
+                    try:
+                        validate(line)
+                    except msgspec.DecodeError:
+                        targets = []  # reported (or counted) exactly as the parser does
+                    else:
+                        if targets:
+                            held.append(Held(events, line, number, path, index, targets))
+                        events += 1
+                        continue
+                event = self.decode(line, number, path, index)
+                if event is not None:
+                    store.add(events, event, targets)
+                    events += 1
+        finally:
+            counts.events = events
 
     def decode(self, line: bytes, number: int, path: Path, index: str) -> SourceEvent | None:
         """Parse one line as the engine's reader does (None: reported as malformed)."""

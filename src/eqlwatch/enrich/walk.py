@@ -92,13 +92,15 @@ class _Walk:
             sub = kids.get(key) or self.child(field, key)
             kind = type(child)
             if kind is str:
-                if sub.verdict is not _SKIP and ("." in child or ":" in child):
+                if ("." in child or ":" in child) and sub.verdict is not _SKIP:
                     found.append((sub, child))
+            elif kind in _SCALARS:
+                continue
             elif kind is dict:
                 self.mapping(child, sub)
             elif kind is list or kind is tuple:
                 self.sequence(child, sub)
-            elif kind not in _SCALARS and isinstance(child, Mapping):
+            elif isinstance(child, Mapping):
                 self.plain = False
                 self.mapping(child, sub)
 

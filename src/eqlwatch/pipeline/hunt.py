@@ -110,7 +110,7 @@ def hunt_files(
                 result.counts.events += 1
             if on_file is not None:
                 on_file(path)
-        candidates = store.resolve(queries, scan.decode_held)
+        candidates = store.resolve(queries, scan.decode_held, fast=fast)
     for rule, query, events in zip(rules, queries, candidates, strict=True):
         try:
             hits = query.run(events)

@@ -10,7 +10,6 @@ is kept with its position, so each rule still sees its events in file order.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +17,8 @@ from pathlib import Path
 import orjson
 
 from eqlwatch.engine import CompiledQuery, SourceEvent
-from eqlwatch.pipeline.linematch import escaped
+from eqlwatch.pipeline.linematch import any_needle, escaped
 from eqlwatch.pipeline.needles import Group, Sample, best_group, filter_groups
-
-_FEW_KEYS = 32  # up to this many key values, `in` tests beat one alternation
 
 
 def first_stage_needles(query: CompiledQuery, sample: Sample | None) -> Group | None:
@@ -98,14 +95,19 @@ class Candidates:
         return not any(n in low for g in groups if g is not None for n in g)
 
     def resolve(
-        self, queries: Sequence[CompiledQuery], decode: Callable[[Held], SourceEvent | None]
+        self,
+        queries: Sequence[CompiledQuery],
+        decode: Callable[[Held], SourceEvent | None],
+        *,
+        fast: bool = True,
     ) -> list[list[SourceEvent]]:
         """Parse the held lines some first-stage key occurs in; every rule's events in order."""
-        searches = [self._search(q, i) for i, q in enumerate(queries)]
+        if not self.held:
+            return self.events
+        searches = [self._search(q, i, fast) for i, q in enumerate(queries)]
         extra: list[list[tuple[int, SourceEvent]]] = [[] for _ in queries]
         for held in self.held:
-            low = held.line.lower()
-            need = [i for i in held.targets if _wanted(searches[i], low)]
+            need = [i for i in held.targets if _wanted(searches[i], held.line)]
             event = decode(held) if need else None
             if event is not None:
                 for i in need:
@@ -117,18 +119,13 @@ class Candidates:
                 self.events[i] = [event for _, event in merged]
         return self.events
 
-    def _search(self, query: CompiledQuery, i: int) -> Callable[[bytes], object] | None:
+    def _search(self, query: CompiledQuery, i: int, fast: bool) -> Callable[[bytes], bool] | None:
         """A test for held lines of rule `i` (None: every held line is needed)."""
         if self.first[i] is None:
             return None
         texts = key_texts(query, self.events[i])
-        if texts is None:
-            return None
-        if len(texts) <= _FEW_KEYS:
-            ordered = sorted(texts)
-            return lambda low: True if any(t in low for t in ordered) else None
-        return re.compile(b"|".join(re.escape(t) for t in sorted(texts))).search
+        return None if texts is None else any_needle(texts, fast=fast)
 
 
-def _wanted(search: Callable[[bytes], object] | None, low: bytes) -> bool:
-    return search is None or search(low) is not None
+def _wanted(search: Callable[[bytes], bool] | None, line: bytes) -> bool:
+    return search is None or search(line)

@@ -11,7 +11,7 @@ lower-cased line does the same, slower.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from eqlwatch.pipeline.needles import Group
 
@@ -59,23 +59,26 @@ def python_matcher(per_rule: Sequence[Group]) -> Match:
     return match
 
 
-def hyperscan_matcher(per_rule: Sequence[Group]) -> Match | None:
-    """All tests in one Hyperscan pass; None when Hyperscan is not available."""
+def hyperscan_matcher(per_rule: Sequence[Group], *, escapes: bool = True) -> Match | None:
+    """All tests in one Hyperscan pass; None when Hyperscan is not available.
+
+    `escapes=False` leaves out the non-ASCII and escape tests (plain needle search).
+    """
     try:
         import hyperscan
     except ImportError:
         return None
     needles, rules = _routes(per_rule)
     everyone = list(range(len(per_rule)))
-    rules.append(everyone)  # the escape and non-ASCII patterns come last
-    expressions = [_literal(n) for n in needles] + [_ESCAPE + b"|" + _NON_ASCII]
+    expressions = [_literal(n) for n in needles]
     caseless, single = hyperscan.HS_FLAG_CASELESS, hyperscan.HS_FLAG_SINGLEMATCH
+    flags = [caseless | single] * len(needles)
+    if escapes:
+        rules.append(everyone)  # the escape and non-ASCII patterns come last
+        expressions.append(_ESCAPE + b"|" + _NON_ASCII)
+        flags.append(single)
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    db.compile(
-        expressions=expressions,
-        ids=list(range(len(expressions))),
-        flags=[caseless | single] * len(needles) + [single],
-    )
+    db.compile(expressions=expressions, ids=list(range(len(expressions))), flags=flags)
     scratch = hyperscan.Scratch(db)
     found: list[int] = []
     scan = db.scan
@@ -92,6 +95,19 @@ def hyperscan_matcher(per_rule: Sequence[Group]) -> Match | None:
         return targets
 
     return match
+
+
+def any_needle(needles: Collection[bytes], *, fast: bool = True) -> Callable[[bytes], bool]:
+    """Whether a line holds one of `needles` (lower-case), ignoring ASCII case."""
+    ordered = sorted(needles)
+    if not ordered:
+        return lambda line: False
+    matcher = hyperscan_matcher([frozenset(ordered)], escapes=False) if fast else None
+    if matcher is not None:
+        found = matcher
+        return lambda line: found(line) is not None
+    search = re.compile(b"|".join(_literal(n) for n in ordered)).search
+    return lambda line: search(line.lower()) is not None
 
 
 def line_matcher(per_rule: Sequence[Group], *, fast: bool = True) -> Match:

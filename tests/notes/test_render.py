@@ -75,6 +75,11 @@ def test_both_access_styles_in_templates(templates: Path) -> None:
         "{{ events[0].process.__class__.__mro__ }}",
         "{{ events[0]['_root'] }}",
         "{{ rule.references.append('x') }}",  # mutation in the immutable sandbox
+        "{{ rule.update({'name': 'x'}) }}",  # dict methods that change data stay blocked
+        "{{ facts.pop('host') }}",
+        "{{ alert.setdefault('id', 'x') }}",
+        "{{ sections.clear() }}",
+        "{{ rule.get.__self__ }}",
         "{{ ''.__class__.__subclasses__() }}",
         "{% for x in range(10**9) %}{% endfor %}",
         "{{ 1 / 0 }}",
@@ -168,3 +173,14 @@ def test_template_globals_are_a_plain_snapshot_that_templates_and_imports_see(
     assert error is None
     assert text == "alice/ws-0042"
     assert type(renderer.template("g.md.j2").globals) is dict
+
+
+def test_dict_reading_methods_work_in_templates(templates: Path) -> None:
+    body = (
+        '{{ facts.get("host") }}|{{ facts.get("nope", "-") }}|'
+        "{{ alert.keys() | list | length > 3 }}|{{ hit.items() | list | length }}|"
+        "{{ sections.values() | list | length }}"
+    )
+    _, text, error = render_with(templates, "ok.md.j2", body)
+    assert error is None
+    assert text == "ws-0042|-|True|3|5"

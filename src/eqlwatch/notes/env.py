@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import filters as jinja_filters
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from eqlwatch.enrich import Enrichment
@@ -35,6 +36,7 @@ def ip_rows(source: object) -> list[dict[str, Any]]:
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
+_DICT_READERS = frozenset(("get", "items", "keys", "values"))
 
 
 class NoteEnvironment(ImmutableSandboxedEnvironment):
@@ -62,10 +64,13 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
                 return obj.get
             value = obj.get(attribute, MISSING)
             return self.undefined(obj=obj, name=attribute) if value is MISSING else value
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
-            value = obj.get(attribute, MISSING)  # what the sandbox returns, minus the detour
-            if value is not MISSING:
-                return value
+        if type(obj) is dict:
+            if attribute not in _DICT_ATTRIBUTES:
+                value = obj.get(attribute, MISSING)  # what the sandbox returns, minus the detour
+                if value is not MISSING:
+                    return value
+            elif attribute in _DICT_READERS:  # the sandbox allows these: they change nothing
+                return getattr(obj, attribute)
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
@@ -99,4 +104,23 @@ def make_environment(templates_dir: Path | None) -> NoteEnvironment:
     env.globals["ip_rows"] = ip_rows
     env.filters["field"] = field  # `ev | field("a.b")`: a filter is cheaper than a call
     env.filters["join_nonempty"] = _join_nonempty
+    env.filters.update(_SYNC_FILTERS)
     return env
+
+
+# Jinja's list filters are wrappers that pick a sync or async body on every call; this
+# environment is never async, so templates get the sync bodies directly (same results).
+_SYNC_FILTERS = {
+    "join": jinja_filters.sync_do_join,
+    "first": jinja_filters.sync_do_first,
+    "list": jinja_filters.sync_do_list,
+    "map": jinja_filters.sync_do_map,
+    "select": jinja_filters.sync_do_select,
+    "reject": jinja_filters.sync_do_reject,
+    "selectattr": jinja_filters.sync_do_selectattr,
+    "rejectattr": jinja_filters.sync_do_rejectattr,
+    "unique": jinja_filters.sync_do_unique,
+    "sum": jinja_filters.sync_do_sum,
+    "slice": jinja_filters.sync_do_slice,
+    "groupby": jinja_filters.sync_do_groupby,
+}

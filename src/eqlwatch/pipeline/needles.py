@@ -22,11 +22,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from eql import ast as A
 
 from eqlwatch.engine import CompiledQuery
 from eqlwatch.engine.compiler import field_name
 from eqlwatch.engine.parse import ParsedStage
+from eqlwatch.engine.parse import nodes as A
 
 Group = frozenset[bytes]  # at least one of these occurs in the lower-cased line
 # Characters of numbers and booleans as the engine renders them for `:` (no needle there).

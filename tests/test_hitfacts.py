@@ -3,14 +3,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from eqlwatch.alerts import alert_id, build_alert, serialize_alert
 from eqlwatch.enrich import Enricher, load_ip_table
 from eqlwatch.hitfacts import facts_of, parts_of, pick, read
+from eqlwatch.model import Hit, HitEvent
+from eqlwatch.notes import NoteRenderer
+from eqlwatch.notes.check import synthetic_hit, synthetic_rule
+from eqlwatch.notes.render import alert_view
+from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.rules.fields import get_field
 from eqlwatch.rules.fields import pick as fields_pick
 
@@ -21,13 +29,21 @@ PATHS = ["a", "b", "a.b", "a.c", "b.c", "a.b.c", "a.ip", "c.ip.a", "ip"]
 leaves = st.one_of(
     st.none(), st.integers(-3, 3), st.sampled_from(["", "x", "10.0.0.1", "::1", "1.2"])
 )
-events = st.recursive(
-    leaves,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(NAMES), inner, max_size=4)
-    ),
-    max_leaves=12,
-).filter(lambda v: isinstance(v, dict))
+
+
+def _events(names: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    tree = st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.dictionaries(st.sampled_from(names), inner, max_size=4),
+        ),
+        max_leaves=12,
+    )
+    return st.dictionaries(st.sampled_from(names), tree, max_size=4)
+
+
+events = st.one_of(_events(NAMES[:4]), _events(NAMES))  # plain ones, and any shape
 
 
 @settings(max_examples=500)
@@ -76,3 +92,40 @@ def test_timestamps_follow_the_field_and_skip_absent_ones() -> None:
     facts = facts_of(sources, ENRICHER.scan(sources)[1], timestamp_field="t.s")
     assert facts.times == ("t1", None, "t3")
     assert facts.stamps == ["t1", "t3"]
+
+
+def _flat(node: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        name = f"{prefix}.{key}" if prefix else key
+        out.update(_flat(value, name) if isinstance(value, dict) else {name: value})
+    return out
+
+
+@pytest.mark.parametrize("shape", ["nested", "flat", "mixed"])
+def test_alert_builder_fast_paths_equal_the_general_path(repo_root: Path, shape: str) -> None:
+    """AlertBuilder (plain flags, shared facts) writes what the unshared path writes."""
+    hit = synthetic_hit()
+    if shape != "nested":
+        events = list(hit.events)
+        flat = HitEvent(events[1].index, events[1].id, _flat(dict(events[1].source)))
+        events[1] = flat if shape == "mixed" else events[1]
+        if shape == "flat":
+            events = [HitEvent(e.index, e.id, _flat(dict(e.source))) for e in events]
+        hit = Hit(hit.kind, tuple(events), hit.join_keys)
+    rule, now = synthetic_rule(), datetime(2025, 6, 1, 10, 5, tzinfo=UTC)
+    builder = AlertBuilder(
+        job_id="j", templates_dir=repo_root / "templates", ip_table=load_ip_table()
+    )
+    fast = builder(rule, hit, detected_at=now)
+    assert fast is not None
+    renderer = NoteRenderer(repo_root / "templates")
+    enrichment = Enricher(load_ip_table()).enrich([e.source for e in hit.events])
+    ident = alert_id(rule.rule_id, hit.events)
+    view = alert_view(
+        ident, rule, hit, job_id="j", detected_at=now.isoformat(), timestamp_field="@timestamp"
+    )
+    note = renderer.render(rule, hit, enrichment, alert=view)
+    slow = build_alert(rule, hit, enrichment, note.text, detected_at=now, job_id="j")
+    assert note.error is None
+    assert serialize_alert(fast) == serialize_alert(slow)

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from eqlwatch.engine.parse import ParsedQuery, parse
+from eqlwatch.engine.plainseq import feed_plain, is_plain
 from eqlwatch.engine.plan import Ordinal, Plan, Settings, SourceEvent, build_plan, ordinal_of
 from eqlwatch.engine.prefilter import LineFilter, line_filter
 from eqlwatch.engine.sample import SampleCollector
@@ -173,6 +174,7 @@ class Executor:
             self.matcher = SequenceMatcher(missing, parsed.maxspan_ms, self.results.add, shared)
         elif self.kind == "sample":
             self.samples = SampleCollector(len(parsed.stages), query.max_samples_per_key)
+        self.plain = self.matcher is not None and is_plain(self.matcher, parsed.until is not None)
 
     def feed(self, events: Iterable[SourceEvent]) -> None:
         """Evaluate events; the category is read first, timestamps only for matches.
@@ -207,6 +209,9 @@ class Executor:
 
     def _feed_sequence(self, events: Iterable[SourceEvent], matcher: SequenceMatcher) -> None:
         """The hot loop of sequence queries: most events stop at the category dispatch."""
+        if self.plain:
+            feed_plain(matcher, events, self.query.plan_for, self.seq, self._store_seq)
+            return
         plan_for = self.query.plan_for
         index = ""
         plan = plan_for(index)
@@ -224,6 +229,9 @@ class Executor:
                 seq += 1
         finally:
             self.seq = seq
+
+    def _store_seq(self, seq: int) -> None:
+        self.seq = seq
 
     @staticmethod
     def _event_match(plan: Plan, src: Any) -> bool:

@@ -1,0 +1,73 @@
+"""The fused loop for plain sequences gives exactly what the general `offer` path gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eqlwatch.engine import Hit, SourceEvent, compile_query
+
+PLAIN_QUERIES = [
+    "sequence by k with maxspan=1s [a where true] [b where f == 1]",
+    "sequence by k with maxspan=600ms [a where f == 0] [b where true] [a where true]",
+    "sequence by k, f [a where true] [b where true]",
+    "sequence [a where f == 1] [b where true] [c where true]",
+    "sequence by k with maxspan=2s [any where f == 1] [b where true]",
+    "sequence by k [a where f == 1] with runs=2 [b where true]",
+]
+KEYS = st.one_of(st.integers(0, 2), st.none(), st.lists(st.integers(0, 2), max_size=2))
+ROWS = st.lists(
+    st.tuples(
+        st.integers(0, 400),
+        st.sampled_from(["a", "b", "c"]),
+        KEYS,
+        st.integers(0, 1),
+        st.booleans(),
+    ),
+    max_size=40,
+)
+
+
+def _events(rows: list[tuple[int, str, Any, int, bool]]) -> list[SourceEvent]:
+    """Rows of (time step, category, key, flag, has timestamp) in timestamp order."""
+    events, ts = [], 0
+    for n, (step, cat, key, flag, timed) in enumerate(rows, 1):
+        ts += step
+        src: dict[str, Any] = {"event": {"category": cat}, "k": key, "f": flag, "n": n}
+        if timed:
+            src["@timestamp"] = ts
+        events.append(SourceEvent("idx", str(n), src))
+    return events
+
+
+def _ids(hits: list[Hit]) -> list[tuple[list[str], tuple[Any, ...]]]:
+    return [([e.id for e in h.events], h.join_keys) for h in hits]
+
+
+@settings(max_examples=80, deadline=None)
+@given(ROWS, st.sampled_from(PLAIN_QUERIES), st.integers(1, 5))
+def test_plain_loop_agrees_with_the_general_path(
+    rows: list[tuple[int, str, Any, int, bool]], text: str, sweep: int
+) -> None:
+    query = compile_query(text, tiebreaker_field="n")
+    events = _events(rows)
+    fast, general = query.executor(), query.executor()
+    assert fast.plain
+    general.plain = False
+    for ex in (fast, general):
+        assert ex.matcher is not None
+        ex.matcher.sweep_every = sweep
+        ex.feed(events[:20])
+        ex.feed(events[20:])
+    assert _ids(fast.finish()) == _ids(general.finish())
+    assert fast.seq == general.seq == len(events)
+
+
+def test_until_and_missing_events_keep_the_general_path() -> None:
+    for text in (
+        "sequence by k [a where true] [b where true] until [c where true]",
+        "sequence by k with maxspan=1s [a where true] ![c where true] [b where true]",
+    ):
+        assert not compile_query(text).executor().plain

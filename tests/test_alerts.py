@@ -207,3 +207,16 @@ def test_discover_url_ids_are_quoted_exactly_as_quote_does(doc_id: str) -> None:
     url = discover_url(links, "idx", doc_id)
     base = "http://k/s/s/app/discover#/doc/security-solution-default/idx?id="
     assert url == base + quote(doc_id, safe="")
+
+
+def test_sample_span_is_earliest_to_latest_whatever_the_event_order() -> None:
+    """Samples list events in filter order; with clock skew the first is not the earliest."""
+    from eqlwatch.hitfacts import time_span
+
+    assert time_span(["2019-05-12T18:35:05.140Z", "2019-05-12T18:35:04.463Z"]) == (
+        "2019-05-12T18:35:04.463Z",
+        "2019-05-12T18:35:05.140Z",
+    )
+    assert time_span([1_000, "1970-01-01T00:00:00.500Z"]) == ("1970-01-01T00:00:00.500Z", 1_000)
+    assert time_span(["garbage", "2020-01-01T00:00:00Z"]) == ("garbage", "2020-01-01T00:00:00Z")
+    assert time_span([]) is None

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import orjson
 
 from eqlwatch.enrich import Enrichment
-from eqlwatch.hitfacts import HitFacts, facts_of, parts_of, present_sources, read
+from eqlwatch.hitfacts import HitFacts, facts_of, parts_of, present_sources, read, time_span
 from eqlwatch.model import Alert, Hit, HitEvent
 from eqlwatch.rules.exceptions import is_excepted, matching_exception
 from eqlwatch.rules.fields import has_dotted_key
@@ -204,8 +204,9 @@ def _event_fields(
         "created": created,
         "reason": f"{hit.kind} matched {body.name}",
     }
-    if stamps:
-        event["start"], event["end"] = stamps[0], stamps[-1]
+    span = time_span(stamps)
+    if span is not None:
+        event["start"], event["end"] = span
     first_url = next((r["url"] for r in slots if "url" in r), None)
     if first_url is not None:
         event["url"] = first_url

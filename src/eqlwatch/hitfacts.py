@@ -17,6 +17,7 @@ from typing import Any
 
 from eqlwatch.model import Hit
 from eqlwatch.rules.fields import get_field
+from eqlwatch.windowing import parse_timestamp
 
 
 @lru_cache(maxsize=512)
@@ -66,6 +67,10 @@ class HitFacts:
         """The timestamps the events have, in event order."""
         return [t for t in self.times if t is not None]
 
+    def span(self) -> tuple[Any, Any] | None:
+        """(earliest, latest) timestamp as written in the events; see `time_span`."""
+        return time_span(self.stamps)
+
     def first(self, path: str) -> Any:
         """The first non-empty value of a field across the events (host, user, ...)."""
         for value in self.values(path):
@@ -104,3 +109,19 @@ def facts_of(
 def present_sources(hit: Hit) -> list[Mapping[str, Any]]:
     """The `_source` of each event the hit has (missing `![...]` slots left out)."""
     return [e.source for e in hit.events if not e.missing]
+
+
+def time_span(stamps: list[Any]) -> tuple[Any, Any] | None:
+    """The earliest and latest of the timestamps, as written in the events.
+
+    Sequences list events in time order, but samples list them in filter order and real
+    captures have clock skew, so the first event is not always the earliest. Values that do
+    not parse keep event order.
+    """
+    if not stamps:
+        return None
+    try:
+        keyed = sorted((parse_timestamp(s), n) for n, s in enumerate(stamps))
+    except ValueError:
+        return stamps[0], stamps[-1]
+    return stamps[keyed[0][1]], stamps[keyed[-1][1]]

@@ -16,7 +16,7 @@ import structlog
 from jinja2 import Template
 
 from eqlwatch.enrich import Enrichment
-from eqlwatch.hitfacts import HitFacts, facts_of, present_sources
+from eqlwatch.hitfacts import HitFacts, facts_of, present_sources, time_span
 from eqlwatch.model import Hit
 from eqlwatch.notes.env import make_environment
 from eqlwatch.notes.facts import summarise
@@ -61,13 +61,14 @@ def alert_view(
     else:
         stamps = [get_field(e.source, timestamp_field) for e in hit.events if not e.missing]
         stamps = [s for s in stamps if s is not None]
+    span = time_span(stamps)
     return {
         "id": alert_id,
         "kind": hit.kind,
         "job_id": job_id,
         "detected_at": detected_at,
-        "start": stamps[0] if stamps else None,
-        "end": stamps[-1] if stamps else None,
+        "start": span[0] if span else None,
+        "end": span[1] if span else None,
         "severity": rule.rule.severity,
         "risk_score": rule.rule.risk_score,
     }

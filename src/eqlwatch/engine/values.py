@@ -34,31 +34,51 @@ def _days_from_civil(y: int, m: int, d: int) -> int:
 
 
 _DAYS: dict[str, int] = {}
+_SECONDS: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> epoch ns: logs repeat each second
+_CACHE_LIMIT = 100_000
 
 
 def _fast_iso(text: str) -> int | None:
     """`YYYY-MM-DDTHH:MM:SS[.fff[ffffff]]Z`, the shape nearly all logs use, without regex."""
     n = len(text)
-    if text[n - 1] != "Z" or n < 20 or text[10] != "T" or text[13] != ":" or text[16] != ":":
+    if text[n - 1] != "Z" or n < 20:
         return None
-    day = text[:10]
+    head = text[:19]
+    base = _SECONDS.get(head)
+    if base is None:
+        base = _iso_seconds(head)
+        if base is None:
+            return None
+        if len(_SECONDS) < _CACHE_LIMIT:
+            _SECONDS[head] = base
+    if n == 20:
+        return base
+    if text[19] != "." or n > 30:
+        return None
+    try:
+        return base + int(text[20 : n - 1].ljust(9, "0"))
+    except ValueError:
+        return None
+
+
+def _iso_seconds(head: str) -> int | None:
+    """Epoch ns of the 19-character `YYYY-MM-DDTHH:MM:SS` head of a date-time."""
+    if head[10] != "T" or head[13] != ":" or head[16] != ":":
+        return None
+    day = head[:10]
     days = _DAYS.get(day)
     if days is None:
         if not (day[:4].isdigit() and day[4] == "-" and day[5:7].isdigit() and day[7] == "-"):
             return None
-        if not day[8:10].isdigit() or len(_DAYS) > 100_000:
+        if not day[8:10].isdigit() or len(_DAYS) > _CACHE_LIMIT:
             return None
         if not (1 <= int(day[5:7]) <= 12 and 1 <= int(day[8:10]) <= 31):
             return None
         days = _DAYS[day] = _days_from_civil(int(day[:4]), int(day[5:7]), int(day[8:10]))
     try:
-        secs = days * 86400 + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
-        if n == 20:
-            return secs * NS_PER_S
-        if text[19] != "." or n > 30:
-            return None
-        frac = text[20 : n - 1]
-        return secs * NS_PER_S + int(frac.ljust(9, "0"))
+        return (
+            days * 86400 + int(head[11:13]) * 3600 + int(head[14:16]) * 60 + int(head[17:19])
+        ) * NS_PER_S
     except ValueError:
         return None
 

@@ -166,3 +166,25 @@ def test_invalid_cidr_exception_is_reported() -> None:
     assert errors[0].location is not None
     assert errors[0].location.field == "eqlwatch.exceptions[0]"
     assert "CIDR" in errors[0].message
+
+
+def test_event_fields_prefer_the_rule_then_the_defaults() -> None:
+    from eqlwatch.rules import parse_rule
+
+    base = (
+        '[rule]\nrule_id = "x"\nname = "n"\ndescription = "d"\ntype = "eql"\n'
+        "risk_score = 1\nseverity = \"low\"\nquery = 'any where true'\n"
+    )
+    plain, _ = parse_rule(base, file="a.toml")
+    assert plain is not None
+    assert plain.event_fields("ts", "seq", "cat")._asdict() == {
+        "timestamp_field": "ts",
+        "tiebreaker_field": "seq",
+        "event_category_field": "cat",
+    }
+    own, _ = parse_rule(
+        base + 'timestamp_field = "event.created"\nevent_category_override = "event.type"\n',
+        file="b.toml",
+    )
+    assert own is not None
+    assert own.event_fields("ts", "seq", "cat") == ("event.created", "seq", "event.type")

@@ -47,13 +47,7 @@ SAMPLE_LINES = 2_000  # lines of the first NDJSON file used to pick selective ne
 
 def compile_rule(rule: Rule) -> CompiledQuery:
     """The rule's query with its own timestamp, tiebreaker and category fields."""
-    body = rule.rule
-    return _compiled(
-        rule.query,
-        body.timestamp_field or "@timestamp",
-        body.tiebreaker_field,
-        body.event_category_override or "event.category",
-    )
+    return _compiled(rule.query, *rule.event_fields())
 
 
 @lru_cache(maxsize=256)

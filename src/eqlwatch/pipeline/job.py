@@ -69,9 +69,9 @@ def prepare_rules(job: Job, rules: Sequence[Rule]) -> tuple[list[PreparedRule], 
         try:
             info = compile_query(
                 rule.query,
-                timestamp_field=rule.rule.timestamp_field or job.timestamp_field,
-                tiebreaker_field=rule.rule.tiebreaker_field or job.tiebreaker_field,
-                event_category_field=rule.rule.event_category_override or job.event_category_field,
+                **rule.event_fields(
+                    job.timestamp_field, job.tiebreaker_field, job.event_category_field
+                )._asdict(),
             ).info
         except EqlwatchError as exc:
             errors.append(f"{rule.path}: {exc}")

@@ -220,9 +220,9 @@ class RuleRunner:
             indices=s.indices or rule.rule.index,
             window=piece.query,
             size=s.size,
-            timestamp_field=rule.rule.timestamp_field or s.timestamp_field,
-            tiebreaker_field=rule.rule.tiebreaker_field or s.tiebreaker_field,
-            event_category_field=rule.rule.event_category_override or s.event_category_field,
+            **rule.event_fields(
+                s.timestamp_field, s.tiebreaker_field, s.event_category_field
+            )._asdict(),
         )
 
     def _retry(self, action: Callable[[], T], *, what: str) -> T:

@@ -5,6 +5,7 @@ from eqlwatch.rules.fields import get_field
 from eqlwatch.rules.loader import LoadResult, load_rule_text, load_rules, parse_rule
 from eqlwatch.rules.model import (
     EqlwatchTable,
+    EventFields,
     Fixture,
     Metadata,
     Rule,
@@ -18,6 +19,7 @@ from eqlwatch.rules.timespec import format_duration, parse_duration, parse_from
 
 __all__ = [
     "EqlwatchTable",
+    "EventFields",
     "ExceptionEntry",
     "Fixture",
     "LoadResult",

@@ -114,14 +114,8 @@ def check_query(rule: Rule, text: str, *, file: str) -> list[EqlwatchError]:
     """Compile the rule's query with the embedded engine; errors point into the file."""
     from eqlwatch.engine import compile_query  # deferred: keeps rule parsing light
 
-    body = rule.rule
     try:
-        compile_query(
-            body.query,
-            timestamp_field=body.timestamp_field or "@timestamp",
-            tiebreaker_field=body.tiebreaker_field,
-            event_category_field=body.event_category_override or "event.category",
-        )
+        compile_query(rule.query, **rule.event_fields()._asdict())
     except QueryError as exc:
         return [QueryError(exc.message, location=_query_location(exc, text, file))]
     return []

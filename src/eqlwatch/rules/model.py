@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -153,6 +153,14 @@ class EqlwatchTable(_Strict):
     fixtures: tuple[Fixture, ...] = ()
 
 
+class EventFields(NamedTuple):
+    """Timestamp, tiebreaker and category fields, named as compile_query/SearchRequest take them."""
+
+    timestamp_field: str
+    tiebreaker_field: str | None
+    event_category_field: str
+
+
 class Rule(_Open):
     """One loaded rule file. `path` is where it came from (for messages and fixtures)."""
 
@@ -172,6 +180,20 @@ class Rule(_Open):
     @property
     def query(self) -> str:
         return self.rule.query
+
+    def event_fields(
+        self,
+        timestamp_field: str = "@timestamp",
+        tiebreaker_field: str | None = None,
+        event_category_field: str = "event.category",
+    ) -> EventFields:
+        """The fields a search for this rule reads: the rule's own, else the given defaults."""
+        body = self.rule
+        return EventFields(
+            timestamp_field=body.timestamp_field or timestamp_field,
+            tiebreaker_field=body.tiebreaker_field or tiebreaker_field,
+            event_category_field=body.event_category_override or event_category_field,
+        )
 
     @property
     def lookback(self) -> timedelta:

@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
             None, "--data-stream", help="Target data stream (default: each event's own)."
         ),
         input_format: str = typer.Option(
-            "auto", "--format", help=f"One of: {', '.join(INPUT_FORMATS)}."
+            "auto", "--input-format", "--format", help=f"One of: {', '.join(INPUT_FORMATS)}."
         ),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import random
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eqlwatch.engine import Hit, SourceEvent, compile_query
+from eqlwatch.engine.reader import read_event_file
 
 PLAIN_QUERIES = [
     "sequence by k with maxspan=1s [a where true] [b where f == 1]",
@@ -54,8 +58,8 @@ def test_plain_loop_agrees_with_the_general_path(
     query = compile_query(text, tiebreaker_field="n")
     events = _events(rows)
     fast, general = query.executor(), query.executor()
-    assert fast.plain
-    general.plain = False
+    assert fast.plain is not None
+    general.plain = None
     for ex in (fast, general):
         assert ex.matcher is not None
         ex.matcher.sweep_every = sweep
@@ -70,4 +74,36 @@ def test_until_and_missing_events_keep_the_general_path() -> None:
         "sequence by k [a where true] [b where true] until [c where true]",
         "sequence by k with maxspan=1s [a where true] ![c where true] [b where true]",
     ):
-        assert not compile_query(text).executor().plain
+        assert compile_query(text).executor().plain is None
+
+
+def test_ndjson_files_fed_line_by_line_agree_with_the_event_stream(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    lines, ts = [], 0
+    for n in range(1, 400):
+        ts += rng.randint(0, 300)
+        src = {"@timestamp": ts, "event": {"category": rng.choice("abc")}, "k": rng.randint(0, 3)}
+        src["f"] = rng.randint(0, 1)
+        shape = rng.random()
+        if shape < 0.05:
+            lines.append(b"{not json")
+        elif shape < 0.08:
+            lines.append(b"   ")
+        elif shape < 0.12:
+            lines.append(json.dumps({"_id": f"h{n}", "_source": src}).encode())
+        elif shape < 0.14:
+            lines.append(b"[1, 2]")
+        else:
+            lines.append(json.dumps(src).encode())
+    path = tmp_path / "logs.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    query = compile_query(PLAIN_QUERIES[0])
+    results = []
+    for fused in (True, False):
+        ex = query.executor()
+        events, counter = read_event_file(path)
+        ex.feed(events if fused else iter(list(events)))
+        results.append((_ids(ex.finish()), ex.seq, counter.count, [str(e) for e in counter.errors]))
+    assert results[0] == results[1]
+    assert results[0][0]
+    assert results[0][2] > 0

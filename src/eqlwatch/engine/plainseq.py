@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
+
 from eqlwatch.engine.plan import Plan, SourceEvent, ordinal_of
+from eqlwatch.engine.reader import RawLines
 from eqlwatch.engine.sequence import SequenceMatcher, _Partial
 
 
@@ -23,86 +26,148 @@ def is_plain(matcher: SequenceMatcher, has_until: bool) -> bool:
     return plain and len(matcher.positives) >= 2
 
 
+class PlainFeeder:
+    """Selection and advancement of one event, for both input forms below."""
+
+    def __init__(self, matcher: SequenceMatcher, plan_for: Callable[[str], Plan]) -> None:
+        self.matcher, self.plan_for = matcher, plan_for
+        self.index: str | None = None
+        self.plan: Plan | None = None
+        self.steps: list[tuple[int, int, Any, Any]] = []
+
+    def use(self, index: str) -> Callable[[Any], tuple[int, ...]]:
+        """Switch to the plan of `index`; returns its category dispatch."""
+        plan = self.plan = self.plan_for(index)
+        self.index = index
+        stages = plan.stages
+        self.steps = [(p, i, stages[i].cond, stages[i].keys) for p, i in self.matcher.descending]
+        return plan.dispatch
+
+    def step(self, src: Any, cands: tuple[int, ...], seq: int, ev: Any, number: int) -> None:
+        """Try the event's candidate stages, last first; `ev` is built only when needed."""
+        m = self.matcher
+        states = m.states
+        event: Any = None
+        for pos, i, cond, keys_of in self.steps:
+            if i not in cands:
+                continue
+            if pos:
+                prev = states[pos - 1]
+                if not prev:
+                    continue
+                keys = keys_of(src)
+                if not keys:
+                    continue
+                if len(keys) == 1:
+                    if keys[0] not in prev:
+                        continue
+                else:
+                    keys = [k for k in keys if k in prev]
+                    if not keys:
+                        continue
+                if cond is not None and not cond(src):
+                    continue
+            else:
+                if cond is not None and not cond(src):
+                    continue
+                keys = keys_of(src)
+                if not keys:
+                    continue
+            if event is None:
+                assert self.plan is not None
+                ordinal = ordinal_of(self.plan, src, seq)
+                if ordinal is None:
+                    return
+                m._check_order(ordinal)
+                if ev is None:
+                    ev = _new(SourceEvent, (self.index, str(number), src))
+                event = (ordinal, ev)
+            self._advance(pos, keys, event)
+        if event is not None:
+            m.seen += 1
+            if m.maxspan is not None and m.seen % m.sweep_every == 0:
+                m._sweep(event[0][0])
+
+    def _advance(self, pos: int, keys: list[Any], event: Any) -> None:
+        m = self.matcher
+        states = m.states
+        if pos == 0:
+            first = states[0]
+            for key in keys:
+                first[key] = _Partial(event)
+            return
+        prev = states[pos - 1]
+        ts = event[0][0]
+        maxspan = m.maxspan
+        for key in keys:
+            partial = prev.pop(key, None)
+            if partial is None or (maxspan is not None and ts - partial.start > maxspan):
+                continue
+            partial.events.append(event)
+            if pos == len(states):
+                m._emit(partial.events, key)
+            else:
+                states[pos][key] = partial
+
+
 def feed_plain(
-    matcher: SequenceMatcher,
+    feeder: PlainFeeder,
     events: Iterable[SourceEvent],
-    plan_for: Callable[[str], Plan],
     seq: int,
     store: Callable[[int], None],
 ) -> None:
     """Feed `events` (numbered from `seq`); `store` gets the next number, even on error."""
-    states = matcher.states
-    last = len(states)
-    maxspan = matcher.maxspan
-    descending = matcher.descending
-    index: str | None = None
-    plan: Plan | None = None
-    steps: list[tuple[int, int, Any, Any]] = []
-    dispatch: Callable[[Any], tuple[int, ...]] = tuple
+    step = feeder.step
+    index = feeder.index
+    dispatch: Callable[[Any], tuple[int, ...]] = (
+        feeder.use(index) if index is not None else _nothing
+    )
     try:
         for ev in events:
             if ev[0] != index:
                 index = ev[0]
-                plan = plan_for(index)
-                dispatch = plan.dispatch
-                steps = [(p, i, plan.stages[i].cond, plan.stages[i].keys) for p, i in descending]
+                dispatch = feeder.use(index)
             src = ev[2]
             cands = dispatch(src)
-            if not cands:
-                seq += 1
-                continue
-            event: Any = None
-            for pos, i, cond, keys_of in steps:
-                if i not in cands:
-                    continue
-                if pos:
-                    prev = states[pos - 1]
-                    if not prev:
-                        continue
-                    keys = keys_of(src)
-                    if not keys:
-                        continue
-                    if len(keys) == 1:
-                        if keys[0] not in prev:
-                            continue
-                    else:
-                        keys = [k for k in keys if k in prev]
-                        if not keys:
-                            continue
-                    if cond is not None and not cond(src):
-                        continue
-                else:
-                    if cond is not None and not cond(src):
-                        continue
-                    keys = keys_of(src)
-                    if not keys:
-                        continue
-                if event is None:
-                    assert plan is not None
-                    ordinal = ordinal_of(plan, src, seq)
-                    if ordinal is None:
-                        break
-                    matcher._check_order(ordinal)
-                    event = (ordinal, ev)
-                if pos == 0:
-                    first = states[0]
-                    for key in keys:
-                        first[key] = _Partial(event)
-                    continue
-                ts = event[0][0]
-                for key in keys:
-                    partial = prev.pop(key, None)
-                    if partial is None or (maxspan is not None and ts - partial.start > maxspan):
-                        continue
-                    partial.events.append(event)
-                    if pos == last:
-                        matcher._emit(partial.events, key)
-                    else:
-                        states[pos][key] = partial
-            if event is not None:
-                matcher.seen += 1
-                if maxspan is not None and matcher.seen % matcher.sweep_every == 0:
-                    matcher._sweep(event[0][0])
+            if cands:
+                step(src, cands, seq, ev, 0)
             seq += 1
     finally:
         store(seq)
+
+
+def feed_lines(feeder: PlainFeeder, raw: RawLines, seq: int, store: Callable[[int], None]) -> None:
+    """`feed_plain` over an NDJSON file, parsing each line here: an event that no stage's
+    category selects is never wrapped in a `SourceEvent` (same events, same numbers)."""
+    loads, bad, keep = orjson.loads, orjson.JSONDecodeError, raw.keep
+    step = feeder.step
+    dispatch = feeder.use(raw.index)
+    try:
+        with raw.stream as reader:
+            for number, line in enumerate(reader, 1):
+                if keep is not None and not keep(line):
+                    continue
+                try:
+                    src = loads(line)
+                except bad as exc:
+                    raw.malformed(number, line, exc)
+                    continue
+                ev = None
+                if type(src) is not dict or "_source" in src or "_id" in src or "id" in src:
+                    ev = raw.odd(number, src)
+                    if ev is None:
+                        continue
+                    src = ev[2]
+                cands = dispatch(src)
+                if cands:
+                    step(src, cands, seq, ev, number)
+                seq += 1
+    finally:
+        store(seq)
+
+
+def _nothing(src: Any) -> tuple[int, ...]:
+    return ()
+
+
+_new = tuple.__new__  # SourceEvent(...) without NamedTuple's Python-level __new__

@@ -18,9 +18,10 @@ from datetime import timedelta
 from typing import Any
 
 from eqlwatch.engine.parse import ParsedQuery, parse
-from eqlwatch.engine.plainseq import feed_plain, is_plain
+from eqlwatch.engine.plainseq import PlainFeeder, feed_lines, feed_plain, is_plain
 from eqlwatch.engine.plan import Ordinal, Plan, Settings, SourceEvent, build_plan, ordinal_of
 from eqlwatch.engine.prefilter import LineFilter, line_filter
+from eqlwatch.engine.reader import EventStream
 from eqlwatch.engine.sample import SampleCollector
 from eqlwatch.engine.schema import FieldSchema
 from eqlwatch.engine.sequence import SequenceMatcher
@@ -174,7 +175,9 @@ class Executor:
             self.matcher = SequenceMatcher(missing, parsed.maxspan_ms, self.results.add, shared)
         elif self.kind == "sample":
             self.samples = SampleCollector(len(parsed.stages), query.max_samples_per_key)
-        self.plain = self.matcher is not None and is_plain(self.matcher, parsed.until is not None)
+        self.plain: PlainFeeder | None = None
+        if self.matcher is not None and is_plain(self.matcher, parsed.until is not None):
+            self.plain = PlainFeeder(self.matcher, query.plan_for)
 
     def feed(self, events: Iterable[SourceEvent]) -> None:
         """Evaluate events; the category is read first, timestamps only for matches.
@@ -209,8 +212,12 @@ class Executor:
 
     def _feed_sequence(self, events: Iterable[SourceEvent], matcher: SequenceMatcher) -> None:
         """The hot loop of sequence queries: most events stop at the category dispatch."""
-        if self.plain:
-            feed_plain(matcher, events, self.query.plan_for, self.seq, self._store_seq)
+        if self.plain is not None:
+            raw = events.ndjson() if isinstance(events, EventStream) else None
+            if raw is not None:
+                feed_lines(self.plain, raw, self.seq, self._store_seq)
+            else:
+                feed_plain(self.plain, events, self.seq, self._store_seq)
             return
         plan_for = self.query.plan_for
         index = ""

@@ -86,6 +86,7 @@ def read_event_file(
     """Lazily read one file of events; raises DataError only if it cannot be opened.
 
     `line_filter` (from `CompiledQuery.line_filter`) skips NDJSON lines before parsing.
+    The iterator is an `EventStream`, which a hot loop may read as raw lines instead.
     """
     p = Path(path)
     counter = errors if errors is not None else ErrorCounter()
@@ -94,22 +95,68 @@ def read_event_file(
         stream = _open(p)
     except OSError as exc:
         raise DataError(f"cannot open: {exc.strerror}", location=Location(file=str(p))) from None
-    return _events(stream, p, name, counter, line_filter), counter
+    return EventStream(RawLines(stream, p, name, counter, line_filter)), counter
 
 
-def _events(
-    stream: Stream,
-    path: Path,
-    index: str,
-    counter: ErrorCounter,
-    keep: Callable[[bytes], bool] | None,
-) -> Iterator[SourceEvent]:
-    with stream as reader:
+@dataclass
+class RawLines:
+    """An open NDJSON file of one index, with how to report and decode its odd lines."""
+
+    stream: Stream
+    path: Path
+    index: str
+    counter: ErrorCounter
+    keep: Callable[[bytes], bool] | None
+
+    def malformed(self, number: int, line: bytes, exc: orjson.JSONDecodeError) -> None:
+        """Record a line that is not JSON (blank lines are not errors)."""
+        if line.strip():
+            where = Location(file=str(self.path), line=number)
+            self.counter.add(DataError(f"malformed JSON: {exc}", location=where))
+
+    def odd(self, number: int, doc: Any) -> SourceEvent | None:
+        """A parsed line that is not a plain `_source` (a hit, an `id`, or not an object)."""
+        try:
+            return _event(self.index, number, doc, Location(file=str(self.path), line=number))
+        except DataError as exc:
+            self.counter.add(exc)
+            return None
+
+
+class EventStream:
+    """The events of one file, read once: iterate it, or take `ndjson()` before that."""
+
+    def __init__(self, raw: RawLines) -> None:
+        self._raw: RawLines | None = raw
+        self._events: Iterator[SourceEvent] | None = None
+
+    def __iter__(self) -> Iterator[SourceEvent]:
+        if self._events is None:
+            raw, self._raw = self._raw, None
+            self._events = _events(raw) if raw is not None else iter(())
+        return self._events
+
+    def __next__(self) -> SourceEvent:
+        return next(iter(self))
+
+    def ndjson(self) -> RawLines | None:
+        """The unread NDJSON lines for a caller that parses them itself (it must close the
+        stream), or None for a JSON array or once iteration has begun."""
+        raw = self._raw
+        if raw is None or raw.stream.peek(64).lstrip().startswith(b"["):
+            return None
+        self._raw = None
+        self._events = iter(())
+        return raw
+
+
+def _events(raw: RawLines) -> Iterator[SourceEvent]:
+    with raw.stream as reader:
         head = reader.peek(64).lstrip()
         if head.startswith(b"["):
-            yield from _array(reader.read(), path, index, counter)
+            yield from _array(reader.read(), raw.path, raw.index, raw.counter)
             return
-        loads = orjson.loads
+        loads, keep, index = orjson.loads, raw.keep, raw.index
         new = tuple.__new__  # SourceEvent(...) without NamedTuple's Python-level __new__
         for number, line in enumerate(reader, 1):
             if keep is not None and not keep(line):
@@ -117,17 +164,14 @@ def _events(
             try:
                 doc = loads(line)
             except orjson.JSONDecodeError as exc:
-                if line.strip():
-                    where = Location(file=str(path), line=number)
-                    counter.add(DataError(f"malformed JSON: {exc}", location=where))
+                raw.malformed(number, line, exc)
                 continue
             if type(doc) is dict and "_source" not in doc and "_id" not in doc and "id" not in doc:
                 yield new(SourceEvent, (index, str(number), doc))  # the common case, kept cheap
                 continue
-            try:
-                yield _event(index, number, doc, Location(file=str(path), line=number))
-            except DataError as exc:
-                counter.add(exc)
+            event = raw.odd(number, doc)
+            if event is not None:
+                yield event
 
 
 def _array(data: bytes, path: Path, index: str, counter: ErrorCounter) -> Iterator[SourceEvent]:

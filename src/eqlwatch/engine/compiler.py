@@ -15,7 +15,7 @@ from typing import Any
 
 from eqlwatch.engine import functions as F
 from eqlwatch.engine.parse import nodes as A
-from eqlwatch.engine.schema import FieldSchema, field_type, make_reader
+from eqlwatch.engine.schema import FieldSchema, field_type, make_reader, object_path
 from eqlwatch.engine.values import canonical_ip, date_parser, format_iso_ms, version_key
 from eqlwatch.engine.wildcard import compile_regexes, compile_wildcards
 from eqlwatch.errors import QueryError
@@ -270,8 +270,7 @@ class ExprCompiler:
             raise QueryError(f"{base}() takes {lo}..{hi} arguments, got {len(args)}")
         if base == "cidrmatch" and all(isinstance(a, A.String) for a in args[1:]):
             ranges = F.cidr_ranges([a.value for a in args[1:]])
-            ip = self.compile(args[0])
-            return lambda src: F.ip_in_ranges(ip(src), ranges)
+            return _cidr(self.compile(args[0]), ranges)
         if ci and has_ci:
             return self._call(lambda *xs: impl(*xs, ci=True), args)
         return self._call(impl, args)
@@ -343,7 +342,38 @@ def _text_test(fn: Fn, test: Callable[[str], bool], convert: bool = True) -> Fn:
                 return True
         return False
 
-    return f
+    path = object_path(fn)
+    if path is None:
+        return f
+    first, second = path
+
+    def f2(src: Mapping[str, Any]) -> Any:
+        """`f` with the usual string at `first.second` read inline."""
+        o = src.get(first)
+        if type(o) is dict:
+            v = o.get(second)
+            if type(v) is str:
+                return test(v)
+        return f(src)
+
+    return f2
+
+
+def _cidr(ip: Fn, ranges: Any) -> Fn:
+    path = object_path(ip)
+    if path is None:
+        return lambda src: F.ip_in_ranges(ip(src), ranges)
+    first, second = path
+
+    def cidr2(src: Mapping[str, Any]) -> Any:
+        o = src.get(first)
+        if type(o) is dict:
+            v = o.get(second)
+            if type(v) is str:
+                return F.ip_in_ranges(v, ranges)
+        return F.ip_in_ranges(ip(src), ranges)
+
+    return cidr2
 
 
 def _const_eq(fn: Fn, lit: Any) -> Callable[[Mapping[str, Any]], bool]:
@@ -353,7 +383,21 @@ def _const_eq(fn: Fn, lit: Any) -> Callable[[Mapping[str, Any]], bool]:
             v = fn(src)
             return v == lit or (type(v) is list and lit in v)
 
-        return eq_str
+        path = object_path(fn)
+        if path is None:
+            return eq_str
+        first, second = path
+
+        def eq_str2(src: Mapping[str, Any]) -> bool:
+            """`eq_str` with the usual string at `first.second` read inline."""
+            o = src.get(first)
+            if type(o) is dict:
+                v = o.get(second)
+                if type(v) is str:
+                    return v == lit
+            return eq_str(src)
+
+        return eq_str2
 
     def eq(src: Mapping[str, Any]) -> bool:
         v = fn(src)

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from eqlwatch.engine.compiler import ExprCompiler, field_name
 from eqlwatch.engine.parse import ParsedQuery, ParsedStage
 from eqlwatch.engine.parse import nodes as A
-from eqlwatch.engine.schema import FieldSchema, make_reader, raw_reader
+from eqlwatch.engine.schema import FieldSchema, make_reader, object_path, raw_reader
 from eqlwatch.engine.values import NS_PER_MS, format_iso_ms, sort_key
 
 Source = Mapping[str, Any]
@@ -126,6 +126,9 @@ def make_key_fn(comp: ExprCompiler, nodes: tuple[Any, ...], dates_as: str) -> Ke
         return keys1
     if len(fns) == 2:
         f1, f2 = fns
+        paths = (object_path(f1), object_path(f2))
+        if paths[0] is not None and paths[1] is not None:
+            return _inline_keys2(paths[0], paths[1], general)
 
         def keys2(src: Source) -> list[tuple[Any, ...]] | None:
             a, b = f1(src), f2(src)
@@ -138,6 +141,25 @@ def make_key_fn(comp: ExprCompiler, nodes: tuple[Any, ...], dates_as: str) -> Ke
 
 
 _SCALARS = (str, int, float, bool)
+
+
+def _inline_keys2(p1: tuple[str, str], p2: tuple[str, str], general: KeyFn) -> KeyFn:
+    """Two `a.b` join keys read inline when both are scalars (the usual case)."""
+    (a1, b1), (a2, b2) = p1, p2
+
+    def keys22(src: Source) -> list[tuple[Any, ...]] | None:
+        o = src.get(a1)
+        if type(o) is dict:
+            x = o.get(b1)
+            if type(x) in _SCALARS:
+                o = src.get(a2)
+                if type(o) is dict:
+                    y = o.get(b2)
+                    if type(y) in _SCALARS:
+                        return [(x, y)]
+        return general(src)
+
+    return keys22
 
 
 def _dispatcher(

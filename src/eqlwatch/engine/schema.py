@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from eqlwatch.engine.values import DEFAULT_DATE_FORMAT, canonical_ip, date_parser
 from eqlwatch.errors import DataError, Location
@@ -268,6 +269,18 @@ def _fast_converting_reader(name: str, convert: Callable[[Any], Any], slow: Read
 _SCALARS = (str, int, float, bool)
 
 
+_PATHS: WeakKeyDictionary[Reader, tuple[str, str]] = WeakKeyDictionary()
+
+
+def object_path(reader: Any) -> tuple[str, str] | None:
+    """(`a`, `b`) when `reader` returns `src[a][b]` unchanged whenever that is a scalar, so
+    a hot closure may read it inline and call `reader` only for the other cases."""
+    try:
+        return _PATHS.get(reader)
+    except TypeError:  # not weak-referenceable: not one of ours
+        return None
+
+
 def _fast_reader(name: str, slow: Reader) -> Reader:
     """Plain scalar values under nested objects, read without the general machinery."""
     parts = name.split(".")
@@ -289,6 +302,7 @@ def _fast_reader(name: str, slow: Reader) -> Reader:
                     return v
             return slow(src)
 
+        _PATHS[read2] = (first, second)
         return read2
     if len(parts) == 3:
         a, b, c = parts

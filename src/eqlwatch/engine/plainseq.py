@@ -142,6 +142,9 @@ def feed_lines(feeder: PlainFeeder, raw: RawLines, seq: int, store: Callable[[in
     loads, bad, keep = orjson.loads, orjson.JSONDecodeError, raw.keep
     step = feeder.step
     dispatch = feeder.use(raw.index)
+    assert feeder.plan is not None
+    first, second, by_type, none = feeder.plan.category or (None, None, {}, ())
+    get = by_type.get
     try:
         with raw.stream as reader:
             for number, line in enumerate(reader, 1):
@@ -158,7 +161,12 @@ def feed_lines(feeder: PlainFeeder, raw: RawLines, seq: int, store: Callable[[in
                     if ev is None:
                         continue
                     src = ev[2]
-                cands = dispatch(src)
+                # plan.dispatch, inline: the category is read for every line
+                o = src.get(first)
+                v = o.get(second) if type(o) is dict else None
+                if type(v) is list and len(v) == 1:
+                    v = v[0]
+                cands = get(v, none) if type(v) is str else dispatch(src)
                 if cands:
                     step(src, cands, seq, ev, number)
                 seq += 1

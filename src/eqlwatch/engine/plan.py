@@ -20,6 +20,8 @@ from eqlwatch.engine.values import NS_PER_MS, format_iso_ms, sort_key
 
 Source = Mapping[str, Any]
 KeyFn = Callable[[Source], list[tuple[Any, ...]] | None]
+Category = tuple[str, str, dict[str, tuple[int, ...]], tuple[int, ...]]
+Dispatch = Callable[[Source], tuple[int, ...]]
 
 
 class SourceEvent(NamedTuple):
@@ -57,6 +59,9 @@ class Plan:
     tiebreaker: Callable[[Source], Any] | None
     fields: frozenset[str]
     dispatch: Callable[[Source], tuple[int, ...]]  # filters (stages, then until) by category
+    # (a, b, filters by category, filters of any category) when `dispatch` reads the text at
+    # src[a][b] (or a list of one text) that way, so a hot loop can do it inline
+    category: Category | None = None
 
     def filters_matching(self, src: Source) -> list[int]:
         """Indices of the filters (stages, then until) that match; each condition runs once."""
@@ -164,7 +169,7 @@ def _inline_keys2(p1: tuple[str, str], p2: tuple[str, str], general: KeyFn) -> K
 
 def _dispatcher(
     schema: FieldSchema, settings: Settings, event_types: list[str]
-) -> Callable[[Source], tuple[int, ...]]:
+) -> tuple[Dispatch, Category | None]:
     """Indices of the filters whose event category matches the event (read once per event)."""
     any_idx = tuple(i for i, t in enumerate(event_types) if t == "any")
     by_type: dict[str, tuple[int, ...]] = {}
@@ -172,7 +177,7 @@ def _dispatcher(
         if t != "any":
             by_type[t] = tuple(sorted({*by_type.get(t, ()), i, *any_idx}))
     if not by_type:
-        return lambda src: any_idx
+        return (lambda src: any_idx), None
     target, _ = schema.resolve(settings.event_category_field)
     read = raw_reader(target)
     get = by_type.get
@@ -182,7 +187,7 @@ def _dispatcher(
 
     parts = target.split(".")
     if len(parts) != 2:
-        return dispatch
+        return dispatch, None
     first, second = parts
 
     def dispatch2(src: Source) -> tuple[int, ...]:
@@ -196,7 +201,7 @@ def _dispatcher(
                 return get(v, any_idx)
         return dispatch(src)
 
-    return dispatch2
+    return dispatch2, (first, second, by_type, any_idx)
 
 
 def _lookup_types(
@@ -230,7 +235,7 @@ def build_plan(parsed: ParsedQuery, schema: FieldSchema, settings: Settings) -> 
     types = [f.event_type for f in filters]
     if any(t != "any" for t in types):
         comp.fields.add(settings.event_category_field)
-    dispatch = _dispatcher(schema, settings, types)
+    dispatch, category = _dispatcher(schema, settings, types)
     plans = [_stage(comp, f, dates_as, dispatch, i) for i, f in enumerate(filters)]
     until = plans.pop() if parsed.until else None
     ts = make_reader(schema, settings.timestamp_field, settings.timestamp_field)
@@ -240,7 +245,7 @@ def build_plan(parsed: ParsedQuery, schema: FieldSchema, settings: Settings) -> 
         comp.fields.add(settings.tiebreaker_field)
     if parsed.kind != "sample":
         comp.fields.add(settings.timestamp_field)
-    return Plan(tuple(plans), until, ts, tb, frozenset(comp.fields), dispatch)
+    return Plan(tuple(plans), until, ts, tb, frozenset(comp.fields), dispatch, category)
 
 
 class Ordinal(NamedTuple):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,21 @@ def _events(rows: list[tuple[int, str, Any, int, bool]]) -> list[SourceEvent]:
     for n, (step, cat, key, flag, timed) in enumerate(rows, 1):
         ts += step
         src: dict[str, Any] = {"event": {"category": cat}, "k": key, "f": flag, "n": n}
-        if timed:
-            src["@timestamp"] = ts
+        if timed:  # epoch ms, or ISO text in the usual shape or with an offset
+            src["@timestamp"] = (
+                BASE_MS + ts if n % 3 == 0 else _iso(ts, "Z" if n % 3 == 1 else "+00:00")
+            )
         events.append(SourceEvent("idx", str(n), src))
     return events
+
+
+BASE = datetime(2025, 6, 1, tzinfo=UTC)
+BASE_MS = int(BASE.timestamp()) * 1000
+
+
+def _iso(ms: int, zone: str) -> str:
+    moment = BASE + timedelta(milliseconds=ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}{zone}"
 
 
 def _ids(hits: list[Hit]) -> list[tuple[list[str], tuple[Any, ...]]]:
@@ -51,11 +63,11 @@ def _ids(hits: list[Hit]) -> list[tuple[list[str], tuple[Any, ...]]]:
 
 
 @settings(max_examples=80, deadline=None)
-@given(ROWS, st.sampled_from(PLAIN_QUERIES), st.integers(1, 5))
+@given(ROWS, st.sampled_from(PLAIN_QUERIES), st.integers(1, 5), st.sampled_from([None, "n"]))
 def test_plain_loop_agrees_with_the_general_path(
-    rows: list[tuple[int, str, Any, int, bool]], text: str, sweep: int
+    rows: list[tuple[int, str, Any, int, bool]], text: str, sweep: int, tiebreaker: str | None
 ) -> None:
-    query = compile_query(text, tiebreaker_field="n")
+    query = compile_query(text, tiebreaker_field=tiebreaker)
     events = _events(rows)
     fast, general = query.executor(), query.executor()
     assert fast.plain is not None

@@ -15,9 +15,10 @@ from typing import Any
 
 import orjson
 
-from eqlwatch.engine.plan import Plan, SourceEvent, ordinal_of
+from eqlwatch.engine.plan import NO_TIEBREAKER, Ordinal, Plan, SourceEvent, ordinal_of
 from eqlwatch.engine.reader import RawLines
 from eqlwatch.engine.sequence import SequenceMatcher, _Partial
+from eqlwatch.engine.values import fast_iso
 
 
 def is_plain(matcher: SequenceMatcher, has_until: bool) -> bool:
@@ -34,11 +35,13 @@ class PlainFeeder:
         self.index: str | None = None
         self.plan: Plan | None = None
         self.steps: list[tuple[int, int, Any, Any]] = []
+        self.iso: str | None = None
 
     def use(self, index: str) -> Callable[[Any], tuple[int, ...]]:
         """Switch to the plan of `index`; returns its category dispatch."""
         plan = self.plan = self.plan_for(index)
         self.index = index
+        self.iso = plan.iso_timestamp
         stages = plan.stages
         self.steps = [(p, i, stages[i].cond, stages[i].keys) for p, i in self.matcher.descending]
         return plan.dispatch
@@ -74,10 +77,18 @@ class PlainFeeder:
                 if not keys:
                     continue
             if event is None:
-                assert self.plan is not None
-                ordinal = ordinal_of(self.plan, src, seq)
+                ordinal = None
+                if self.iso is not None:  # ordinal_of's common case, inline
+                    text = src.get(self.iso)
+                    if type(text) is str and len(text) >= 20:
+                        ts = fast_iso(text)
+                        if ts is not None:
+                            ordinal = _new(Ordinal, (ts, NO_TIEBREAKER, seq))
                 if ordinal is None:
-                    return
+                    assert self.plan is not None
+                    ordinal = ordinal_of(self.plan, src, seq)
+                    if ordinal is None:
+                        return
                 m._check_order(ordinal)
                 if ev is None:
                     ev = _new(SourceEvent, (self.index, str(number), src))

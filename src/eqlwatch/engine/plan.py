@@ -15,7 +15,13 @@ from typing import Any, NamedTuple
 from eqlwatch.engine.compiler import ExprCompiler, field_name
 from eqlwatch.engine.parse import ParsedQuery, ParsedStage
 from eqlwatch.engine.parse import nodes as A
-from eqlwatch.engine.schema import FieldSchema, make_reader, object_path, raw_reader
+from eqlwatch.engine.schema import (
+    FieldSchema,
+    iso_date_field,
+    make_reader,
+    object_path,
+    raw_reader,
+)
 from eqlwatch.engine.values import NS_PER_MS, format_iso_ms, sort_key
 
 Source = Mapping[str, Any]
@@ -62,6 +68,9 @@ class Plan:
     # (a, b, filters by category, filters of any category) when `dispatch` reads the text at
     # src[a][b] (or a list of one text) that way, so a hot loop can do it inline
     category: Category | None = None
+    # the top-level field of an ISO `@timestamp` read with the default format, no tiebreaker:
+    # then `values.fast_iso(text)`, when not None, is the ordinal's timestamp (see `ordinal_of`)
+    iso_timestamp: str | None = None
 
     def filters_matching(self, src: Source) -> list[int]:
         """Indices of the filters (stages, then until) that match; each condition runs once."""
@@ -245,7 +254,8 @@ def build_plan(parsed: ParsedQuery, schema: FieldSchema, settings: Settings) -> 
         comp.fields.add(settings.tiebreaker_field)
     if parsed.kind != "sample":
         comp.fields.add(settings.timestamp_field)
-    return Plan(tuple(plans), until, ts, tb, frozenset(comp.fields), dispatch, category)
+    iso = iso_date_field(ts) if tb is None else None
+    return Plan(tuple(plans), until, ts, tb, frozenset(comp.fields), dispatch, category, iso)
 
 
 class Ordinal(NamedTuple):
@@ -272,4 +282,4 @@ def ordinal_of(plan: Plan, src: Source, seq: int) -> Ordinal | None:
 
 
 _new = tuple.__new__  # NamedTuple construction without its Python-level __new__
-_NO_TIEBREAKER = (0, 0)
+NO_TIEBREAKER = _NO_TIEBREAKER = (0, 0)

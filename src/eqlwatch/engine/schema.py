@@ -263,7 +263,21 @@ def _fast_converting_reader(name: str, convert: Callable[[Any], Any], slow: Read
             return convert(v)
         return slow(src)
 
+    if convert is date_parser(DEFAULT_DATE_FORMAT):
+        _ISO_FIELDS[read] = name
     return read
+
+
+_ISO_FIELDS: WeakKeyDictionary[Reader, str] = WeakKeyDictionary()
+
+
+def iso_date_field(reader: Any) -> str | None:
+    """The top-level field when `reader` turns its text into epoch ns with the default
+    date format: an ISO text that `values.fast_iso` parses gives what `reader` gives."""
+    try:
+        return _ISO_FIELDS.get(reader)
+    except TypeError:
+        return None
 
 
 _SCALARS = (str, int, float, bool)

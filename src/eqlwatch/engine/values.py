@@ -83,6 +83,9 @@ def _iso_seconds(head: str) -> int | None:
         return None
 
 
+fast_iso = _fast_iso  # for hot loops: None unless the common `...Z` shape
+
+
 def parse_iso(text: str) -> int | None:
     """ISO-8601 date or date-time to epoch nanoseconds; None when it is not one."""
     if len(text) >= 20:

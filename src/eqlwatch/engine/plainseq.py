@@ -27,31 +27,42 @@ def is_plain(matcher: SequenceMatcher, has_until: bool) -> bool:
     return plain and len(matcher.positives) >= 2
 
 
+Step = Callable[[Any, tuple[int, ...], int, Any, int], None]
+
+
 class PlainFeeder:
-    """Selection and advancement of one event, for both input forms below."""
+    """Selection and advancement of one event (`step`), for both input forms below."""
 
     def __init__(self, matcher: SequenceMatcher, plan_for: Callable[[str], Plan]) -> None:
         self.matcher, self.plan_for = matcher, plan_for
         self.index: str | None = None
         self.plan: Plan | None = None
-        self.steps: list[tuple[int, int, Any, Any]] = []
-        self.iso: str | None = None
+        self.step: Step = _no_step
 
     def use(self, index: str) -> Callable[[Any], tuple[int, ...]]:
         """Switch to the plan of `index`; returns its category dispatch."""
         plan = self.plan = self.plan_for(index)
         self.index = index
-        self.iso = plan.iso_timestamp
-        stages = plan.stages
-        self.steps = [(p, i, stages[i].cond, stages[i].keys) for p, i in self.matcher.descending]
+        self.step = _stepper(self.matcher, plan, index)
         return plan.dispatch
 
-    def step(self, src: Any, cands: tuple[int, ...], seq: int, ev: Any, number: int) -> None:
-        """Try the event's candidate stages, last first; `ev` is built only when needed."""
-        m = self.matcher
-        states = m.states
+
+def _no_step(src: Any, cands: tuple[int, ...], seq: int, ev: Any, number: int) -> None:
+    raise AssertionError("PlainFeeder.use() first")
+
+
+def _stepper(m: SequenceMatcher, plan: Plan, index: str) -> Step:
+    """`step(src, cands, seq, ev, number)`: try the event's candidate stages, last first;
+    `ev` (None from raw lines) is built only when the event advances something."""
+    states = m.states
+    first = states[0]
+    stages = plan.stages
+    steps = [(p, i, stages[i].cond, stages[i].keys) for p, i in m.descending]
+    ordinal = _ordinal_reader(m, plan)
+
+    def step(src: Any, cands: tuple[int, ...], seq: int, ev: Any, number: int) -> None:
         event: Any = None
-        for pos, i, cond, keys_of in self.steps:
+        for pos, i, cond, keys_of in steps:
             if i not in cands:
                 continue
             if pos:
@@ -77,48 +88,62 @@ class PlainFeeder:
                 if not keys:
                     continue
             if event is None:
-                ordinal = None
-                if self.iso is not None:  # ordinal_of's common case, inline
-                    text = src.get(self.iso)
-                    if type(text) is str and len(text) >= 20:
-                        ts = fast_iso(text)
-                        if ts is not None:
-                            ordinal = _new(Ordinal, (ts, NO_TIEBREAKER, seq))
-                if ordinal is None:
-                    assert self.plan is not None
-                    ordinal = ordinal_of(self.plan, src, seq)
-                    if ordinal is None:
-                        return
-                m._check_order(ordinal)
+                o = ordinal(src, seq)
+                if o is None:
+                    return
                 if ev is None:
-                    ev = _new(SourceEvent, (self.index, str(number), src))
-                event = (ordinal, ev)
-            self._advance(pos, keys, event)
+                    ev = _new(SourceEvent, (index, str(number), src))
+                event = (o, ev)
+            if pos == 0:
+                for key in keys:
+                    first[key] = _Partial(event)
+            else:
+                _advance(m, pos, keys, event)
         if event is not None:
             m.seen += 1
             if m.maxspan is not None and m.seen % m.sweep_every == 0:
                 m._sweep(event[0][0])
 
-    def _advance(self, pos: int, keys: list[Any], event: Any) -> None:
-        m = self.matcher
-        states = m.states
-        if pos == 0:
-            first = states[0]
-            for key in keys:
-                first[key] = _Partial(event)
-            return
-        prev = states[pos - 1]
-        ts = event[0][0]
-        maxspan = m.maxspan
-        for key in keys:
-            partial = prev.pop(key, None)
-            if partial is None or (maxspan is not None and ts - partial.start > maxspan):
-                continue
-            partial.events.append(event)
-            if pos == len(states):
-                m._emit(partial.events, key)
-            else:
-                states[pos][key] = partial
+    return step
+
+
+def _ordinal_reader(m: SequenceMatcher, plan: Plan) -> Callable[[Any, int], Ordinal | None]:
+    """`ordinal_of` (ISO `@timestamp` read inline when it applies), checked for order."""
+    iso = plan.iso_timestamp
+
+    def ordinal(src: Any, seq: int) -> Ordinal | None:
+        o = None
+        if iso is not None:
+            text = src.get(iso)
+            if type(text) is str and len(text) >= 20:
+                ts = fast_iso(text)
+                if ts is not None:
+                    o = _new(Ordinal, (ts, NO_TIEBREAKER, seq))
+        if o is None:
+            o = ordinal_of(plan, src, seq)
+            if o is None:
+                return None
+        m._check_order(o)
+        return o
+
+    return ordinal
+
+
+def _advance(m: SequenceMatcher, pos: int, keys: list[Any], event: Any) -> None:
+    """Extend the partials of `keys` waiting at stage `pos` (> 0) with `event`."""
+    states = m.states
+    prev = states[pos - 1]
+    ts = event[0][0]
+    maxspan = m.maxspan
+    for key in keys:
+        partial = prev.pop(key, None)
+        if partial is None or (maxspan is not None and ts - partial.start > maxspan):
+            continue
+        partial.events.append(event)
+        if pos == len(states):
+            m._emit(partial.events, key)
+        else:
+            states[pos][key] = partial
 
 
 def feed_plain(
@@ -128,16 +153,17 @@ def feed_plain(
     store: Callable[[int], None],
 ) -> None:
     """Feed `events` (numbered from `seq`); `store` gets the next number, even on error."""
-    step = feeder.step
     index = feeder.index
     dispatch: Callable[[Any], tuple[int, ...]] = (
         feeder.use(index) if index is not None else _nothing
     )
+    step = feeder.step
     try:
         for ev in events:
             if ev[0] != index:
                 index = ev[0]
                 dispatch = feeder.use(index)
+                step = feeder.step
             src = ev[2]
             cands = dispatch(src)
             if cands:
@@ -151,8 +177,8 @@ def feed_lines(feeder: PlainFeeder, raw: RawLines, seq: int, store: Callable[[in
     """`feed_plain` over an NDJSON file, parsing each line here: an event that no stage's
     category selects is never wrapped in a `SourceEvent` (same events, same numbers)."""
     loads, bad, keep = orjson.loads, orjson.JSONDecodeError, raw.keep
-    step = feeder.step
     dispatch = feeder.use(raw.index)
+    step = feeder.step
     assert feeder.plan is not None
     first, second, by_type, none = feeder.plan.category or (None, None, {}, ())
     get = by_type.get

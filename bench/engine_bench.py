@@ -107,6 +107,13 @@ def stream_eqlwatch_prefilter(path: Path, query: str, limit: int) -> Result:
     return stream_eqlwatch(path, query, limit, prefilter=True)
 
 
+def stream_eqlwatch_gc_off(path: Path, query: str, limit: int) -> Result:
+    """eqlwatch with the cyclic GC off for the whole run, the same setting as eql-gc-off:
+    the collection that follows `feed` (all held hits are young then) is never paid."""
+    gc.disable()
+    return stream_eqlwatch(path, query, limit)
+
+
 def stream_eql(path: Path, query: str, _limit: int) -> Result:
     started = _Timer()
     engine, found = _eql_engine(query)
@@ -148,6 +155,7 @@ RUNNERS: dict[str, Callable[[Path, str, int], Result]] = {
     "stream:parse": stream_parse,
     "stream:eqlwatch": stream_eqlwatch,
     "stream:eqlwatch+prefilter": stream_eqlwatch_prefilter,
+    "stream:eqlwatch-gc-off": stream_eqlwatch_gc_off,
     "stream:eql": stream_eql,
     "stream:eql-gc-off": stream_eql_gc_off,
     "engine:eqlwatch": engine_eqlwatch,

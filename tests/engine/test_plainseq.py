@@ -115,7 +115,11 @@ def test_ndjson_files_fed_line_by_line_agree_with_the_event_stream(tmp_path: Pat
         ex = query.executor()
         events, counter = read_event_file(path)
         ex.feed(events if fused else iter(list(events)))
-        results.append((_ids(ex.finish()), ex.seq, counter.count, [str(e) for e in counter.errors]))
+        hits = ex.finish()
+        sources = [e.source for h in hits for e in h.events]
+        results.append(
+            (_ids(hits), sources, ex.seq, counter.count, [str(e) for e in counter.errors])
+        )
     assert results[0] == results[1]
     assert results[0][0]
-    assert results[0][2] > 0
+    assert results[0][3] > 0

@@ -11,7 +11,7 @@ last to first so an event never fills two slots of one sequence.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -27,7 +27,7 @@ def is_plain(matcher: SequenceMatcher, has_until: bool) -> bool:
     return plain and len(matcher.positives) >= 2
 
 
-Step = Callable[[Any, tuple[int, ...], int, Any, int], None]
+Step = Callable[[Any, tuple[int, ...], int, Any, Any], None]
 
 
 class PlainFeeder:
@@ -47,20 +47,20 @@ class PlainFeeder:
         return plan.dispatch
 
 
-def _no_step(src: Any, cands: tuple[int, ...], seq: int, ev: Any, number: int) -> None:
+def _no_step(src: Any, cands: tuple[int, ...], seq: int, ev: Any, held: Any) -> None:
     raise AssertionError("PlainFeeder.use() first")
 
 
 def _stepper(m: SequenceMatcher, plan: Plan, index: str) -> Step:
-    """`step(src, cands, seq, ev, number)`: try the event's candidate stages, last first;
-    `ev` (None from raw lines) is built only when the event advances something."""
+    """`step(src, cands, seq, ev, held)`: try the event's candidate stages, last first;
+    from raw lines `ev` is None and `held` is (line number, line), kept by the partials."""
     states = m.states
     first = states[0]
     stages = plan.stages
     steps = [(p, i, stages[i].cond, stages[i].keys) for p, i in m.descending]
     ordinal = _ordinal_reader(m, plan)
 
-    def step(src: Any, cands: tuple[int, ...], seq: int, ev: Any, number: int) -> None:
+    def step(src: Any, cands: tuple[int, ...], seq: int, ev: Any, held: Any) -> None:
         event: Any = None
         for pos, i, cond, keys_of in steps:
             if i not in cands:
@@ -91,8 +91,8 @@ def _stepper(m: SequenceMatcher, plan: Plan, index: str) -> Step:
                 o = ordinal(src, seq)
                 if o is None:
                     return
-                if ev is None:
-                    ev = _new(SourceEvent, (index, str(number), src))
+                if ev is None:  # from a raw line: keep the line, parse again if it completes
+                    ev = _new(_Line, (index, held))
                 event = (o, ev)
             if pos == 0:
                 for key in keys:
@@ -141,7 +141,7 @@ def _advance(m: SequenceMatcher, pos: int, keys: list[Any], event: Any) -> None:
             continue
         partial.events.append(event)
         if pos == len(states):
-            m._emit(partial.events, key)
+            m._emit([(o, _parsed(ev)) for o, ev in partial.events], key)
         else:
             states[pos][key] = partial
 
@@ -175,7 +175,8 @@ def feed_plain(
 
 def feed_lines(feeder: PlainFeeder, raw: RawLines, seq: int, store: Callable[[int], None]) -> None:
     """`feed_plain` over an NDJSON file, parsing each line here: an event that no stage's
-    category selects is never wrapped in a `SourceEvent` (same events, same numbers)."""
+    category selects is never wrapped in a `SourceEvent`, and partial sequences hold lines,
+    not parsed sources (same events, same numbers, same hits)."""
     loads, bad, keep = orjson.loads, orjson.JSONDecodeError, raw.keep
     dispatch = feeder.use(raw.index)
     step = feeder.step
@@ -205,10 +206,26 @@ def feed_lines(feeder: PlainFeeder, raw: RawLines, seq: int, store: Callable[[in
                     v = v[0]
                 cands = get(v, none) if type(v) is str else dispatch(src)
                 if cands:
-                    step(src, cands, seq, ev, number)
+                    step(src, cands, seq, ev, (number, line))
                 seq += 1
     finally:
         store(seq)
+
+
+class _Line(NamedTuple):
+    """An event of a partial sequence kept as its NDJSON line: most partials never
+    complete, and their parsed sources would churn memory while they wait."""
+
+    index: str  # type: ignore[assignment]  # as SourceEvent
+    held: tuple[int, bytes]  # (line number, line)
+
+
+def _parsed(ev: Any) -> Any:
+    """A `SourceEvent` again (the line parses to the same source it did the first time)."""
+    if type(ev) is _Line:
+        number, line = ev[1]
+        return _new(SourceEvent, (ev[0], str(number), orjson.loads(line)))
+    return ev
 
 
 def _nothing(src: Any) -> tuple[int, ...]:

@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--query", default="filter", choices=sorted(QUERIES))
     parser.add_argument("--runners", default=DEFAULT)
     parser.add_argument("--engine-events", type=int, default=200_000)
-    parser.add_argument("--repeat", type=int, default=1, help="best of N runs")
+    parser.add_argument("--repeat", type=int, default=1, help="best of N rounds")
     args = parser.parse_args()
     if args.child:
         result = measure(args.child, args.file, QUERIES[args.query], args.engine_events)
@@ -193,15 +193,21 @@ def main() -> None:
         return
     total = sum(1 for _ in args.file.open("rb"))
     print(f"{total} events in {args.file}; engine-only runs use the first {args.engine_events}")
+    runners = args.runners.split(",")
     for name in QUERIES:
-        for runner in args.runners.split(","):
-            runs = [_child(runner, args.file, name, args.engine_events) for _ in range(args.repeat)]
-            r = min(runs, key=lambda x: x["seconds"])
+        # rounds over all runners, so that every runner sees the same spells of load
+        runs: dict[str, list[dict[str, Any]]] = {r: [] for r in runners}
+        for _ in range(args.repeat):
+            for runner in runners:
+                runs[runner].append(_child(runner, args.file, name, args.engine_events))
+        for runner in runners:
+            r = min(runs[runner], key=lambda x: x["seconds"])
             count = total if runner.startswith("stream") else min(total, args.engine_events)
-            cpu = min(x["cpu"] for x in runs)
+            cpu = min(x["cpu"] for x in runs[runner])
             print(
                 f"{name:9s} {runner:26s} {r['seconds']:7.2f} s {count / r['seconds']:9.0f} ev/s"
-                f"  cpu {cpu:6.2f} s  peak {r['peak_mb']:5.0f} MB  hits {r['hits']}"
+                f"  cpu {cpu:6.2f} s  peak {r['peak_mb']:5.0f} MB  hits {r['hits']}",
+                flush=True,
             )
 
 

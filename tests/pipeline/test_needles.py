@@ -47,8 +47,7 @@ def test_no_needles_when_any_line_may_match(query: str) -> None:
 
 def test_sequences_need_every_filter_including_until() -> None:
     found = needles(
-        'sequence by h [any where x == "aa"] [any where y == "bb"]'
-        ' until [any where z == "cc"]'
+        'sequence by h [any where x == "aa"] [any where y == "bb"] until [any where z == "cc"]'
     )
     assert found == frozenset({b'"aa"', b'"bb"', b'"cc"'})
 

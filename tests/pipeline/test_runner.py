@@ -179,3 +179,33 @@ def test_first_run_records_its_start_even_when_it_fails() -> None:
     ):
         pass
     assert len(sink.alerts) == 5
+
+
+class _StateDownAfterRun(MemoryStateStore):
+    """Serves the run, then fails releasing the lease and reading the checkpoint."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def release_lease(self, lease: Lease) -> None:
+        self.down = True
+        raise RetryableBackendError("state store unreachable")
+
+    def get_checkpoint(self, key: str) -> datetime | None:
+        if self.down:
+            raise RetryableBackendError("state store unreachable")
+        return super().get_checkpoint(key)
+
+
+def test_state_store_failing_at_the_end_does_not_fail_the_run() -> None:
+    source = HitsSource(_hits(2, T0 + timedelta(minutes=1), timedelta(minutes=1)))  # type: ignore[arg-type]
+    state = _StateDownAfterRun()
+    state.set_checkpoint(KEY, T0)
+    sink = MemorySink()
+    report = _runner(source, sink, state).run(
+        make_rule(), _policy(), now=T0 + timedelta(minutes=30), run_id="1"
+    )
+    assert report.status == "ok"
+    assert report.alerts_created == 2
+    assert report.checkpoint is None

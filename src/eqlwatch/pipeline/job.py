@@ -133,9 +133,7 @@ class JobRuntime:
             for prepared in self.rules:
                 if self.should_stop():
                     break
-                report = runner.run(
-                    prepared.rule, prepared.policy, now=now, run_id=run_id, period=period
-                )
+                report = self._run_rule(runner, prepared, now, run_id, period)
                 report = self.alerts.attach_counts(report)
                 summary.reports.append(report)
             if self.backends.reports is not None and summary.reports:
@@ -151,6 +149,31 @@ class JobRuntime:
             errors=sum(len(r.errors) for r in summary.reports) + len(summary.load_errors),
         )
         return summary
+
+    def _run_rule(
+        self,
+        runner: RuleRunner,
+        prepared: PreparedRule,
+        now: datetime,
+        run_id: str,
+        period: TimeWindow | None,
+    ) -> RunReport:
+        """One rule's run; even an unexpected failure is reported and the next rule runs."""
+        rule = prepared.rule
+        try:
+            return runner.run(rule, prepared.policy, now=now, run_id=run_id, period=period)
+        except Exception as exc:  # a bug in one rule's path must not stop the job
+            log.exception("rule run failed unexpectedly", rule=rule.rule_id)
+            return RunReport(
+                job_id=self.job.id,
+                run_id=run_id,
+                rule_id=rule.rule_id,
+                rule_name=rule.name,
+                started=now,
+                duration_s=0.0,
+                status="error",
+                errors=(f"{type(exc).__name__}: {exc}",),
+            )
 
     def _write_reports(self, reports: list[RunReport]) -> None:
         assert self.backends.reports is not None

@@ -128,9 +128,21 @@ class RuleRunner:
             tally.errors.append(str(exc))
             bound.error("rule run stopped; checkpoint kept", error=str(exc))
         finally:
-            self.state.release_lease(lease)
-        checkpoint = None if period is not None else self.state.get_checkpoint(self.key(rule))
+            self._release(lease, bound)
+        checkpoint = None if period is not None else self._checkpoint_or_none(rule)
         return self._report(rule, run_id, started, clock, status, tally, checkpoint)
+
+    def _release(self, lease: Lease, bound: structlog.typing.FilteringBoundLogger) -> None:
+        try:
+            self.state.release_lease(lease)
+        except EqlwatchError as exc:  # it expires on its own; never fail the run for it
+            bound.warning("lease not released; it will expire", error=str(exc))
+
+    def _checkpoint_or_none(self, rule: Rule) -> datetime | None:
+        try:
+            return self.state.get_checkpoint(self.key(rule))
+        except EqlwatchError:
+            return None
 
     def _slices(
         self, rule: Rule, policy: WindowPolicy, now: datetime, period: TimeWindow | None

@@ -6,12 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eqlwatch.backends.base import EventSource
-from eqlwatch.engine import compile_query
 from eqlwatch.model import Alert
 from eqlwatch.pipeline.runner import RuleRunner, RunnerSettings
-from eqlwatch.windowing import WindowPolicy, policy_for
+from eqlwatch.windowing import WindowPolicy
 from tests.backends.conftest import BackendPair
-from tests.pipeline.doubles import make_rule, simple_alert
+from tests.pipeline.doubles import make_rule, policy_for_query, simple_alert
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -103,19 +102,7 @@ def _runner(backend: BackendPair, index: str, source: EventSource, size: int = 1
 
 
 def _policy(query: str, max_chunk: timedelta) -> WindowPolicy:
-    info = compile_query(query).info
-    return policy_for(
-        maxspan=info.maxspan,
-        has_until=info.has_until,
-        has_trailing_missing=info.has_trailing_missing,
-        kind=info.kind,
-        ingest_delay=timedelta(seconds=30),
-        look_back=timedelta(hours=1),
-        max_chunk=max_chunk,
-        max_slices=4,
-        min_split=timedelta(milliseconds=10),
-        max_sequence_span=timedelta(hours=1),
-    )
+    return policy_for_query(query, max_chunk=max_chunk, max_slices=4, look_back=timedelta(hours=1))
 
 
 def test_sequence_across_a_window_edge_is_alerted_once(backend: BackendPair) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from eqlwatch.engine import compile_query
 from eqlwatch.errors import RetryableBackendError
 from eqlwatch.model import Alert, Hit, HitEvent, SearchRequest, SearchResult
 from eqlwatch.rules import Rule, parse_rule
+from eqlwatch.windowing import WindowPolicy, policy_for
 
 RULE_TOML = """
 [metadata]
@@ -61,3 +63,22 @@ def simple_alert(rule: Rule, hit: Hit, *, detected_at: datetime) -> Alert:
     refs = "|".join(f"{e.index}/{e.id}" for e in hit.events)
     digest = hashlib.sha256(f"{rule.rule_id}|{refs}".encode()).hexdigest()
     return Alert(digest, rule.rule_id, {"refs": refs})
+
+
+def policy_for_query(
+    query: str, *, max_chunk: timedelta, max_slices: int, look_back: timedelta
+) -> WindowPolicy:
+    """The window policy a job with these limits gives the query (30 s ingest delay)."""
+    info = compile_query(query).info
+    return policy_for(
+        maxspan=info.maxspan,
+        has_until=info.has_until,
+        has_trailing_missing=info.has_trailing_missing,
+        kind=info.kind,
+        ingest_delay=timedelta(seconds=30),
+        look_back=look_back,
+        max_chunk=max_chunk,
+        max_slices=max_slices,
+        min_split=timedelta(milliseconds=1),
+        max_sequence_span=timedelta(hours=1),
+    )

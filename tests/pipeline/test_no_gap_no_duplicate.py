@@ -25,8 +25,8 @@ from eqlwatch.engine import SourceEvent, compile_query
 from eqlwatch.errors import BackendError
 from eqlwatch.model import Alert, WriteResult
 from eqlwatch.pipeline.runner import RuleRunner, RunnerSettings
-from eqlwatch.windowing import WindowPolicy, policy_for
-from tests.pipeline.doubles import make_rule, simple_alert
+from eqlwatch.windowing import WindowPolicy
+from tests.pipeline.doubles import make_rule, policy_for_query, simple_alert
 
 T0 = datetime(2026, 11, 21, tzinfo=UTC)
 SPAN = timedelta(hours=3)
@@ -70,18 +70,8 @@ events_strategy = st.lists(
 
 
 def _policy(query: str, max_chunk: timedelta) -> WindowPolicy:
-    info = compile_query(query).info
-    return policy_for(
-        maxspan=info.maxspan,
-        has_until=info.has_until,
-        has_trailing_missing=info.has_trailing_missing,
-        kind=info.kind,
-        ingest_delay=timedelta(seconds=30),
-        look_back=SPAN + timedelta(hours=1),
-        max_chunk=max_chunk,
-        max_slices=3,
-        min_split=timedelta(milliseconds=1),
-        max_sequence_span=timedelta(hours=1),
+    return policy_for_query(
+        query, max_chunk=max_chunk, max_slices=3, look_back=SPAN + timedelta(hours=1)
     )
 
 

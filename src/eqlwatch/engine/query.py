@@ -146,8 +146,12 @@ class CompiledQuery:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic collector (restoring its previous state); see `Executor.feed`."""
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic collector (restoring its previous state).
+
+    Reading and matching keep many parsed events alive and make no reference cycles, so full
+    GC passes over them only cost time; see `Executor.feed`.
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -185,7 +189,7 @@ class Executor:
         The cyclic garbage collector is paused meanwhile: the engine creates no reference
         cycles, and with many live event dicts its full passes cost more than matching.
         """
-        with _gc_paused():
+        with gc_paused():
             self._feed(events)
 
     def _feed(self, events: Iterable[SourceEvent]) -> None:
@@ -250,7 +254,7 @@ class Executor:
 
         Sorting many held hits allocates enough to set off full GC passes: paused too.
         """
-        with _gc_paused():
+        with gc_paused():
             return self._finish()
 
     def _finish(self) -> list[Hit]:

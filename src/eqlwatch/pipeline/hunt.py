@@ -11,9 +11,7 @@ is the straightforward path (every rule over every parsed event), the tests' ref
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -24,6 +22,7 @@ import orjson
 
 from eqlwatch.backends.event_files import expand_paths, read_events
 from eqlwatch.engine import CompiledQuery, SourceEvent, compile_query
+from eqlwatch.engine.query import gc_paused
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location
 from eqlwatch.model import Alert, Hit
@@ -97,7 +96,7 @@ def hunt_files(
     store = Candidates(first)
     scan = NdjsonScan(Screen(needles, fast), store, result.counts, report, on_progress)
     everyone = range(len(rules))
-    with _gc_paused():
+    with gc_paused():
         for path in files:
             for event in _read_file(path, input_format, scan, report):
                 store.add(result.counts.events, event, everyone)
@@ -114,18 +113,6 @@ def hunt_files(
         hits.sort(key=completion_time)
         result.hits.append((rule, hits))
     return result
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Reading keeps many parsed events alive and makes no cycles: full GC passes only cost."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _format_of(path: Path, input_format: str) -> str:

@@ -88,23 +88,41 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
             return super().getitem(obj, argument)
 
 
-def make_environment(templates_dir: Path | None) -> NoteEnvironment:
-    """A sandboxed environment loading from `templates_dir` (None: string templates only)."""
-    env = NoteEnvironment(
-        loader=FileSystemLoader(str(templates_dir)) if templates_dir is not None else None,
-        undefined=StrictUndefined,
-        autoescape=False,  # Markdown notes: values are data, never markup
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        auto_reload=False,
-        cache_size=-1,
-    )
+def _options(templates_dir: Path | None) -> dict[str, Any]:
+    return {
+        "loader": FileSystemLoader(str(templates_dir)) if templates_dir is not None else None,
+        "undefined": StrictUndefined,
+        "autoescape": False,  # Markdown notes: values are data, never markup
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+        "keep_trailing_newline": True,
+        "auto_reload": False,
+        "cache_size": -1,
+    }
+
+
+def _add_helpers(env: ImmutableSandboxedEnvironment) -> None:
     env.globals["field"] = field
     env.globals["ip_rows"] = ip_rows
     env.filters["field"] = field  # `ev | field("a.b")`: a filter is cheaper than a call
     env.filters["join_nonempty"] = _join_nonempty
+
+
+def make_environment(templates_dir: Path | None) -> NoteEnvironment:
+    """A sandboxed environment loading from `templates_dir` (None: string templates only)."""
+    env = NoteEnvironment(**_options(templates_dir))
+    _add_helpers(env)
     env.filters.update(_SYNC_FILTERS)
+    return env
+
+
+def reference_environment(templates_dir: Path | None) -> ImmutableSandboxedEnvironment:
+    """Jinja's own immutable sandbox with the same options and helpers, and no fast paths.
+
+    What notes must render exactly like: tests and benches compare against it.
+    """
+    env = ImmutableSandboxedEnvironment(**_options(templates_dir))
+    _add_helpers(env)
     return env
 
 

@@ -129,3 +129,50 @@ def test_alert_builder_fast_paths_equal_the_general_path(repo_root: Path, shape:
     slow = build_alert(rule, hit, enrichment, note.text, detected_at=now, job_id="j")
     assert note.error is None
     assert serialize_alert(fast) == serialize_alert(slow)
+
+
+def _span_by_parsing(stamps: list[Any]) -> tuple[Any, Any] | None:
+    """The definition: order by parsed time (ties by position); unparseable keeps order."""
+    from eqlwatch.windowing import parse_timestamp
+
+    if not stamps:
+        return None
+    try:
+        keyed = sorted((parse_timestamp(s), n) for n, s in enumerate(stamps))
+    except ValueError:
+        return stamps[0], stamps[-1]
+    return stamps[keyed[0][1]], stamps[keyed[-1][1]]
+
+
+_stamp = st.builds(
+    lambda day, clock, frac, zone: f"{day}T{clock}{frac}{zone}",
+    # Few choices each (valid and invalid ones), so equal prefixes meet often.
+    st.sampled_from(["2024-02-29", "2025-02-29", "2025-13-01", "0000-01-01", "2025-06-01"]),
+    st.sampled_from(["10:00:00", "23:59:59", "24:00:00", "10:00:60"]),
+    st.sampled_from(["", ".5", ".500", ".000000", ".123456", ".1234567", ".1234568", ".0000009"]),
+    st.sampled_from(["Z", "Z", "Z", "+00:00", "", "+02:00"]),
+)
+
+
+@settings(max_examples=1500)
+@given(st.lists(st.one_of(_stamp, st.integers(0, 10**13), st.just("garbage")), max_size=4))
+def test_time_span_fast_path_equals_ordering_by_parsed_time(stamps: list[Any]) -> None:
+    from eqlwatch.hitfacts import time_span
+
+    assert time_span(stamps) == _span_by_parsing(stamps)
+
+
+_fraction = st.sampled_from(["", ".5", ".123456", ".1234567", ".1234568", ".0000009", ".000000"])
+
+
+@settings(max_examples=500)
+@given(
+    st.sampled_from(["2024-02-29T23:59:59", "2025-02-29T10:00:00", "2025-06-01T24:00:00"]),
+    st.lists(_fraction, min_size=1, max_size=4),
+)
+def test_time_span_on_stamps_of_one_second(second: str, fractions: list[str]) -> None:
+    """Same second, different fractions: digits past microseconds tie when parsed."""
+    from eqlwatch.hitfacts import time_span
+
+    stamps = [f"{second}{fraction}Z" for fraction in fractions]
+    assert time_span(stamps) == _span_by_parsing(stamps)

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import orjson
 
 from eqlwatch.enrich import Enrichment
-from eqlwatch.hitfacts import HitFacts, facts_of, parts_of, present_sources, read, time_span
+from eqlwatch.hitfacts import HitFacts, facts_of, parts_of, present_sources, read
 from eqlwatch.model import Alert, Hit, HitEvent
 from eqlwatch.rules.exceptions import is_excepted, matching_exception
 from eqlwatch.rules.fields import has_dotted_key
@@ -166,7 +166,7 @@ _CATEGORY = parts_of("event.category")
 
 def _event_refs(
     hit: Hit, links: Links, facts: HitFacts
-) -> tuple[list[dict[str, Any]], list[str], list[Any]]:
+) -> tuple[list[dict[str, Any]], list[str], tuple[Any, Any] | None]:
     refs: list[dict[str, Any]] = []
     categories: dict[str, None] = {}
     present = iter(zip(facts.raws, facts.plain, facts.times, strict=True))
@@ -182,14 +182,18 @@ def _event_refs(
         ref = {"index": event.index, "id": event.id, "timestamp": stamp}
         ref["url"] = discover_url(links, event.index, event.id)
         refs.append(ref)
-    return refs, list(categories), facts.stamps
+    return refs, list(categories), facts.span()
 
 
 def _event_fields(
-    rule: Rule, hit: Hit, ident: str, created: str, refs: tuple[list[Any], list[str], list[Any]]
+    rule: Rule,
+    hit: Hit,
+    ident: str,
+    created: str,
+    refs: tuple[list[Any], list[str], tuple[Any, Any] | None],
 ) -> dict[str, Any]:
     """ECS `event.*` of the alert: what Kibana's External Alerts rule and ECS readers use."""
-    slots, categories, stamps = refs
+    slots, categories, span = refs
     body = rule.rule
     event: dict[str, Any] = {
         "kind": "alert",
@@ -204,7 +208,6 @@ def _event_fields(
         "created": created,
         "reason": f"{hit.kind} matched {body.name}",
     }
-    span = time_span(stamps)
     if span is not None:
         event["start"], event["end"] = span
     first_url = next((r["url"] for r in slots if "url" in r), None)

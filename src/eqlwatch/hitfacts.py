@@ -10,8 +10,10 @@ event keeps `get_field`. `HitFacts` carries the events, those flags and the time
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -54,6 +56,9 @@ def pick(
     return {key: node.get(key) for key in keys}
 
 
+_UNSET: Any = object()
+
+
 @dataclass(frozen=True, slots=True)
 class HitFacts:
     """A hit's present events, whether each is plain, and each one's timestamp (or None)."""
@@ -61,6 +66,7 @@ class HitFacts:
     raws: tuple[Mapping[str, Any], ...]
     plain: tuple[bool, ...]
     times: tuple[Any, ...]
+    _span: Any = field(default=_UNSET, init=False, repr=False, compare=False)
 
     @property
     def stamps(self) -> list[Any]:
@@ -68,8 +74,14 @@ class HitFacts:
         return [t for t in self.times if t is not None]
 
     def span(self) -> tuple[Any, Any] | None:
-        """(earliest, latest) timestamp as written in the events; see `time_span`."""
-        return time_span(self.stamps)
+        """(earliest, latest) timestamp as written in the events; see `time_span`.
+
+        Worked out once: the note and the alert document both ask.
+        """
+        if self._span is _UNSET:
+            object.__setattr__(self, "_span", time_span(self.stamps))
+        span: tuple[Any, Any] | None = self._span
+        return span
 
     def first(self, path: str) -> Any:
         """The first non-empty value of a field across the events (host, user, ...)."""
@@ -120,8 +132,46 @@ def time_span(stamps: list[Any]) -> tuple[Any, Any] | None:
     """
     if not stamps:
         return None
+    if _uniform_utc(stamps):
+        return min(stamps), max(stamps)
     try:
         keyed = sorted((parse_timestamp(s), n) for n, s in enumerate(stamps))
     except ValueError:
         return stamps[0], stamps[-1]
     return stamps[keyed[0][1]], stamps[keyed[-1][1]]
+
+
+# `YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z`: for strings of this form and one length, text order is time
+# order, and equal times are equal strings (no digits past microseconds to truncate).
+_UTC_STAMP = re.compile(
+    r"(\d{4}-(?:0[1-9]|1[0-2])-[0-3]\d)T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?Z"
+)
+_VALID_DATES: dict[str, bool] = {}
+
+
+def _uniform_utc(stamps: list[Any]) -> bool:
+    """Whether `min`/`max` on the strings gives what `parse_timestamp` ordering gives."""
+    size = -1
+    for stamp in stamps:
+        if type(stamp) is not str or (size >= 0 and len(stamp) != size):
+            return False
+        size = len(stamp)
+        match = _UTC_STAMP.fullmatch(stamp)
+        if match is None or not _valid_date(match[1]):
+            return False
+    return True
+
+
+def _valid_date(day: str) -> bool:
+    """Whether `parse_timestamp` accepts the calendar day (Feb 30 passes the pattern)."""
+    known = _VALID_DATES.get(day)
+    if known is None:
+        try:
+            date.fromisoformat(day)
+            known = True
+        except ValueError:
+            known = False
+        if len(_VALID_DATES) >= 4096:
+            _VALID_DATES.clear()
+        _VALID_DATES[day] = known
+    return known

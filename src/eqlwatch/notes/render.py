@@ -57,11 +57,10 @@ def alert_view(
     `facts`, when given, must have been read with the same `timestamp_field`.
     """
     if facts is not None:
-        stamps = facts.stamps
+        span = facts.span()
     else:
         stamps = [get_field(e.source, timestamp_field) for e in hit.events if not e.missing]
-        stamps = [s for s in stamps if s is not None]
-    span = time_span(stamps)
+        span = time_span([s for s in stamps if s is not None])
     return {
         "id": alert_id,
         "kind": hit.kind,

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from pathlib import Path
+from types import BuiltinMethodType, FunctionType, MethodType
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import FileSystemLoader, StrictUndefined, pass_eval_context
 from jinja2 import filters as jinja_filters
+from jinja2.environment import TemplateModule
+from jinja2.runtime import Context, LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
+from markupsafe import Markup
 
 from eqlwatch.enrich import Enrichment
 from eqlwatch.notes.view import EventView, field
@@ -38,14 +43,64 @@ def ip_rows(source: object) -> list[dict[str, Any]]:
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 _DICT_READERS = frozenset(("get", "items", "keys", "values"))
 
+# What the sandbox and `Context.call` read off a callable: a function or macro that has none
+# of these is called plainly (safe, nothing injected but the macro's eval context).
+_CALL_FLAGS = frozenset(("unsafe_callable", "alters_data", "jinja_pass_arg"))
+_EVAL_CONTEXT = getattr(pass_eval_context(lambda: None), "jinja_pass_arg", None)
+# `Macro.__call__` takes the eval context (for autoescape) and nothing else is injected.
+_MACRO_PLAIN = not any(hasattr(Macro, flag) for flag in _CALL_FLAGS) and (
+    getattr(Macro.__call__, "jinja_pass_arg", None) is _EVAL_CONTEXT is not None
+    and not any(hasattr(Macro.__call__, f) for f in ("unsafe_callable", "alters_data"))
+)
+# Objects whose public attributes the sandbox hands out as they are: not Python internals,
+# not a mutable list/dict/set/deque (tests/notes/test_env_fast.py checks both), so its only
+# checks are the leading underscore and `str.format` methods (bound to a string, never here).
+_ORDINARY = frozenset((TemplateModule, Namespace, LoopContext, Enrichment))
+_PLAIN_CLASSES = frozenset(c for c in (Namespace,) if not any(hasattr(c, f) for f in _CALL_FLAGS))
+_STOP_ITERATION = "value was undefined because a callable raised a StopIteration exception"
+
+
+def _is_plain_callable(obj: Any) -> bool:
+    """Whether `environment.call` would call `obj` as it is, with no checks that could fail.
+
+    Functions (and methods of functions) without attributes, and builtin methods, carry no
+    `unsafe_callable`/`alters_data` flag and take no context; anything else goes the long way.
+    """
+    kind = type(obj)
+    if kind is FunctionType:
+        return not obj.__dict__
+    if kind is MethodType:
+        func = obj.__func__
+        return type(func) is FunctionType and not func.__dict__
+    return kind is BuiltinMethodType or (kind is type and obj in _PLAIN_CLASSES)
+
+
+def _ordinary_attribute(obj: Any, attribute: str) -> Any:
+    """What the sandbox returns for a public attribute of an `_ORDINARY` object, or MISSING.
+
+    MISSING when the object has no such attribute or the value is a method bound to some
+    other object (a `str.format` would need the sandbox's wrapper): the caller then asks
+    the sandbox itself.
+    """
+    try:
+        value = getattr(obj, attribute)
+    except AttributeError:
+        return MISSING
+    kind = type(value)
+    if (kind is MethodType or kind is BuiltinMethodType) and value.__self__ is not obj:
+        return MISSING
+    return value
+
 
 class NoteEnvironment(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with a direct path for event fields.
+    """The immutable sandbox, with direct paths where its checks cannot fail.
 
     An `EventView` exposes nothing but the event's data (and its `get` method), so looking
     a field up needs none of the sandbox's attribute checks; `d.key` on a plain dict returns
-    the item exactly as the sandbox would (dict methods keep the normal path); everything
-    else goes through the sandbox unchanged.
+    the item exactly as the sandbox would (dict methods keep the normal path); public
+    attributes of imported templates, namespaces, loops and enrichments, and calls of plain
+    functions, builtin methods and simple macros skip checks that would pass anyway;
+    everything else goes through the sandbox unchanged.
     """
 
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
@@ -57,6 +112,38 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
         and never change afterwards, so a snapshot sees exactly what the ChainMap would.
         """
         return {**self.globals, **(d or {})}
+
+    def call(
+        __self,
+        __context: Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """`SandboxedEnvironment.call`, skipping its checks where they cannot fail.
+
+        Helpers, dict readers and simple macro calls make up nearly every call in a note; for
+        them the sandbox's flag checks and `Context.call`'s introspection always conclude
+        "call it as it is", so this calls directly. Everything else takes the normal path.
+        """
+        if _is_plain_callable(__obj):
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:
+                return __self.undefined(_STOP_ITERATION)
+        if type(__obj) is Macro and _MACRO_PLAIN and _CALL_FLAGS.isdisjoint(__obj.__dict__):
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+            if not kwargs and _simple_macro_call(__obj, len(args)):
+                try:
+                    text = __obj._func(*args)
+                except StopIteration:
+                    return __self.undefined(_STOP_ITERATION)
+                # As `Macro._invoke`: under autoescape the body has escaped its output already.
+                return Markup(text) if __context.eval_ctx.autoescape else text  # noqa: S704
+        return super().call(__context, __obj, *args, **kwargs)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is EventView and not attribute.startswith("_"):
@@ -71,6 +158,10 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
                     return value
             elif attribute in _DICT_READERS:  # the sandbox allows these: they change nothing
                 return getattr(obj, attribute)
+        elif type(obj) in _ORDINARY and not attribute.startswith("_"):
+            value = _ordinary_attribute(obj, attribute)
+            if value is not MISSING:
+                return value
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
@@ -86,6 +177,18 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
             return obj[argument]  # the sandbox's own first step, one call earlier
         except (TypeError, LookupError):
             return super().getitem(obj, argument)
+
+
+def _simple_macro_call(macro: Macro, count: int) -> bool:
+    """A call that `Macro.__call__` would pass straight to the macro's body.
+
+    All parameters given by position, no caller, no `*varargs`/`**kwargs` collection.
+    """
+    return (
+        count == macro._argument_count
+        and not (macro.caller or macro.catch_kwargs or macro.catch_varargs)
+        and not macro._environment.is_async
+    )
 
 
 def _options(templates_dir: Path | None) -> dict[str, Any]:

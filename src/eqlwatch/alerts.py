@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -21,19 +21,16 @@ from urllib.parse import quote
 
 import orjson
 
+from eqlwatch.digest import OBJECTS as COPIED_OBJECTS
+from eqlwatch.digest import Digest
 from eqlwatch.enrich import Enrichment
-from eqlwatch.hitfacts import HitFacts, facts_of, parts_of, present_sources, read
+from eqlwatch.hitfacts import HitFacts, facts_of, present_sources
 from eqlwatch.model import Alert, Hit, HitEvent
 from eqlwatch.rules.exceptions import is_excepted, matching_exception
-from eqlwatch.rules.fields import has_dotted_key
 from eqlwatch.rules.model import Rule
 
 ECS_VERSION = "8.17.0"
 SEVERITY_NUMBER = {"low": 21, "medium": 47, "high": 73, "critical": 99}
-_COPIED = ("host", "user", "process")
-_NETWORK = ("source", "destination", "network")
-_HASHES = ("process.hash", "dll.hash", "file.hash")
-_ALGOS = frozenset(("md5", "sha1", "sha256"))
 
 __all__ = [
     "SEVERITY_NUMBER",
@@ -94,95 +91,24 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _subtree(source: Mapping[str, Any], name: str) -> Any:
-    """`source[name]` whether nested or spelt with flat dotted keys."""
-    value = source.get(name)
-    if isinstance(value, Mapping):
-        return value
-    if not has_dotted_key(source):
-        return None
-    prefix = name + "."
-    flat = {k[len(prefix) :]: v for k, v in source.items() if k.startswith(prefix)}
-    return flat or None
-
-
-def _first_subtrees(facts: HitFacts, names: Iterable[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    pairs = list(zip(facts.raws, facts.plain, strict=True))
-    for name in names:
-        for src, plain in pairs:
-            if plain:  # only dicts, no dotted keys: `_subtree` is the dict or nothing
-                tree = src.get(name)
-                if type(tree) is not dict:
-                    continue
-            else:
-                tree = _subtree(src, name)
-            if tree:
-                out[name] = tree
-                break
-    return out
-
-
-_SCALARS = (str, int, float)
-
-
-def _add(seen: dict[Any, None], value: Any) -> None:
-    """Record a keyword-like value (or each of a list's) for `related.*`."""
-    if type(value) in _SCALARS:
-        if value != "":
-            seen[value] = None
-    elif type(value) is list:
-        seen.update((v, None) for v in value if type(v) in _SCALARS and v != "")
-
-
-def _distinct(facts: HitFacts, paths: Iterable[str]) -> list[Any]:
-    seen: dict[Any, None] = {}
-    for path in paths:
-        for value in facts.values(path):
-            _add(seen, value)
-    return list(seen)
-
-
-def _hashes(facts: HitFacts) -> list[str]:
-    seen: dict[str, None] = {}
-    for path in _HASHES:
-        for tree in facts.values(path):
-            if type(tree) is dict or (tree is not None and isinstance(tree, Mapping)):
-                seen.update((v, None) for k, v in tree.items() if k in _ALGOS and v)
-    return list(seen)
-
-
-def _related(facts: HitFacts, enrichment: Enrichment) -> dict[str, Any]:
+def _related(digest: Digest, enrichment: Enrichment) -> dict[str, Any]:
     ips = [info.ip for info in enrichment.ips]
-    users = _distinct(facts, ("user.name", "user.target.name"))
-    hosts = _distinct(facts, ("host.name",))
-    hashes = _hashes(facts)
-    pairs = (("ip", ips), ("user", users), ("hosts", hosts), ("hash", hashes))
+    pairs = (("ip", ips), ("user", digest.users), ("hosts", digest.hosts), ("hash", digest.hashes))
     return {key: values for key, values in pairs if values}
-
-
-_CATEGORY = parts_of("event.category")
 
 
 def _event_refs(
     hit: Hit, links: Links, facts: HitFacts
 ) -> tuple[list[dict[str, Any]], list[str], tuple[Any, Any] | None]:
     refs: list[dict[str, Any]] = []
-    categories: dict[str, None] = {}
-    present = iter(zip(facts.raws, facts.plain, facts.times, strict=True))
+    stamps = iter(facts.times)
     for event in hit.events:
         if event.missing:
             refs.append({"missing": True})
             continue
-        raw, plain, stamp = next(present)
-        category = read(raw, plain, "event.category", _CATEGORY)
-        for item in category if isinstance(category, list) else [category]:
-            if isinstance(item, str):
-                categories[item] = None
-        ref = {"index": event.index, "id": event.id, "timestamp": stamp}
-        ref["url"] = discover_url(links, event.index, event.id)
-        refs.append(ref)
-    return refs, list(categories), facts.span()
+        url = discover_url(links, event.index, event.id)
+        refs.append({"index": event.index, "id": event.id, "timestamp": next(stamps), "url": url})
+    return refs, facts.digest().categories, facts.span()
 
 
 def _event_fields(
@@ -243,6 +169,8 @@ def build_alert(
     if facts is None:
         facts = facts_of(present_sources(hit), timestamp_field=timestamp_field)
     refs = _event_refs(hit, links or Links(), facts)
+    digest = facts.digest()
+    objects = digest.objects
     created = _iso(detected_at)
     own: dict[str, Any] = {
         "alert_id": ident,
@@ -264,9 +192,8 @@ def build_alert(
         "ecs": {"version": ECS_VERSION},
         "event": _event_fields(rule, hit, ident, created, refs),
         **rule.ecs_fields,
-        **_first_subtrees(facts, _COPIED),
-        **_first_subtrees(facts, _NETWORK),
-        "related": _related(facts, enrichment),
+        **{name: objects[name] for name in COPIED_OBJECTS if name in objects},
+        "related": _related(digest, enrichment),
         "eqlwatch": own,
     }
     return Alert(id=ident, rule_id=rule.rule_id, document=doc)

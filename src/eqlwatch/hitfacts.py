@@ -17,6 +17,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from eqlwatch.digest import Digest, digest_of
 from eqlwatch.model import Hit
 from eqlwatch.rules.fields import get_field
 from eqlwatch.windowing import parse_timestamp
@@ -57,16 +58,25 @@ def pick(
 
 
 _UNSET: Any = object()
+_EMPTY: tuple[Any, ...] = (None, "", [])
 
 
 @dataclass(frozen=True, slots=True)
 class HitFacts:
-    """A hit's present events, whether each is plain, and each one's timestamp (or None)."""
+    """A hit's present events, whether each is plain, and each one's timestamp (or None).
+
+    `all_plain` (every event plain) lets readers take nested objects as they are.
+    """
 
     raws: tuple[Mapping[str, Any], ...]
     plain: tuple[bool, ...]
     times: tuple[Any, ...]
+    all_plain: bool = field(default=False, init=False, repr=False, compare=False)
     _span: Any = field(default=_UNSET, init=False, repr=False, compare=False)
+    _digest: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "all_plain", all(self.plain))
 
     @property
     def stamps(self) -> list[Any]:
@@ -83,24 +93,55 @@ class HitFacts:
         span: tuple[Any, Any] | None = self._span
         return span
 
+    def digest(self) -> Digest:
+        """Host, user, related values, objects and categories (`digest`), read once."""
+        if self._digest is None:
+            object.__setattr__(self, "_digest", digest_of(self))
+        found: Digest = self._digest
+        return found
+
     def first(self, path: str) -> Any:
         """The first non-empty value of a field across the events (host, user, ...)."""
         for value in self.values(path):
-            if value not in (None, "", []):
+            if value not in _EMPTY:
                 return value
         return None
 
     def values(self, path: str) -> list[Any]:
         """The field's value in each event (None where absent)."""
         parts = parts_of(path)
-        if len(parts) == 2 and all(self.plain):  # the common case, without a call per event
+        if not self.all_plain:
+            pairs = zip(self.raws, self.plain, strict=True)
+            return [read(raw, plain, path, parts) for raw, plain in pairs]
+        out: list[Any] = []
+        if len(parts) == 2:  # the common case, without a call per event
             top, key = parts
-            out: list[Any] = []
             for raw in self.raws:
                 node = raw.get(top)
                 out.append(node.get(key) if type(node) is dict else None)
             return out
-        return [read(r, p, path, parts) for r, p in zip(self.raws, self.plain, strict=True)]
+        for node in self.raws:
+            for part in parts:
+                if type(node) is not dict:
+                    node = None
+                    break
+                node = node.get(part)
+            out.append(node)
+        return out
+
+    def objects(self, name: str) -> list[Any]:
+        """Each event's top-level object `name` (None where absent or not an object).
+
+        Only for hits whose events are all plain (`all_plain`): nested objects are then the
+        whole truth, with no dotted keys to merge.
+        """
+        if not self.all_plain:
+            raise ValueError("objects() needs plain events")
+        out: list[Any] = []
+        for raw in self.raws:
+            node = raw.get(name)
+            out.append(node if type(node) is dict else None)
+        return out
 
 
 def facts_of(

@@ -9,29 +9,42 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eqlwatch.hitfacts import HitFacts, facts_of, pick, read
+from eqlwatch.hitfacts import HitFacts, facts_of, pick
 
 _PROC = ("name", "executable", "pid", "command_line", "entity_id")
 _ENDPOINT = ("ip", "port", "domain")
 _NETWORK = ("protocol", "direction")
 _P, _PP = ("process",), ("process", "parent")
 _S, _D, _N = ("source",), ("destination",), ("network",)
-_SIP, _DIP = ("source", "ip"), ("destination", "ip")
 
 
-def _process(raw: Mapping[str, Any], plain: bool, up: bool) -> dict[str, Any] | None:
-    if plain:  # only dicts, no dotted keys: nested get is the whole truth
-        node = raw.get("process")
-        if up and type(node) is dict:
-            node = node.get("parent")
-        if type(node) is not dict:
-            return None
-        proc = {key: node.get(key) for key in _PROC}
-    elif up:
-        proc = pick(raw, plain, "process.parent", _PP, _PROC)
-    else:
-        proc = pick(raw, plain, "process", _P, _PROC)
-    return proc if proc["name"] or proc["executable"] or proc["command_line"] else None
+def _process_nodes(facts: HitFacts) -> tuple[list[Any], list[Any]]:
+    """Each event's process object and its parent object (None where absent).
+
+    Plain events hand over their own nested dicts; the others are read field by field into
+    dicts carrying the same keys, so one tree builder serves both.
+    """
+    if facts.all_plain:
+        procs = list(facts.objects("process"))
+        parents = [p.get("parent") if p is not None else None for p in procs]
+        return procs, [p if type(p) is dict else None for p in parents]
+    pairs = zip(facts.raws, facts.plain, strict=True)
+    procs, parents = [], []
+    for raw, plain in pairs:
+        procs.append(pick(raw, plain, "process", _P, _PROC))
+        parents.append(pick(raw, plain, "process.parent", _PP, _PROC))
+    return procs, parents
+
+
+def _described(node: Mapping[str, Any] | None) -> bool:
+    """Whether a process object says which process it is (name, executable or command)."""
+    return node is not None and bool(
+        node.get("name") or node.get("executable") or node.get("command_line")
+    )
+
+
+def _fields(node: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: node.get(key) for key in _PROC}
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -43,65 +56,70 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 def process_tree(sources: Sequence[Mapping[str, Any]] | HitFacts) -> dict[str, Any]:
     """parent → process → children (and the process's other command lines) from the events."""
     facts = sources if isinstance(sources, HitFacts) else facts_of(sources)
-    main: dict[str, Any] | None = None
+    procs, parents = _process_nodes(facts)
+    main: Mapping[str, Any] | None = None
     parent: dict[str, Any] | None = None
     children: list[dict[str, Any]] = []
     commands: list[str] = []
-    for raw, plain in zip(facts.raws, facts.plain, strict=True):
-        proc = _process(raw, plain, False)
-        if proc is None:
+    for node, up in zip(procs, parents, strict=True):
+        if not _described(node):
             continue
+        assert node is not None
         if main is None:
-            main, parent = proc, _process(raw, plain, True)
-        elif _same(proc, main):
-            line = proc["command_line"]
-            if line and line != main["command_line"] and line not in commands:
+            main = node
+            parent = _fields(up) if _described(up) else None
+        elif _same(node, main):
+            line = node.get("command_line")
+            if line and line != main.get("command_line") and line not in commands:
                 commands.append(line)
-        else:
-            up = _process(raw, plain, True)
-            if up is not None and _same(up, main) and proc not in children:
-                children.append(proc)
-    return {"parent": parent, "process": main, "children": children, "commands": commands}
+        elif _described(up) and _same(up, main):
+            child = _fields(node)
+            if child not in children:
+                children.append(child)
+    process = _fields(main) if main is not None else None
+    return {"parent": parent, "process": process, "children": children, "commands": commands}
 
 
 def connections(sources: Sequence[Mapping[str, Any]] | HitFacts) -> list[dict[str, Any]]:
     """Each event with a destination or source address, as flat dotted fields."""
     facts = sources if isinstance(sources, HitFacts) else facts_of(sources)
+    if facts.all_plain:
+        triples = zip(
+            facts.objects("source"),
+            facts.objects("destination"),
+            facts.objects("network"),
+            strict=True,
+        )
+        rows = [_connection(s or _NOTHING, d or _NOTHING, n or _NOTHING) for s, d, n in triples]
+        return [row for row in rows if row]
     out: list[dict[str, Any]] = []
     for raw, plain in zip(facts.raws, facts.plain, strict=True):
-        if plain:
-            src, dst, net = (_dict(raw.get(key)) for key in ("source", "destination", "network"))
-            if dst.get("ip") is None and src.get("ip") is None:
-                continue
-        else:
-            if (
-                read(raw, plain, "destination.ip", _DIP) is None
-                and read(raw, plain, "source.ip", _SIP) is None
-            ):
-                continue
-            src = pick(raw, plain, "source", _S, _ENDPOINT)
-            dst = pick(raw, plain, "destination", _D, _ENDPOINT)
-            net = pick(raw, plain, "network", _N, _NETWORK)
-        out.append(
-            {
-                "source.ip": src.get("ip"),
-                "source.port": src.get("port"),
-                "source.domain": src.get("domain"),
-                "destination.ip": dst.get("ip"),
-                "destination.port": dst.get("port"),
-                "destination.domain": dst.get("domain"),
-                "network.protocol": net.get("protocol"),
-                "network.direction": net.get("direction"),
-            }
-        )
-    return out
+        src = pick(raw, plain, "source", _S, _ENDPOINT)
+        dst = pick(raw, plain, "destination", _D, _ENDPOINT)
+        net = pick(raw, plain, "network", _N, _NETWORK)
+        out.append(_connection(src, dst, net))
+    return [row for row in out if row]
+
+
+def _connection(
+    src: Mapping[str, Any], dst: Mapping[str, Any], net: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The flat connection row, or {} for an event with neither address."""
+    if dst.get("ip") is None and src.get("ip") is None:
+        return {}
+    return {
+        "source.ip": src.get("ip"),
+        "source.port": src.get("port"),
+        "source.domain": src.get("domain"),
+        "destination.ip": dst.get("ip"),
+        "destination.port": dst.get("port"),
+        "destination.domain": dst.get("domain"),
+        "network.protocol": net.get("protocol"),
+        "network.direction": net.get("direction"),
+    }
 
 
 _NOTHING: Mapping[str, Any] = {}
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if type(value) is dict else _NOTHING
 
 
 def first_of(sources: Sequence[Mapping[str, Any]], path: str) -> Any:
@@ -112,11 +130,11 @@ def first_of(sources: Sequence[Mapping[str, Any]], path: str) -> Any:
 def summarise(sources: Sequence[Mapping[str, Any]] | HitFacts) -> dict[str, Any]:
     """Everything the default note needs about a hit's events, as plain data."""
     facts = sources if isinstance(sources, HitFacts) else facts_of(sources)
-    first = facts.first
-    domain, user = first("user.domain"), first("user.name")
+    digest = facts.digest()
+    domain, user = digest.user_domain, digest.user_name
     return {
-        "host": first("host.name") or first("host.hostname"),
-        "host_os": first("host.os.type"),
+        "host": digest.host_name or digest.host_hostname,
+        "host_os": digest.host_os,
         "user": f"{domain}\\{user}" if domain and user else user,
         "tree": process_tree(facts),
         "connections": connections(facts),

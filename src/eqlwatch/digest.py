@@ -25,9 +25,12 @@ _SCALARS = (str, int, float)
 _EMPTY: tuple[Any, ...] = (None, "", [])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Digest:
-    """What the note and the alert read from a hit's events (first non-empty, or distinct)."""
+    """What the note and the alert read from a hit's events (first non-empty, or distinct).
+
+    Read-only by convention (one is built per alert; a frozen dataclass costs more to make).
+    """
 
     host_name: Any  # first `host.name`
     host_hostname: Any  # first `host.hostname`

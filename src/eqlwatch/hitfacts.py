@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -61,22 +60,27 @@ _UNSET: Any = object()
 _EMPTY: tuple[Any, ...] = (None, "", [])
 
 
-@dataclass(frozen=True, slots=True)
 class HitFacts:
     """A hit's present events, whether each is plain, and each one's timestamp (or None).
 
-    `all_plain` (every event plain) lets readers take nested objects as they are.
+    `all_plain` (every event plain) lets readers take nested objects as they are. Built once
+    per alert on the hot path, so a plain slotted class; treat it as read-only.
     """
 
-    raws: tuple[Mapping[str, Any], ...]
-    plain: tuple[bool, ...]
-    times: tuple[Any, ...]
-    all_plain: bool = field(default=False, init=False, repr=False, compare=False)
-    _span: Any = field(default=_UNSET, init=False, repr=False, compare=False)
-    _digest: Any = field(default=None, init=False, repr=False, compare=False)
+    __slots__ = ("_digest", "_span", "all_plain", "plain", "raws", "times")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "all_plain", all(self.plain))
+    def __init__(
+        self,
+        raws: tuple[Mapping[str, Any], ...],
+        plain: tuple[bool, ...],
+        times: tuple[Any, ...],
+    ) -> None:
+        self.raws = raws
+        self.plain = plain
+        self.times = times
+        self.all_plain = all(plain)
+        self._span: Any = _UNSET
+        self._digest: Digest | None = None
 
     @property
     def stamps(self) -> list[Any]:
@@ -89,16 +93,15 @@ class HitFacts:
         Worked out once: the note and the alert document both ask.
         """
         if self._span is _UNSET:
-            object.__setattr__(self, "_span", time_span(self.stamps))
+            self._span = time_span(self.stamps)
         span: tuple[Any, Any] | None = self._span
         return span
 
     def digest(self) -> Digest:
         """Host, user, related values, objects and categories (`digest`), read once."""
         if self._digest is None:
-            object.__setattr__(self, "_digest", digest_of(self))
-        found: Digest = self._digest
-        return found
+            self._digest = digest_of(self)
+        return self._digest
 
     def first(self, path: str) -> Any:
         """The first non-empty value of a field across the events (host, user, ...)."""
@@ -155,7 +158,11 @@ def facts_of(
     if len(flags) != len(raws):
         raise ValueError(f"{len(flags)} plain flags for {len(raws)} events")
     parts = parts_of(timestamp_field)
-    times = tuple(read(r, p, timestamp_field, parts) for r, p in zip(raws, flags, strict=True))
+    if len(parts) == 1 and all(flags):  # "@timestamp" in plain events: a plain key
+        times = tuple(raw.get(timestamp_field) for raw in raws)
+    else:
+        pairs = zip(raws, flags, strict=True)
+        times = tuple(read(raw, plain, timestamp_field, parts) for raw, plain in pairs)
     return HitFacts(raws=tuple(raws), plain=flags, times=times)
 
 

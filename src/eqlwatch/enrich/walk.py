@@ -20,9 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eqlwatch.enrich.table import IpInfo, IpTable
+from eqlwatch.enrich.table import Facts, IpInfo, IpTable, ip_info
 
-_SHAPE = re.compile(r"^[0-9A-Fa-f:.]{2,45}(%[0-9A-Za-z_.\-]{1,32})?$")
+# Possessive: neither part can give characters back to let `%` or the end match, so
+# this accepts exactly what the plain greedy pattern does, without backtracking on
+# near-misses such as timestamps ("2025-..." fails at the dash, once).
+_SHAPE = re.compile(r"[0-9A-Fa-f:.]{2,45}+(?:%[0-9A-Za-z_.\-]{1,32}+)?$")
+_shape = _SHAPE.match
 _CAMEL_IP = re.compile(r"(?:^|[a-z0-9])(?:Ip|IP)s?(?:Address)?$")
 
 
@@ -58,10 +62,13 @@ class _Field:
 
 
 class _Walk:
-    """Collects (field, string) pairs that could be IPs: `.` or `:` in the value.
+    """Collects the (field, string) pairs that may be IPs, in order.
 
-    On the way it notes whether the event is plain: only dicts, no dotted or non-string
-    key anywhere. For such an event, nested `dict.get` is exactly what `get_field` does.
+    A string is kept when it has a `.` or `:` (every IPv4 has a dot, every IPv6 a colon)
+    and its field is a named IP field, or a generic field and the string has an address's
+    shape. On the way it notes whether the event is plain: only dicts, no dotted or
+    non-string key anywhere. For such an event, nested `dict.get` is exactly what
+    `get_field` does.
     """
 
     __slots__ = ("found", "plain", "room")
@@ -85,19 +92,24 @@ class _Walk:
         return node
 
     def mapping(self, value: Mapping[Any, Any], field: _Field) -> None:
-        kids, found = field.children, self.found
+        kids = field.children
         if field.odd and self.plain and any(key in value for key in field.odd):
             self.plain = False
         for key, child in value.items():
-            sub = kids.get(key) or self.child(field, key)
+            try:
+                sub = kids[key]
+            except KeyError:  # first time under this field, or a key that is not cached
+                sub = self.child(field, key)
             kind = type(child)
             if kind is str:
-                if ("." in child or ":" in child) and sub.verdict is not _SKIP:
-                    found.append((sub, child))
-            elif kind in _SCALARS:
-                continue
+                if "." in child or ":" in child:
+                    verdict = sub.verdict
+                    if verdict is _NAMED or (verdict is _GENERIC and _shape(child)):
+                        self.found.append((sub, child))
             elif kind is dict:
                 self.mapping(child, sub)
+            elif kind in _SCALARS:
+                continue
             elif kind is list or kind is tuple:
                 self.sequence(child, sub)
             elif isinstance(child, Mapping):
@@ -105,10 +117,13 @@ class _Walk:
                 self.mapping(child, sub)
 
     def sequence(self, values: Sequence[Any], field: _Field) -> None:
+        verdict = field.verdict
         for child in values:
             kind = type(child)
             if kind is str:
-                if field.verdict is not _SKIP and ("." in child or ":" in child):
+                if ("." in child or ":" in child) and (
+                    verdict is _NAMED or (verdict is _GENERIC and _shape(child))
+                ):
                     self.found.append((field, child))
             elif kind is dict:
                 self.mapping(child, field)
@@ -147,13 +162,32 @@ class Enrichment:
         return [info.ip for info in self.ips if info.public]
 
     def to_document(self) -> dict[str, Any]:
-        """The JSON-ready form stored in an alert under `eqlwatch.enrichment`."""
+        """The JSON-ready form stored in an alert under `eqlwatch.enrichment`.
+
+        One pass builds what `by_category`, `public_ips` and the label set would.
+        """
+        rows: list[dict[str, Any]] = []
+        categories: dict[str, list[str]] = {}
+        public: list[str] = []
+        labels: set[str] = set()
+        for info in self.ips:
+            ip, category = info.ip, info.category
+            rows.append(_info_document(info))
+            same = categories.get(category)
+            if same is None:
+                categories[category] = [ip]
+            else:
+                same.append(ip)
+            if info.public:
+                public.append(ip)
+            if info.labels:
+                labels.update(info.labels)
         return {
             "table": self.table,
-            "ips": [_info_document(info) for info in self.ips],
-            "categories": self.by_category(),
-            "public_ips": self.public_ips(),
-            "labels": sorted({label for info in self.ips for label in info.labels}),
+            "ips": rows,
+            "categories": categories,
+            "public_ips": public,
+            "labels": sorted(labels),
         }
 
 
@@ -185,32 +219,31 @@ class Enricher:
         return self.scan(sources)[0]
 
     def scan(self, sources: Sequence[Mapping[str, Any]]) -> tuple[Enrichment, tuple[bool, ...]]:
-        """`enrich`, plus for each source whether it is plain (see `hitfacts.HitFacts`).
-
-        Only strings with a `.` or `:` are looked at: every IPv4 has a dot, every IPv6 a
-        colon, so nothing an IP field or a bare address holds is skipped by that check.
-        """
+        """`enrich`, plus for each source whether it is plain (see `hitfacts.HitFacts`)."""
         walk = _Walk(self._room)
         flags: list[bool] = []
         for source in sources:
             walk.plain = type(source) is dict
             walk.mapping(source, self._root)
             flags.append(walk.plain)
-        seen: dict[str, tuple[IpInfo, dict[str, None]]] = {}
-        lookup, shape = self.table.lookup, _SHAPE.match
+        seen: dict[str, list[Any]] = {}  # ip -> [facts, path, path...]
+        facts_of = self.table.facts
         for field, text in walk.found:
-            if field.verdict is _GENERIC and shape(text) is None:
+            facts = facts_of(text)
+            if facts is None:
                 continue
-            info = lookup(text)
-            if info is None:
-                continue
-            entry = seen.get(info.ip)
+            entry = seen.get(facts[0])
             if entry is None:
-                seen[info.ip] = (info, {field.path: None})
-            else:
-                entry[1][field.path] = None
-        ips = tuple(_with_fields(info, tuple(paths)) for info, paths in seen.values())
-        return Enrichment(ips=ips, table=self.table.version), tuple(flags)
+                seen[facts[0]] = [facts, field.path]
+            elif field.path not in entry:
+                entry.append(field.path)
+        ips = tuple([_info(entry) for entry in seen.values()])
+        return _enrichment(ips, self.table.version), tuple(flags)
+
+
+def _info(entry: list[Any]) -> IpInfo:
+    facts: Facts = entry[0]
+    return ip_info(facts, tuple(entry[1:]))
 
 
 def _field_verdict(path: str) -> str:
@@ -222,8 +255,16 @@ def _field_verdict(path: str) -> str:
     return _GENERIC
 
 
-def _with_fields(info: IpInfo, fields: tuple[str, ...]) -> IpInfo:
-    return IpInfo(
-        info.ip, info.version, info.category, info.block, info.name, info.rfc,
-        info.globally_reachable, info.public, info.labels, fields,
-    )  # fmt: skip
+_SET_IPS, _SET_TABLE, _SET_DOCUMENT = (
+    getattr(Enrichment, name).__set__ for name in ("ips", "table", "_document")
+)
+
+
+def _enrichment(ips: tuple[IpInfo, ...], table: str | None) -> Enrichment:
+    """`Enrichment(ips, table)` through its slots: the frozen __init__ costs twice as much."""
+    made: Any = object.__new__(Enrichment)
+    _SET_IPS(made, ips)
+    _SET_TABLE(made, table)
+    _SET_DOCUMENT(made, None)
+    built: Enrichment = made
+    return built

@@ -22,6 +22,7 @@ from jinja2.utils import Namespace
 from markupsafe import Markup
 
 from eqlwatch.enrich import Enrichment
+from eqlwatch.notes.codegen import NoteCodeGenerator
 from eqlwatch.notes.view import EventView, field
 from eqlwatch.rules.fields import MISSING
 
@@ -60,21 +61,6 @@ _PLAIN_CLASSES = frozenset(c for c in (Namespace,) if not any(hasattr(c, f) for 
 _STOP_ITERATION = "value was undefined because a callable raised a StopIteration exception"
 
 
-def _is_plain_callable(obj: Any) -> bool:
-    """Whether `environment.call` would call `obj` as it is, with no checks that could fail.
-
-    Functions (and methods of functions) without attributes, and builtin methods, carry no
-    `unsafe_callable`/`alters_data` flag and take no context; anything else goes the long way.
-    """
-    kind = type(obj)
-    if kind is FunctionType:
-        return not obj.__dict__
-    if kind is MethodType:
-        func = obj.__func__
-        return type(func) is FunctionType and not func.__dict__
-    return kind is BuiltinMethodType or (kind is type and obj in _PLAIN_CLASSES)
-
-
 def _ordinary_attribute(obj: Any, attribute: str) -> Any:
     """What the sandbox returns for a public attribute of an `_ORDINARY` object, or MISSING.
 
@@ -100,8 +86,11 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
     the item exactly as the sandbox would (dict methods keep the normal path); public
     attributes of imported templates, namespaces, loops and enrichments, and calls of plain
     functions, builtin methods and simple macros skip checks that would pass anyway;
-    everything else goes through the sandbox unchanged.
+    everything else goes through the sandbox unchanged. Templates compile with
+    `NoteCodeGenerator` (inline dict reads, one `yield` per output run).
     """
+
+    code_generator_class = NoteCodeGenerator
 
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
         """A template's globals as one plain dict instead of jinja's ChainMap.
@@ -122,28 +111,41 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
     ) -> Any:
         """`SandboxedEnvironment.call`, skipping its checks where they cannot fail.
 
-        Helpers, dict readers and simple macro calls make up nearly every call in a note; for
-        them the sandbox's flag checks and `Context.call`'s introspection always conclude
-        "call it as it is", so this calls directly. Everything else takes the normal path.
+        Helpers, dict readers and simple macro calls make up nearly every call in a note.
+        For functions (and their methods) without attributes, builtin methods and plain
+        classes, the sandbox's `unsafe_callable`/`alters_data` checks and `Context.call`'s
+        `jinja_pass_arg` introspection always conclude "call it as it is"; a macro given
+        exactly its parameters by position is what `Macro.__call__` hands straight to its
+        body. Everything else takes the normal path.
         """
-        if _is_plain_callable(__obj):
-            kwargs.pop("_block_vars", None)
-            kwargs.pop("_loop_vars", None)
-            try:
-                return __obj(*args, **kwargs)
-            except StopIteration:
-                return __self.undefined(_STOP_ITERATION)
-        if type(__obj) is Macro and _MACRO_PLAIN and _CALL_FLAGS.isdisjoint(__obj.__dict__):
-            kwargs.pop("_block_vars", None)
-            kwargs.pop("_loop_vars", None)
-            if not kwargs and _simple_macro_call(__obj, len(args)):
+        kind = type(__obj)
+        if kind is FunctionType:
+            plain = not __obj.__dict__
+        elif kind is Macro and _MACRO_PLAIN:  # takes the eval context only: loop vars unused
+            if kwargs:
+                kwargs.pop("_block_vars", None)
+                kwargs.pop("_loop_vars", None)
+            if not kwargs and _direct_macro_call(__obj, len(args)):
                 try:
                     text = __obj._func(*args)
                 except StopIteration:
                     return __self.undefined(_STOP_ITERATION)
                 # As `Macro._invoke`: under autoescape the body has escaped its output already.
                 return Markup(text) if __context.eval_ctx.autoescape else text  # noqa: S704
-        return super().call(__context, __obj, *args, **kwargs)
+            plain = False
+        elif kind is MethodType:
+            plain = type(__obj.__func__) is FunctionType and not __obj.__func__.__dict__
+        else:
+            plain = kind is BuiltinMethodType or (kind is type and __obj in _PLAIN_CLASSES)
+        if not plain:
+            return super().call(__context, __obj, *args, **kwargs)
+        if kwargs:
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+        try:
+            return __obj(*args, **kwargs)
+        except StopIteration:
+            return __self.undefined(_STOP_ITERATION)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is EventView and not attribute.startswith("_"):
@@ -179,13 +181,15 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
             return super().getitem(obj, argument)
 
 
-def _simple_macro_call(macro: Macro, count: int) -> bool:
+def _direct_macro_call(macro: Macro, count: int) -> bool:
     """A call that `Macro.__call__` would pass straight to the macro's body.
 
-    All parameters given by position, no caller, no `*varargs`/`**kwargs` collection.
+    All parameters given by position, no caller, no `*varargs`/`**kwargs` collection, and
+    no flag on the macro object that the sandbox or `Context.call` would act on.
     """
     return (
         count == macro._argument_count
+        and _CALL_FLAGS.isdisjoint(macro.__dict__)
         and not (macro.caller or macro.catch_kwargs or macro.catch_varargs)
         and not macro._environment.is_async
     )

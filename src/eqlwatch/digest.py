@@ -122,7 +122,11 @@ def _subtree(source: Mapping[str, Any], name: str) -> Any:
 
 
 def _plain(raws: Iterable[Mapping[str, Any]]) -> Digest:
-    """`_general` for events made of nested dicts only: each object is read once."""
+    """`_general` for events made of nested dicts only: each object is read once.
+
+    Written out flat (strings, the usual values, handled inline) because it runs for every
+    alert; `tests/test_digest.py` holds it equal to `_general`.
+    """
     host_name = host_hostname = host_os = user_name = user_domain = None
     names: dict[Any, None] = {}
     targets: dict[Any, None] = {}
@@ -131,43 +135,68 @@ def _plain(raws: Iterable[Mapping[str, Any]]) -> Digest:
     objects: dict[str, Mapping[str, Any]] = {}
     categories: dict[str, None] = {}
     for raw in raws:
-        for name in OBJECTS:
-            if name not in objects:
-                tree = raw.get(name)
-                if tree and type(tree) is dict:
-                    objects[name] = tree
-        host = raw.get("host")
-        if type(host) is dict:
+        get = raw.get
+        host, user, process = get("host"), get("user"), get("process")
+        if type(host) is dict and host:
+            if "host" not in objects:
+                objects["host"] = host
             value = host.get("name")
-            _add(hosts, value)
-            if host_name is None and value not in _EMPTY:
-                host_name = value
-            value = host.get("hostname")
-            if host_hostname is None and value not in _EMPTY:
-                host_hostname = value
-            os = host.get("os")
-            value = os.get("type") if type(os) is dict else None
-            if host_os is None and value not in _EMPTY:
-                host_os = value
-        user = raw.get("user")
-        if type(user) is dict:
+            if type(value) is str:
+                if value:
+                    hosts[value] = None
+                    host_name = value if host_name is None else host_name
+            elif value is not None:
+                _add(hosts, value)
+                if host_name is None and value not in _EMPTY:
+                    host_name = value
+            if host_hostname is None:
+                value = host.get("hostname")
+                host_hostname = None if value in _EMPTY else value
+            if host_os is None:
+                os = host.get("os")
+                value = os.get("type") if type(os) is dict else None
+                host_os = None if value in _EMPTY else value
+        if type(user) is dict and user:
+            if "user" not in objects:
+                objects["user"] = user
             value = user.get("name")
-            _add(names, value)
-            if user_name is None and value not in _EMPTY:
-                user_name = value
-            value = user.get("domain")
-            if user_domain is None and value not in _EMPTY:
-                user_domain = value
+            if type(value) is str:
+                if value:
+                    names[value] = None
+                    user_name = value if user_name is None else user_name
+            elif value is not None:
+                _add(names, value)
+                if user_name is None and value not in _EMPTY:
+                    user_name = value
+            if user_domain is None:
+                value = user.get("domain")
+                user_domain = None if value in _EMPTY else value
             target = user.get("target")
             if type(target) is dict:
                 _add(targets, target.get("name"))
-        for name, seen in zip(HASHED, hashed, strict=True):
-            tree = raw.get(name)
-            if type(tree) is dict:
-                _add_hashes(seen, tree.get("hash"))
-        event = raw.get("event")
+        if type(process) is dict and process:
+            if "process" not in objects:
+                objects["process"] = process
+            if "hash" in process:
+                _add_hashes(hashed[0], process["hash"])
+        for name in ("source", "destination", "network"):
+            if name not in objects:
+                tree = get(name)
+                if tree and type(tree) is dict:
+                    objects[name] = tree
+        for name, seen in (("dll", hashed[1]), ("file", hashed[2])):
+            tree = get(name)
+            if type(tree) is dict and "hash" in tree:
+                _add_hashes(seen, tree["hash"])
+        event = get("event")
         if type(event) is dict:
-            _add_categories(categories, event.get("category"))
+            category = event.get("category")
+            if type(category) is list:
+                for item in category:
+                    if isinstance(item, str):
+                        categories[item] = None
+            elif category is not None:
+                _add_categories(categories, category)
     names.update(targets)
     return Digest(
         host_name=host_name,

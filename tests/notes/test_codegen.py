@@ -187,3 +187,10 @@ def test_errors_point_at_their_template_line(body: str) -> None:
             template.render(x=1, d={})
         lines.append(_template_line(caught.value, "t.md.j2"))
     assert lines[0] == lines[1] == 3
+
+
+def test_none_test_inline_only_while_it_is_jinja_s_own() -> None:
+    assert "is None)" in FAST.compile("{{ x is none }}{{ x is not none }}", raw=True)
+    env = make_environment(None)
+    env.tests["none"] = lambda value: value == 0  # a deployment's own test is honoured
+    assert env.from_string("{{ 0 is none }}|{{ none is none }}").render() == "True|False"

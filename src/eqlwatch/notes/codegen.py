@@ -1,13 +1,18 @@
 """Python generated for note templates: the sandbox's own results, with fewer steps.
 
-Jinja compiles a template into Python source; `NoteCodeGenerator` changes two things in it,
-neither of which changes what a template renders or what the sandbox allows:
+Jinja compiles a template into Python source; `NoteCodeGenerator` changes four things in
+it, none of which changes what a template renders or what the sandbox allows:
 
 - `x["k"]` and `x.k` with a constant string key: when `x` is exactly a `dict` holding that
   key, the generated code reads the item inline, which is what the immutable sandbox
   returns for it (`x.k` only for names that are not dict attributes: those stay methods).
   Anything else, a missing key included, calls `environment.getitem/getattr` as before,
   so undefined values and sandbox errors are raised by the same code.
+- `x.get("k")`, `x.get("k", default)`, `x.items()`, `.keys()`, `.values()` with constant
+  arguments on an exact `dict` call the method directly: the sandbox allows these readers
+  and calls them as they are.
+- `x is none` is `x is None` when the environment's `none` test is jinja's own (checked
+  when compiling: a note environment's tests, like its globals, are fixed once built).
 - The pieces of one `{{ ... }}`/text run are written by one `yield "...%s..." % (...)`
   instead of one `yield str(...)` each: `%s` converts with `str()` exactly as jinja's
   `str(...)` does, and every piece is still evaluated in order, on its own source line
@@ -15,14 +20,18 @@ neither of which changes what a template renders or what the sandbox allows:
   (macros, `{% set %}` blocks), autoescape, `finalize` and `{% extends %}` keep jinja's
   own code.
 
-One difference is not observable through `render()`: a template that fails part-way
-through a run of pieces has yielded fewer of them when streamed with `generate()`.
+Known edges, neither reachable with note data (JSON-shaped, string keys): a template that
+fails part-way through a run of pieces has yielded fewer of them when streamed with
+`generate()` (`render()` returns nothing either way); a dict holding a non-string key
+whose `__eq__` raises `TypeError`/`LookupError` for a colliding constant key raises that
+error inline, where the sandbox would have swallowed it and looked for an attribute.
 """
 
 from __future__ import annotations
 
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
+from jinja2.tests import test_none
 from jinja2.utils import concat
 
 DICT_ATTRIBUTES = frozenset(dir(dict))  # what `getattr` finds on a dict before its items
@@ -104,6 +113,17 @@ class NoteCodeGenerator(CodeGenerator):
         self.visit(node.node.node, frame)
         self.write(f") is dict else environment.call(context, environment.getattr({temp}, ")
         self.write(f"{method!r}){args}{_loop_kwargs(frame)}))")
+
+    @optimizeconst
+    def visit_Test(self, node: nodes.Test, frame: Frame) -> None:
+        """`x is none` as `x is None`, when the environment's `none` test is jinja's own."""
+        plain = not (node.args or node.kwargs or node.dyn_args or node.dyn_kwargs)
+        if not plain or node.name != "none" or self.environment.tests.get("none") is not test_none:
+            super().visit_Test(node, frame)
+            return
+        self.write("(")
+        self.visit(node.node, frame)
+        self.write(" is None)")
 
     def _output_pieces(self, node: nodes.Output, frame: Frame) -> list[str | nodes.Expr]:
         """The node's children: runs of constant text joined, expressions as they are.

@@ -61,23 +61,6 @@ _PLAIN_CLASSES = frozenset(c for c in (Namespace,) if not any(hasattr(c, f) for 
 _STOP_ITERATION = "value was undefined because a callable raised a StopIteration exception"
 
 
-def _ordinary_attribute(obj: Any, attribute: str) -> Any:
-    """What the sandbox returns for a public attribute of an `_ORDINARY` object, or MISSING.
-
-    MISSING when the object has no such attribute or the value is a method bound to some
-    other object (a `str.format` would need the sandbox's wrapper): the caller then asks
-    the sandbox itself.
-    """
-    try:
-        value = getattr(obj, attribute)
-    except AttributeError:
-        return MISSING
-    kind = type(value)
-    if (kind is MethodType or kind is BuiltinMethodType) and value.__self__ is not obj:
-        return MISSING
-    return value
-
-
 class NoteEnvironment(ImmutableSandboxedEnvironment):
     """The immutable sandbox, with direct paths where its checks cannot fail.
 
@@ -161,8 +144,13 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
             elif attribute in _DICT_READERS:  # the sandbox allows these: they change nothing
                 return getattr(obj, attribute)
         elif type(obj) in _ORDINARY and not attribute.startswith("_"):
-            value = _ordinary_attribute(obj, attribute)
-            if value is not MISSING:
+            # No such attribute, or a method bound elsewhere (a `str.format` needs the
+            # sandbox's wrapper): the sandbox decides. Else its checks would all pass.
+            value = getattr(obj, attribute, MISSING)
+            kind = type(value)
+            if value is not MISSING and (
+                (kind is not MethodType and kind is not BuiltinMethodType) or value.__self__ is obj
+            ):
                 return value
         return super().getattr(obj, attribute)
 

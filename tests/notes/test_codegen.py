@@ -8,6 +8,7 @@ by jinja's immutable sandbox; the text, or the exception's type and message, mus
 from __future__ import annotations
 
 import traceback
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,6 +136,9 @@ def test_random_templates_render_as_the_reference_does(body: str, data: dict[str
     assert outcome(FAST, body, data) == outcome(REFERENCE, body, data)
 
 
+LIST = {"l": [{"k": 1}, {"k": None}, {"j": 2}]}
+
+
 @pytest.mark.parametrize(
     ("body", "data"),
     [
@@ -150,6 +154,16 @@ def test_random_templates_render_as_the_reference_does(body: str, data: dict[str
         ("{% set t %}a{{ x }}b{% endset %}[{{ t }}]", {"x": 1}),
         ("{% filter upper %}a{{ x }}{% endfilter %}", {"x": "b"}),
         ("{{ x.get('k') }}", {"x": None}),
+        ("{% for v in l if v.k is not none %}{{ v.k }}{{ loop.index }}{% endfor %}", LIST),
+        ("{% for v in l recursive %}{{ v.k }}{% endfor %}", LIST),
+        ("{% macro m(a=l[0].k) %}{{ a }}{% endmacro %}{{ m() }}{{ m(2) }}", LIST),
+        ("{% with q = l[1].k %}{{ q }}{{ q is none }}{% endwith %}", LIST),
+        (
+            "{% macro m() %}{{ caller(l[0]) }}{% endmacro %}"
+            "{% call(x) m() %}{{ x.k }}{% endcall %}",
+            LIST,
+        ),
+        ("{% set n = namespace(k=l[0].k) %}{% set n.k = n.k ~ 'x' %}{{ n.k }}", LIST),
         ("{{ x.get('k') }}", {"x": EventView({"k": {"j": 1}})}),
         (
             "{% autoescape true %}<{{ x }}>{{ d.k }}{% endautoescape %}",
@@ -194,3 +208,14 @@ def test_none_test_inline_only_while_it_is_jinja_s_own() -> None:
     env = make_environment(None)
     env.tests["none"] = lambda value: value == 0  # a deployment's own test is honoured
     assert env.from_string("{{ 0 is none }}|{{ none is none }}").render() == "True|False"
+
+
+def test_inheritance_and_includes_render_as_the_reference_does(tmp_path: Path) -> None:
+    (tmp_path / "base.j2").write_text("[{% block b %}{{ d.k }}{% endblock %}]{{ d.get('k') }}")
+    (tmp_path / "part.j2").write_text("{{ d['k'] }}|{{ d.j is defined }}")
+    body = '{% extends "base.j2" %}{% block b %}{{ super() }}{% include "part.j2" %}{% endblock %}'
+    (tmp_path / "child.j2").write_text(body)
+    data = {"d": {"k": "v"}}
+    fast, reference = make_environment(tmp_path), reference_environment(tmp_path)
+    got = fast.get_template("child.j2").render(data)
+    assert got == reference.get_template("child.j2").render(data) == "[vv|False]v"

@@ -24,7 +24,7 @@ from eqlwatch.engine import compile_query
 from eqlwatch.enrich import Enricher, Enrichment, load_ip_table
 from eqlwatch.model import Hit, HitEvent
 from eqlwatch.notes.check import synthetic_enrichment, synthetic_hit, synthetic_rule
-from eqlwatch.notes.env import make_environment, reference_environment
+from eqlwatch.notes.env import ip_rows, make_environment, reference_environment
 from eqlwatch.notes.render import alert_view, note_context
 from eqlwatch.rules import load_rules
 from eqlwatch.rules.model import Rule
@@ -172,6 +172,7 @@ def escape_context() -> dict[str, Any]:
         "enrichment": Enrichment(ips=()),
         "items": [1, 2, 3],
         "data": {"a": {"b": 1}, "get": "item"},
+        "full": synthetic_enrichment(synthetic_hit()),
     }
 
 
@@ -194,6 +195,10 @@ BLOCKED = [
     '{% import "lib.j2" as lib %}{{ lib._body_stream }}',
     '{% import "lib.j2" as lib %}{{ lib.__dict__ }}',
     "{% for x in items %}{{ loop._iterable }}{% endfor %}",
+    "{{ ip_rows(enrichment).append(1) }}",  # the shared document stays unchanged
+    "{{ ip_rows(full).pop() }}",
+    "{{ ip_rows(full)[0].update({'ip': 'x'}) }}",
+    "{{ ip_rows(full)[0].clear() }}",
 ]
 
 
@@ -271,3 +276,13 @@ def test_a_helper_flagged_after_first_use_is_refused() -> None:
     finally:
         del _helper.unsafe_callable  # type: ignore[attr-defined]
     assert render("{{ helper(2) }}") == "<2>"
+
+
+def test_ip_rows_are_the_enrichment_s_document_rows() -> None:
+    enrichment = synthetic_enrichment(synthetic_hit())
+    rows = ip_rows(enrichment)
+    assert rows == enrichment.to_document()["ips"]
+    assert len(rows) >= 2
+    assert rows is enrichment.document()["ips"]  # built once per hit, not per template call
+    assert ip_rows(list(rows)) == rows
+    assert ip_rows(None) == []

@@ -34,9 +34,13 @@ def _join_nonempty(values: object, sep: str = ", ") -> str:
 
 
 def ip_rows(source: object) -> list[dict[str, Any]]:
-    """Template helper: IP rows as plain dicts, from an Enrichment or an existing list."""
+    """Template helper: IP rows as plain dicts, from an Enrichment or an existing list.
+
+    An Enrichment's rows come from its shared document (built once per hit, also the
+    context's `ips`); templates cannot change them in the immutable sandbox.
+    """
     if isinstance(source, Enrichment):
-        rows: list[dict[str, Any]] = source.to_document()["ips"]
+        rows: list[dict[str, Any]] = source.document()["ips"]
         return rows
     return list(source) if isinstance(source, list | tuple) else []
 

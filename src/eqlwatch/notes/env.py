@@ -4,6 +4,11 @@
 mutating what they are given; `StrictUndefined` turns a misspelt name into an error
 instead of an empty string. Autoescape is off because notes are Markdown, not HTML: values
 are inserted as text and nothing in them is interpreted by Jinja.
+
+Notes render for every alert, so `NoteEnvironment` takes shortcuts where the sandbox's
+checks provably pass (plain dicts, event views, helpers, macros; see its methods and
+`eqlwatch.notes.codegen`), and `reference_environment` is jinja's sandbox unchanged, for
+tests and benches to compare against: the text must be the same.
 """
 
 from __future__ import annotations

@@ -81,9 +81,21 @@ def reference_scan(
         if ip is not None:
             paths.setdefault(ip, {})[path] = None
     ips = tuple(
-        dataclasses.replace(table.classify(ip), fields=tuple(where)) for ip, where in paths.items()
+        dataclasses.replace(table.classify(ip), fields=tuple(where), labels=_labels(table, ip))
+        for ip, where in paths.items()
     )
     return ips, tuple(flags), _reference_document(table, ips)
+
+
+def _labels(table: IpTable, ip: str) -> tuple[str, ...]:
+    """User-range labels, worked out apart from the table: most specific range first."""
+    value = int(ipaddress.ip_address(ip))
+    inside = sorted(
+        (-user.prefixlen, index, user.label)
+        for index, user in enumerate(table.user_ranges)
+        if user.version == ipaddress.ip_address(ip).version and user.first <= value <= user.last
+    )
+    return tuple(dict.fromkeys(label for _, _, label in inside))
 
 
 def _reference_document(table: IpTable, ips: tuple[IpInfo, ...]) -> dict[str, Any]:

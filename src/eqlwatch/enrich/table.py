@@ -259,6 +259,7 @@ class IpTable:
         self._rows = {v: self._index(v) for v in (4, 6)}
         users = {v: self._user_index(v) for v in (4, 6)}
         self._tails = {v: _merged(self._rows[v], users[v]) for v in (4, 6)}
+        self._tails4 = self._tails[4]
         self._facts: dict[str, Facts | None] = {}
         self._cache: dict[str, IpInfo | None] = {}
 
@@ -306,7 +307,8 @@ class IpTable:
 
     def _classify(self, text: str) -> Facts | None:
         if (quad := canonical_ipv4(text)) is not None:
-            return text, 4, self._tail(4, quad)
+            starts, tails = self._tails4  # the common case, inlined
+            return text, 4, tails[bisect_right(starts, quad) - 1]
         if ":" in text and (six := plain_ipv6(text)) is not None:
             return six[1], 6, self._tail(6, six[0])
         try:

@@ -24,13 +24,20 @@ def _process_nodes(facts: HitFacts) -> tuple[list[Any], list[Any]]:
     Plain events hand over their own nested dicts; the others are read field by field into
     dicts carrying the same keys, so one tree builder serves both.
     """
+    procs: list[Any] = []
+    parents: list[Any] = []
     if facts.all_plain:
-        procs = list(facts.objects("process"))
-        parents = [p.get("parent") if p is not None else None for p in procs]
-        return procs, [p if type(p) is dict else None for p in parents]
-    pairs = zip(facts.raws, facts.plain, strict=True)
-    procs, parents = [], []
-    for raw, plain in pairs:
+        for raw in facts.raws:
+            node = raw.get("process")
+            if type(node) is dict:
+                up = node.get("parent")
+                procs.append(node)
+                parents.append(up if type(up) is dict else None)
+            else:
+                procs.append(None)
+                parents.append(None)
+        return procs, parents
+    for raw, plain in zip(facts.raws, facts.plain, strict=True):
         procs.append(pick(raw, plain, "process", _P, _PROC))
         parents.append(pick(raw, plain, "process.parent", _PP, _PROC))
     return procs, parents
@@ -62,9 +69,10 @@ def process_tree(sources: Sequence[Mapping[str, Any]] | HitFacts) -> dict[str, A
     children: list[dict[str, Any]] = []
     commands: list[str] = []
     for node, up in zip(procs, parents, strict=True):
-        if not _described(node):
-            continue
-        assert node is not None
+        if node is None or not (
+            node.get("name") or node.get("executable") or node.get("command_line")
+        ):
+            continue  # not `_described`: written out, it runs for every event of every alert
         if main is None:
             main = node
             parent = _fields(up) if _described(up) else None
@@ -83,16 +91,16 @@ def process_tree(sources: Sequence[Mapping[str, Any]] | HitFacts) -> dict[str, A
 def connections(sources: Sequence[Mapping[str, Any]] | HitFacts) -> list[dict[str, Any]]:
     """Each event with a destination or source address, as flat dotted fields."""
     facts = sources if isinstance(sources, HitFacts) else facts_of(sources)
-    if facts.all_plain:
-        triples = zip(
-            facts.objects("source"),
-            facts.objects("destination"),
-            facts.objects("network"),
-            strict=True,
-        )
-        rows = [_connection(s or _NOTHING, d or _NOTHING, n or _NOTHING) for s, d, n in triples]
-        return [row for row in rows if row]
     out: list[dict[str, Any]] = []
+    if facts.all_plain:
+        for raw in facts.raws:
+            src, dst = raw.get("source"), raw.get("destination")
+            src = src if type(src) is dict else _NOTHING
+            dst = dst if type(dst) is dict else _NOTHING
+            if src.get("ip") is not None or dst.get("ip") is not None:
+                net = raw.get("network")
+                out.append(_connection(src, dst, net if type(net) is dict else _NOTHING))
+        return out
     for raw, plain in zip(facts.raws, facts.plain, strict=True):
         src = pick(raw, plain, "source", _S, _ENDPOINT)
         dst = pick(raw, plain, "destination", _D, _ENDPOINT)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -53,6 +53,10 @@ class Links:
     kibana_url: str | None = None
     data_view_id: str = "security-solution-default"
     space: str | None = None
+    # Link prefix per index, filled by `discover_url` (not part of the value).
+    _prefixes: dict[str, str] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
 
 def alert_id(rule_id: str, events: Sequence[HitEvent]) -> str:
@@ -72,11 +76,15 @@ _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 def discover_url(links: Links, index: str, doc_id: str) -> str:
     """Kibana Discover's single-document view of one source event (path only without base)."""
+    prefix = links._prefixes.get(index)
+    if prefix is None:
+        if len(links._prefixes) >= 256:  # indices roll over: keep the cache bounded
+            links._prefixes.clear()
+        prefix = links._prefixes[index] = _doc_prefix(links, index)
     plain_id = _UNRESERVED.fullmatch(doc_id) is not None
-    return _doc_prefix(links, index) + (doc_id if plain_id else quote(doc_id, safe=""))
+    return prefix + (doc_id if plain_id else quote(doc_id, safe=""))
 
 
-@lru_cache(maxsize=256)
 def _doc_prefix(links: Links, index: str) -> str:
     """Everything of a Discover link before the quoted document id (per links and index)."""
     space = f"/s/{_quote(links.space)}" if links.space else ""

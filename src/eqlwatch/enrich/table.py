@@ -186,7 +186,7 @@ def plain_ipv6(text: str) -> tuple[int, str] | None:
 
     Only plain forms (no embedded IPv4, no zone, not IPv4-mapped) are handled here, each
     checked as `ipaddress` checks it; anything else is left to `parse_ip` (None is not
-    an error). `ipaddress` spends ~8 µs on parse + format, this ~1.5 µs.
+    an error). `ipaddress` spends ~5 µs on parse + format + int, this ~2.7 µs.
     """
     if _HEX_COLON.fullmatch(text) is None:
         return None

@@ -110,8 +110,16 @@ class _Walk:
                 self.mapping(child, sub)
             elif kind in _SCALARS:
                 continue
-            elif kind is list or kind is tuple:
-                self.sequence(child, sub)
+            elif kind is list or kind is tuple:  # strings of a list checked here, inline
+                verdict = sub.verdict
+                for item in child:
+                    if type(item) is str:
+                        if ("." in item or ":" in item) and (
+                            verdict is _NAMED or (verdict is _GENERIC and _shape(item))
+                        ):
+                            self.found.append((sub, item))
+                    elif type(item) not in _SCALARS:
+                        self.sequence((item,), sub)
             elif isinstance(child, Mapping):
                 self.plain = False
                 self.mapping(child, sub)

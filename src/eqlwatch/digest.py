@@ -127,7 +127,12 @@ def _plain(raws: Iterable[Mapping[str, Any]]) -> Digest:
     Written out flat (strings, the usual values, handled inline) because it runs for every
     alert; `tests/test_digest.py` holds it equal to `_general`.
     """
-    host_name = host_hostname = host_os = user_name = user_domain = None
+    # Any, not the str a first reading would suggest: values are whatever the events hold.
+    host_name: Any = None
+    host_hostname: Any = None
+    host_os: Any = None
+    user_name: Any = None
+    user_domain: Any = None
     names: dict[Any, None] = {}
     targets: dict[Any, None] = {}
     hosts: dict[Any, None] = {}

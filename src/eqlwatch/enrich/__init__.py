@@ -12,7 +12,8 @@ from eqlwatch.enrich.table import (
     load_ip_table,
     non_public_cidr_match,
 )
-from eqlwatch.enrich.walk import Enricher, Enrichment, is_ip_field
+from eqlwatch.enrich.walk import Enricher, Enrichment
+from eqlwatch.enrich.walker import is_ip_field
 
 __all__ = [
     "CATEGORIES",

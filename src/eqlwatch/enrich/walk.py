@@ -15,131 +15,12 @@ elements share their field's path.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from eqlwatch.enrich.table import Facts, IpInfo, IpTable, ip_info
-
-# Possessive: neither part can give characters back to let `%` or the end match, so
-# this accepts exactly what the plain greedy pattern does, without backtracking on
-# near-misses such as timestamps ("2025-..." fails at the dash, once).
-_SHAPE = re.compile(r"[0-9A-Fa-f:.]{2,45}+(?:%[0-9A-Za-z_.\-]{1,32}+)?$")
-_shape = _SHAPE.match
-_CAMEL_IP = re.compile(r"(?:^|[a-z0-9])(?:Ip|IP)s?(?:Address)?$")
-
-
-def is_ip_field(path: str) -> bool:
-    """Whether a field's name says it holds IP addresses (see the module docstring)."""
-    leaf = path.rsplit(".", 1)[-1]
-    low = leaf.lower()
-    if low in ("ip", "ips") or low.endswith(("_ip", "_ips", "address", "_addr")):
-        return True
-    return _CAMEL_IP.search(leaf) is not None
-
-
-_SCALARS = frozenset({int, float, bool, type(None)})
-_NAMED, _GENERIC, _SKIP = "named", "generic", "skip"
-_FIELD_CACHE_MAX = 1 << 14
-
-
-class _Field:
-    """One dotted path met in events: its name, its verdict, and the fields below it.
-
-    The walk looks children up by key instead of formatting "parent.key" strings, so a
-    field's path and verdict are worked out once per Enricher, not once per event. `odd`
-    lists the child keys seen so far that are dotted (`"process.name"`) or not strings.
-    """
-
-    __slots__ = ("children", "odd", "path", "verdict")
-
-    def __init__(self, path: str, verdict: str) -> None:
-        self.path = path
-        self.verdict = verdict
-        self.children: dict[Any, _Field] = {}
-        self.odd: list[Any] = []
-
-
-class _Walk:
-    """Collects the (field, string) pairs that may be IPs, in order.
-
-    A string is kept when it has a `.` or `:` (every IPv4 has a dot, every IPv6 a colon)
-    and its field is a named IP field, or a generic field and the string has an address's
-    shape. On the way it notes whether the event is plain: only dicts, no dotted or
-    non-string key anywhere. For such an event, nested `dict.get` is exactly what
-    `get_field` does.
-    """
-
-    __slots__ = ("found", "plain", "room")
-
-    def __init__(self, room: list[int]) -> None:
-        self.found: list[tuple[_Field, str]] = []
-        self.room = room  # fields this Enricher may still cache (shared, bounded)
-        self.plain = True
-
-    def child(self, parent: _Field, key: Any) -> _Field:
-        where = f"{parent.path}.{key}" if parent.path else str(key)
-        node = _Field(where, _field_verdict(where))
-        odd = type(key) is not str or "." in key
-        if odd:
-            self.plain = False
-        if self.room[0] > 0 and type(key) is str:
-            self.room[0] -= 1
-            parent.children[key] = node
-            if odd:
-                parent.odd.append(key)
-        return node
-
-    def mapping(self, value: Mapping[Any, Any], field: _Field) -> None:
-        kids = field.children
-        if field.odd and self.plain and any(key in value for key in field.odd):
-            self.plain = False
-        for key, child in value.items():
-            try:
-                sub = kids[key]
-            except KeyError:  # first time under this field, or a key that is not cached
-                sub = self.child(field, key)
-            kind = type(child)
-            if kind is str:
-                if "." in child or ":" in child:
-                    verdict = sub.verdict
-                    if verdict is _NAMED or (verdict is _GENERIC and _shape(child)):
-                        self.found.append((sub, child))
-            elif kind is dict:
-                self.mapping(child, sub)
-            elif kind in _SCALARS:
-                continue
-            elif kind is list or kind is tuple:  # strings of a list checked here, inline
-                verdict = sub.verdict
-                for item in child:
-                    if type(item) is str:
-                        if ("." in item or ":" in item) and (
-                            verdict is _NAMED or (verdict is _GENERIC and _shape(item))
-                        ):
-                            self.found.append((sub, item))
-                    elif type(item) not in _SCALARS:
-                        self.sequence((item,), sub)
-            elif isinstance(child, Mapping):
-                self.plain = False
-                self.mapping(child, sub)
-
-    def sequence(self, values: Sequence[Any], field: _Field) -> None:
-        verdict = field.verdict
-        for child in values:
-            kind = type(child)
-            if kind is str:
-                if ("." in child or ":" in child) and (
-                    verdict is _NAMED or (verdict is _GENERIC and _shape(child))
-                ):
-                    self.found.append((field, child))
-            elif kind is dict:
-                self.mapping(child, field)
-            elif kind is list or kind is tuple:
-                self.sequence(child, field)
-            elif kind not in _SCALARS and isinstance(child, Mapping):
-                self.plain = False
-                self.mapping(child, field)
+from eqlwatch.enrich.walker import FIELD_CACHE_MAX, GENERIC, FieldNode, Walk
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +100,8 @@ class Enricher:
 
     def __init__(self, table: IpTable) -> None:
         self.table = table
-        self._root = _Field("", _GENERIC)
-        self._room = [_FIELD_CACHE_MAX]
+        self._root = FieldNode("", GENERIC)
+        self._room = [FIELD_CACHE_MAX]
 
     def enrich(self, sources: Sequence[Mapping[str, Any]]) -> Enrichment:
         """Walk each event `_source` of one hit; missing-event slots are simply empty."""
@@ -228,7 +109,7 @@ class Enricher:
 
     def scan(self, sources: Sequence[Mapping[str, Any]]) -> tuple[Enrichment, tuple[bool, ...]]:
         """`enrich`, plus for each source whether it is plain (see `hitfacts.HitFacts`)."""
-        walk = _Walk(self._room)
+        walk = Walk(self._room)
         flags: list[bool] = []
         for source in sources:
             walk.plain = type(source) is dict
@@ -252,15 +133,6 @@ class Enricher:
 def _info(entry: list[Any]) -> IpInfo:
     facts: Facts = entry[0]
     return ip_info(facts, tuple(entry[1:]))
-
-
-def _field_verdict(path: str) -> str:
-    """How a field's strings are treated: a named IP field, any other field, or skipped."""
-    if is_ip_field(path):
-        return _NAMED
-    if "version" in path.rsplit(".", 1)[-1].lower():
-        return _SKIP
-    return _GENERIC
 
 
 _SET_IPS, _SET_TABLE, _SET_DOCUMENT = (

@@ -165,6 +165,9 @@ LIST = {"l": [{"k": 1}, {"k": None}, {"j": 2}]}
         ),
         ("{% set n = namespace(k=l[0].k) %}{% set n.k = n.k ~ 'x' %}{{ n.k }}", LIST),
         ("{{ x.get('k') }}", {"x": EventView({"k": {"j": 1}})}),
+        # A missing field looked up by item falls back to the attribute, as in the sandbox.
+        ("{{ x['get'] is defined }}{{ x['k']['get'] is defined }}", {"x": EventView({"k": {}})}),
+        ("{{ x['nope'] is defined }}{{ x['_root'] is defined }}", {"x": EventView({})}),
         (
             "{% autoescape true %}<{{ x }}>{{ d.k }}{% endautoescape %}",
             {"x": "<&>", "d": {"k": "<"}},

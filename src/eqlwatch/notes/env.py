@@ -171,7 +171,10 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
                 return super().getitem(obj, argument)
         if type(obj) is EventView and isinstance(argument, str):
             value = obj.get(argument, MISSING)
-            return self.undefined(obj=obj, name=argument) if value is MISSING else value
+            if value is not MISSING:
+                return value
+            # Not a field: the sandbox then tries the attribute (`ev["get"]` is the method).
+            return super().getitem(obj, argument)
         try:
             return obj[argument]  # the sandbox's own first step, one call earlier
         except (TypeError, LookupError):

@@ -25,6 +25,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 COMPILED = (
     "src/eqlwatch/alerts.py",
     "src/eqlwatch/digest.py",
+    "src/eqlwatch/enrich/table.py",
     "src/eqlwatch/enrich/walker.py",
     "src/eqlwatch/hitfacts.py",
     "src/eqlwatch/notes/facts.py",

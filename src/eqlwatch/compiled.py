@@ -15,6 +15,7 @@ import importlib.util
 HOT_MODULES = (
     "eqlwatch.alerts",
     "eqlwatch.digest",
+    "eqlwatch.enrich.table",
     "eqlwatch.enrich.walker",
     "eqlwatch.hitfacts",
     "eqlwatch.notes.facts",

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eqlwatch.enrich import Enricher, Enrichment, IpInfo, IpTable, load_ip_table
-from eqlwatch.enrich.table import ip_info, plain_ipv6
+from eqlwatch.enrich.info import ip_info
+from eqlwatch.enrich.table import plain_ipv6
 
 TABLE: IpTable = load_ip_table()
 

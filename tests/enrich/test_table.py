@@ -85,7 +85,7 @@ def test_non_ip_raises_value_error_naming_the_value(table: IpTable, bad: str) ->
 
 def test_non_string_is_rejected_not_read_as_an_integer(table: IpTable) -> None:
     with pytest.raises(ValueError):
-        table.classify(167772161)  # type: ignore[arg-type]
+        table.classify(167772161)
 
 
 def test_classification_is_cached(table: IpTable) -> None:

@@ -4,14 +4,9 @@ The same table produces the rules' "not public" CIDR list, so queries and alerts
 disagree about what a public address is.
 """
 
+from eqlwatch.enrich.info import IpInfo
 from eqlwatch.enrich.rows import UserRange
-from eqlwatch.enrich.table import (
-    CATEGORIES,
-    IpInfo,
-    IpTable,
-    load_ip_table,
-    non_public_cidr_match,
-)
+from eqlwatch.enrich.table import CATEGORIES, IpTable, load_ip_table, non_public_cidr_match
 from eqlwatch.enrich.walk import Enricher, Enrichment
 from eqlwatch.enrich.walker import is_ip_field
 

@@ -21,10 +21,10 @@ import re
 import struct
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
+from eqlwatch.enrich.info import Facts, IpInfo, Tail, ip_info
 from eqlwatch.enrich.rows import Row, TableData, UserRange, load_iana_rows, load_user_ranges
 
 T = TypeVar("T")
@@ -44,57 +44,6 @@ _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 _OCTETS: dict[str, int] = {str(n): n for n in range(256)}
 
 
-@dataclass(frozen=True, slots=True)
-class IpInfo:
-    """What one IP address is, and where in a hit it was seen."""
-
-    ip: str
-    version: int
-    category: str
-    block: str | None
-    name: str | None
-    rfc: str | None
-    globally_reachable: bool | None
-    public: bool
-    labels: tuple[str, ...] = ()
-    fields: tuple[str, ...] = ()
-
-
-# What an address is, apart from its own text: (category, block, name, rfc,
-# globally_reachable, public, labels). One tuple per interval of the table, shared.
-Tail = tuple[str, str | None, str | None, str | None, bool | None, bool, tuple[str, ...]]
-# (address text as `ipaddress` writes it, version, tail): a cached classification.
-Facts = tuple[str, int, Tail]
-
-_new_object = object.__new__
-# Slot setters: a frozen dataclass's __init__ goes through object.__setattr__ once per
-# field (~0.7 µs for IpInfo); storing through the slot descriptors costs half.
-_SETTERS: tuple[Callable[[object, object], None], ...] = tuple(
-    getattr(IpInfo, name).__set__
-    for name in ("ip", "version", "category", "block", "name", "rfc",
-                 "globally_reachable", "public", "labels", "fields")
-)  # fmt: skip
-
-
-def ip_info(facts: Facts, fields: tuple[str, ...]) -> IpInfo:
-    """`IpInfo(*facts, fields=fields)`, flattened: equal to it, built faster (hot path)."""
-    ip, version, (category, block, name, rfc, reachable, public, labels) = facts
-    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = _SETTERS
-    info: Any = _new_object(IpInfo)
-    s0(info, ip)
-    s1(info, version)
-    s2(info, category)
-    s3(info, block)
-    s4(info, name)
-    s5(info, rfc)
-    s6(info, reachable)
-    s7(info, public)
-    s8(info, labels)
-    s9(info, fields)
-    built: IpInfo = info
-    return built
-
-
 class _Intervals(Generic[T]):
     """Disjoint integer intervals, each carrying the value of the ranges that cover it."""
 
@@ -108,18 +57,19 @@ class _Intervals(Generic[T]):
         return self.values[bisect_right(self.starts, value) - 1]
 
 
-@dataclass(frozen=True, slots=True)
-class _Span(Generic[T]):
+class _Span(NamedTuple):
+    """One CIDR block as an integer range, with the row or user range it comes from."""
+
     first: int
     last: int
-    item: T
+    item: Any
 
 
-def _flatten(spans: Sequence[_Span[T]], pick: Callable[[list[T]], object]) -> _Intervals[object]:
+def _flatten(spans: Sequence[_Span], pick: Callable[[list[Any]], object]) -> _Intervals[object]:
     """Sweep nested-or-disjoint CIDR spans into elementary intervals (laminar, so a stack)."""
     starts: list[int] = [0]
     values: list[object] = [pick([])]
-    stack: list[_Span[T]] = []
+    stack: list[_Span] = []
 
     def mark(pos: int) -> None:
         value = pick([s.item for s in stack])
@@ -271,22 +221,22 @@ class IpTable:
         spans = [_Span(u.first, u.last, u) for u in self.user_ranges if u.version == version]
         return _flatten(spans, _labels)
 
-    def classify(self, ip: str) -> IpInfo:
-        """Classify one address (cached). Raises ValueError, naming the value, on a non-IP."""
+    def classify(self, ip: object) -> IpInfo:
+        """Classify one address (cached). Raises ValueError, naming the value, on a non-IP
+        (any value is accepted, so a number from an event is rejected, not a TypeError)."""
         info = self.lookup(ip)
         if info is None:
             raise ValueError(f"not an IP address: {ip!r}")
         return info
 
-    def lookup(self, ip: str) -> IpInfo | None:
-        """Like `classify`, but None for a non-IP (cheap for callers probing many strings)."""
+    def lookup(self, ip: object) -> IpInfo | None:
+        """Like `classify`, but None for a non-IP (cheap for callers probing many values)."""
+        if not isinstance(ip, str):  # callers probe arbitrary JSON values, not only strings
+            return None
         try:
             return self._cache[ip]
-        except (KeyError, TypeError):
+        except KeyError:
             pass
-        value: object = ip  # callers probe arbitrary JSON values, not only strings
-        if not isinstance(value, str):
-            return None
         facts = self.facts(ip)
         info = None if facts is None else ip_info(facts, ())
         if len(self._cache) >= _CACHE_MAX:

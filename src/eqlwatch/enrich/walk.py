@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eqlwatch.enrich.table import Facts, IpInfo, IpTable, ip_info
+from eqlwatch.enrich.info import Facts, IpInfo, ip_info
+from eqlwatch.enrich.table import IpTable
 from eqlwatch.enrich.walker import FIELD_CACHE_MAX, GENERIC, FieldNode, Walk
 
 

@@ -60,13 +60,7 @@ def _pack_cases(repo_root: Path, enricher: Enricher) -> Iterator[Case]:
     loaded = load_rules([repo_root / "queries"])
     assert loaded.ok, [str(e) for e in loaded.errors]
     for rule in loaded.rules:
-        body = rule.rule
-        query = compile_query(
-            body.query,
-            timestamp_field=body.timestamp_field or "@timestamp",
-            tiebreaker_field=body.tiebreaker_field,
-            event_category_field=body.event_category_override or "event.category",
-        )
+        query = compile_query(rule.query, **rule.event_fields()._asdict())
         for fixture in rule.eqlwatch.fixtures:
             if fixture.kind != "positive":
                 continue

@@ -63,13 +63,7 @@ def pack(repo_root: Path) -> list[PackRule]:
     assert loaded.ok, [str(e) for e in loaded.errors]
     out = []
     for rule in loaded.rules:
-        body = rule.rule
-        query = compile_query(
-            body.query,
-            timestamp_field=body.timestamp_field or "@timestamp",
-            tiebreaker_field=body.tiebreaker_field,
-            event_category_field=body.event_category_override or "event.category",
-        )
+        query = compile_query(rule.query, **rule.event_fields()._asdict())
         out.append(PackRule(Path(str(rule.path)).stem, rule, query))
     return out
 

@@ -64,7 +64,9 @@ def _open(path: Path) -> Stream:
     return raw
 
 
-def _event(index: str, position: int, doc: Any, where: Location) -> SourceEvent:
+def source_event(index: str, position: int, doc: Any, where: Location) -> SourceEvent:
+    """One parsed JSON document as an event: an ES hit (`_source`, `_id`) or a bare source
+    (id from `_id`/`id`, else its position). Not an object: DataError at `where`."""
     if not isinstance(doc, dict):
         raise DataError("expected a JSON object", location=where)
     source = doc.get("_source")
@@ -117,7 +119,7 @@ class RawLines:
     def odd(self, number: int, doc: Any) -> SourceEvent | None:
         """A parsed line that is not a plain `_source` (a hit, an `id`, or not an object)."""
         try:
-            return _event(self.index, number, doc, Location(file=str(self.path), line=number))
+            return source_event(self.index, number, doc, Location(file=str(self.path), line=number))
         except DataError as exc:
             self.counter.add(exc)
             return None
@@ -185,6 +187,7 @@ def _array(data: bytes, path: Path, index: str, counter: ErrorCounter) -> Iterat
         return
     for position, doc in enumerate(docs, 1):
         try:
-            yield _event(index, position, doc, Location(file=str(path), field=f"[{position}]"))
+            where = Location(file=str(path), field=f"[{position}]")
+            yield source_event(index, position, doc, where)
         except DataError as exc:
             counter.add(exc)

@@ -22,6 +22,7 @@ import orjson
 
 from eqlwatch.backends.event_files import expand_paths, read_events
 from eqlwatch.engine import CompiledQuery, SourceEvent, compile_query
+from eqlwatch.engine.needles import Sample, query_needles
 from eqlwatch.engine.query import gc_paused
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location
@@ -36,7 +37,6 @@ from eqlwatch.pipeline.hunt_scan import (
     Screen,
     open_lines,
 )
-from eqlwatch.pipeline.needles import Sample, query_needles
 from eqlwatch.rules import Rule
 from eqlwatch.sysmon import detect_format
 from eqlwatch.windowing import completion_time

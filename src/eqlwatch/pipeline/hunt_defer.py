@@ -17,8 +17,8 @@ from pathlib import Path
 import orjson
 
 from eqlwatch.engine import CompiledQuery, SourceEvent
+from eqlwatch.engine.needles import Group, Sample, best_group, filter_groups
 from eqlwatch.pipeline.linematch import any_needle, escaped
-from eqlwatch.pipeline.needles import Group, Sample, best_group, filter_groups
 
 
 def first_stage_needles(query: CompiledQuery, sample: Sample | None) -> Group | None:

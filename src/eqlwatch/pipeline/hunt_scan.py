@@ -20,11 +20,11 @@ import msgspec
 import orjson
 
 from eqlwatch.engine import SourceEvent
-from eqlwatch.engine.reader import _event
+from eqlwatch.engine.needles import Group
+from eqlwatch.engine.reader import source_event
 from eqlwatch.errors import DataError, Location
 from eqlwatch.pipeline.hunt_defer import Candidates, Held
 from eqlwatch.pipeline.linematch import Match, line_matcher
-from eqlwatch.pipeline.needles import Group
 
 ErrorHandler = Callable[[DataError], None]
 ProgressHandler = Callable[[int], None]
@@ -120,7 +120,7 @@ class NdjsonScan:
         if type(doc) is dict and "_source" not in doc and "_id" not in doc and "id" not in doc:
             return SourceEvent(index, str(number), doc)
         try:
-            return _event(index, number, doc, Location(file=str(path), line=number))
+            return source_event(index, number, doc, Location(file=str(path), line=number))
         except DataError as exc:
             self._error(exc)
             return None

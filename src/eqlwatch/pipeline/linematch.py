@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Sequence
 
-from eqlwatch.pipeline.needles import Group
+from eqlwatch.engine.needles import Group
 
 Match = Callable[[bytes], list[int] | None]
 # A backslash run of odd length followed by u or /: a real escape, not an escaped backslash.

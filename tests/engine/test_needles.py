@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eqlwatch.engine import compile_query
-from eqlwatch.pipeline.needles import Group, Sample, minimal, query_needles
+from eqlwatch.engine.needles import Group, Sample, minimal, query_needles
 
 
 def needles(query: str, sample: Sample | None = None) -> Group | None:

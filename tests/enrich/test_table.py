@@ -130,3 +130,11 @@ def test_non_public_cidr_match_renders_eql(table: IpTable) -> None:
 def test_non_public_cidrs_rejects_bad_version(table: IpTable) -> None:
     with pytest.raises(ValueError, match="version"):
         table.non_public_cidrs(5)
+
+
+@pytest.mark.parametrize("value", [167772161, None, ["10.0.0.1"], b"10.0.0.1"])
+def test_parse_ip_rejects_non_strings_with_value_error(value: object) -> None:
+    from eqlwatch.enrich.table import parse_ip
+
+    with pytest.raises(ValueError, match="not an IP address"):
+        parse_ip(value)

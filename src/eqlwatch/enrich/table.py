@@ -181,8 +181,9 @@ def _compressed(full: str) -> str:
     return full
 
 
-def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """Parse an address: zone ids dropped, IPv4-mapped IPv6 unwrapped to IPv4."""
+def parse_ip(text: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """Parse an address: zone ids dropped, IPv4-mapped IPv6 unwrapped to IPv4. Any value is
+    accepted: a non-string is a ValueError, as a malformed string is (in both builds)."""
     if not isinstance(text, str):
         raise ValueError(f"not an IP address: {text!r}")
     value = text.strip()

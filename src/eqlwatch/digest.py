@@ -22,7 +22,8 @@ OBJECTS = ("host", "user", "process", "source", "destination", "network")
 HASHED = ("process", "dll", "file")
 _ALGOS = ("md5", "sha1", "sha256")
 _SCALARS = (str, int, float)
-_EMPTY: tuple[Any, ...] = (None, "", [])
+# What "first non-empty value" skips.
+EMPTY: tuple[Any, ...] = (None, "", [])
 
 
 @dataclass(slots=True)
@@ -152,15 +153,15 @@ def _plain(raws: Iterable[Mapping[str, Any]]) -> Digest:
                     host_name = value if host_name is None else host_name
             elif value is not None:
                 _add(hosts, value)
-                if host_name is None and value not in _EMPTY:
+                if host_name is None and value not in EMPTY:
                     host_name = value
             if host_hostname is None:
                 value = host.get("hostname")
-                host_hostname = None if value in _EMPTY else value
+                host_hostname = None if value in EMPTY else value
             if host_os is None:
                 os = host.get("os")
                 value = os.get("type") if type(os) is dict else None
-                host_os = None if value in _EMPTY else value
+                host_os = None if value in EMPTY else value
         if type(user) is dict and user:
             if "user" not in objects:
                 objects["user"] = user
@@ -171,11 +172,11 @@ def _plain(raws: Iterable[Mapping[str, Any]]) -> Digest:
                     user_name = value if user_name is None else user_name
             elif value is not None:
                 _add(names, value)
-                if user_name is None and value not in _EMPTY:
+                if user_name is None and value not in EMPTY:
                     user_name = value
             if user_domain is None:
                 value = user.get("domain")
-                user_domain = None if value in _EMPTY else value
+                user_domain = None if value in EMPTY else value
             target = user.get("target")
             if type(target) is dict:
                 _add(targets, target.get("name"))

@@ -16,7 +16,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from eqlwatch.digest import Digest, digest_of
+from eqlwatch.digest import EMPTY, Digest, digest_of
 from eqlwatch.model import Hit
 from eqlwatch.rules.fields import get_field
 from eqlwatch.windowing import parse_timestamp
@@ -57,7 +57,6 @@ def pick(
 
 
 _UNSET: Any = object()
-_EMPTY: tuple[Any, ...] = (None, "", [])
 
 
 class HitFacts:
@@ -106,45 +105,15 @@ class HitFacts:
     def first(self, path: str) -> Any:
         """The first non-empty value of a field across the events (host, user, ...)."""
         for value in self.values(path):
-            if value not in _EMPTY:
+            if value not in EMPTY:
                 return value
         return None
 
     def values(self, path: str) -> list[Any]:
         """The field's value in each event (None where absent)."""
         parts = parts_of(path)
-        if not self.all_plain:
-            pairs = zip(self.raws, self.plain, strict=True)
-            return [read(raw, plain, path, parts) for raw, plain in pairs]
-        out: list[Any] = []
-        if len(parts) == 2:  # the common case, without a call per event
-            top, key = parts
-            for raw in self.raws:
-                node = raw.get(top)
-                out.append(node.get(key) if type(node) is dict else None)
-            return out
-        for node in self.raws:
-            for part in parts:
-                if type(node) is not dict:
-                    node = None
-                    break
-                node = node.get(part)
-            out.append(node)
-        return out
-
-    def objects(self, name: str) -> list[Any]:
-        """Each event's top-level object `name` (None where absent or not an object).
-
-        Only for hits whose events are all plain (`all_plain`): nested objects are then the
-        whole truth, with no dotted keys to merge.
-        """
-        if not self.all_plain:
-            raise ValueError("objects() needs plain events")
-        out: list[Any] = []
-        for raw in self.raws:
-            node = raw.get(name)
-            out.append(node if type(node) is dict else None)
-        return out
+        pairs = zip(self.raws, self.plain, strict=True)
+        return [read(raw, plain, path, parts) for raw, plain in pairs]
 
 
 def facts_of(

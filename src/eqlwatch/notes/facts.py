@@ -130,11 +130,6 @@ def _connection(
 _NOTHING: Mapping[str, Any] = {}
 
 
-def first_of(sources: Sequence[Mapping[str, Any]], path: str) -> Any:
-    """The first non-empty value of a field across the events (host, user, ...)."""
-    return facts_of(sources).first(path)
-
-
 def summarise(sources: Sequence[Mapping[str, Any]] | HitFacts) -> dict[str, Any]:
     """Everything the default note needs about a hit's events, as plain data."""
     facts = sources if isinstance(sources, HitFacts) else facts_of(sources)

@@ -109,11 +109,14 @@ class HitFacts:
                 return value
         return None
 
+    def pairs(self) -> list[tuple[Mapping[str, Any], bool]]:
+        """Each event with whether it is plain."""
+        return list(zip(self.raws, self.plain, strict=True))
+
     def values(self, path: str) -> list[Any]:
         """The field's value in each event (None where absent)."""
         parts = parts_of(path)
-        pairs = zip(self.raws, self.plain, strict=True)
-        return [read(raw, plain, path, parts) for raw, plain in pairs]
+        return [read(raw, plain, path, parts) for raw, plain in self.pairs()]
 
 
 def facts_of(

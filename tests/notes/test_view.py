@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eqlwatch.notes import EventView, field
 from eqlwatch.notes.facts import process_tree, summarise
@@ -79,3 +81,38 @@ def test_summarise_host_user_connections() -> None:
     assert facts["user"] == "CORP\\bob"
     assert [c["destination.ip"] for c in facts["connections"]] == ["8.8.8.8"]
     assert facts["tree"]["process"] is None
+
+
+def _seen(value: object) -> object:
+    """What a template would get: a view is compared by where it points and what it holds."""
+    if isinstance(value, EventView):
+        return ("view", repr(value), str(value), list(value))
+    return value
+
+
+_names = st.sampled_from(["a", "b", "ip", "name"])
+_plain_tree: st.SearchStrategy[Any] = st.recursive(
+    st.one_of(st.none(), st.integers(0, 2), st.sampled_from(["", "x"]), st.just([])),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=2), st.dictionaries(_names, inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_plain_event = st.dictionaries(_names, _plain_tree, max_size=4)
+_paths = st.lists(_names, min_size=1, max_size=4).map(".".join)
+
+
+@settings(max_examples=600)
+@given(_plain_event, _paths, _paths)
+def test_plain_views_read_what_the_general_view_reads(
+    event: dict[str, object], path: str, below: str
+) -> None:
+    """An event with nested dicts only: the `dict.get` path answers as `get_field` does,
+    for the event and for views of objects inside it."""
+    fast, general = EventView(event, plain=True), EventView(event)
+    assert _seen(fast.get(path, "<none>")) == _seen(general.get(path, "<none>"))
+    assert (path in fast) == (path in general)
+    inner_fast, inner_general = fast.get(path), general.get(path)
+    if isinstance(inner_general, EventView):
+        assert isinstance(inner_fast, EventView)
+        assert _seen(inner_fast.get(below, "<none>")) == _seen(inner_general.get(below, "<none>"))

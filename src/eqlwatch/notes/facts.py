@@ -37,7 +37,7 @@ def _process_nodes(facts: HitFacts) -> tuple[list[Any], list[Any]]:
                 procs.append(None)
                 parents.append(None)
         return procs, parents
-    for raw, plain in zip(facts.raws, facts.plain, strict=True):
+    for raw, plain in facts.pairs():
         procs.append(pick(raw, plain, "process", _P, _PROC))
         parents.append(pick(raw, plain, "process.parent", _PP, _PROC))
     return procs, parents
@@ -101,7 +101,7 @@ def connections(sources: Sequence[Mapping[str, Any]] | HitFacts) -> list[dict[st
                 net = raw.get("network")
                 out.append(_connection(src, dst, net if type(net) is dict else _NOTHING))
         return out
-    for raw, plain in zip(facts.raws, facts.plain, strict=True):
+    for raw, plain in facts.pairs():
         src = pick(raw, plain, "source", _S, _ENDPOINT)
         dst = pick(raw, plain, "destination", _D, _ENDPOINT)
         net = pick(raw, plain, "network", _N, _NETWORK)

@@ -94,7 +94,7 @@ def note_context(
         "rule": rule.template_view,
         "alert": {**_NO_ALERT, "kind": hit.kind, **(alert or {})},
         "hit": {"kind": hit.kind, "join_keys": list(hit.join_keys), "refs": refs},
-        "events": [EventView(src) for src in facts.raws],
+        "events": [EventView(raw, plain=flag) for raw, flag in facts.pairs()],
         "facts": summarise(facts),
         "enrichment": enrichment,
         "ips": enrichment.document()["ips"],

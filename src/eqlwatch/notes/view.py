@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from eqlwatch.hitfacts import parts_of
 from eqlwatch.rules.fields import MISSING, dotted_on_path, get_field
 
 
@@ -31,19 +32,34 @@ def _has_children(node: Mapping[str, Any], path: str) -> bool:
 
 
 class EventView:
-    """A read-only view of one event `_source` (or of one object inside it)."""
+    """A read-only view of one event `_source` (or of one object inside it).
 
-    __slots__ = ("_prefix", "_root")
+    `plain` says the event is nested dicts only, with no dotted key anywhere (the IP walk
+    tells, see `hitfacts`): then a field is a walk down `dict.get`, and a miss is final.
+    Otherwise every read goes through `get_field`, which merges flat and nested spellings.
+    """
 
-    def __init__(self, root: Mapping[str, Any], prefix: str = "") -> None:
+    __slots__ = ("_plain", "_prefix", "_root")
+
+    def __init__(self, root: Mapping[str, Any], prefix: str = "", plain: bool = False) -> None:
         self._root = root
         self._prefix = prefix
+        self._plain = plain
 
     def _full(self, key: str) -> str:
         return f"{self._prefix}.{key}" if self._prefix else key
 
     def _lookup(self, key: str) -> Any:
         full = self._full(key)
+        if self._plain:
+            node: Any = self._root
+            for part in parts_of(full):
+                if type(node) is not dict:
+                    return MISSING
+                node = node.get(part, MISSING)
+            if type(node) is dict:
+                return EventView(self._root, full, True)
+            return node
         value = get_field(self._root, full, MISSING)
         if value is MISSING:
             return EventView(self._root, full) if _has_children(self._root, full) else MISSING

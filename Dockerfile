@@ -5,26 +5,14 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
-# HATCH_BUILD_HOOK_ENABLE_CUSTOM: the project's wheel gets its hot modules compiled by mypyc
-# (hatch_build.py), hence a C compiler in this build stage only.
-ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
-    HATCH_BUILD_HOOK_ENABLE_CUSTOM=1
-RUN apt-get update \
- && apt-get install --yes --no-install-recommends gcc libc6-dev \
- && rm -rf /var/lib/apt/lists/*
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
 RUN pip install --no-cache-dir "uv==0.13.9"
 WORKDIR /app
 # Dependencies first (cached while only the source changes), then the project itself.
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --locked --no-dev --no-install-project
-COPY hatch_build.py ./
 COPY src ./src
-# The project as a wheel, mypyc type-checking against the lock file's versions.
-RUN uv export --locked --no-dev --no-hashes --no-emit-project --no-header -o /tmp/pins.txt \
- && uv build --wheel --out-dir /tmp/wheel --build-constraints /tmp/pins.txt \
- && uv pip install --python /app/.venv --no-deps /tmp/wheel/eqlwatch-*.whl \
- && rm -rf /tmp/wheel /tmp/pins.txt \
- && uv run --no-sync python -c "from eqlwatch.compiled import build_kind; assert build_kind() == 'compiled', build_kind()"
+RUN uv sync --locked --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 eqlwatch \
@@ -45,7 +33,7 @@ ENTRYPOINT ["eqlwatch"]
 CMD ["run"]
 
 FROM build AS test
-# + the dev tools; the compiled project built above stays (--inexact keeps it).
+# + the dev tools (--inexact keeps the project installed above).
 RUN uv sync --locked --no-install-project --inexact
 COPY tests ./tests
 COPY queries ./queries

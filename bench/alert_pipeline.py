@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from eqlwatch.alerts import Links, alert_id, build_alert, serialize_alert
-from eqlwatch.compiled import build_kind
 from eqlwatch.enrich import Enricher, load_ip_table
 from eqlwatch.hitfacts import facts_of, present_sources
 from eqlwatch.model import Hit, HitEvent
@@ -206,7 +205,7 @@ def main() -> None:
     n = len(hits)
     print(
         f"alerts: {n} × {len(runs)} runs (fastest shown)  template: {args.template}"
-        f"  avg document: {spent['bytes'] / n:.0f} bytes  build: {build_kind()}"
+        f"  avg document: {spent['bytes'] / n:.0f} bytes"
     )
     for phase in ("enrich", "render", "build", "serialise"):
         print(f"  {phase:<9} {spent[phase] / n * 1e6:7.1f} µs/alert")

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from eqlwatch.compiled import build_kind
 from eqlwatch.enrich import Enricher, IpTable, load_ip_table
 
 RANGES = """
@@ -91,10 +90,7 @@ def main() -> None:
         ranges.write_text(RANGES)
         build_start = time.perf_counter()
         table: IpTable = load_ip_table(ranges)
-        print(
-            f"table {table.version}: built in {(time.perf_counter() - build_start) * 1e3:.1f} ms"
-            f"  build: {build_kind()}"
-        )
+        print(f"table {table.version}: built in {(time.perf_counter() - build_start) * 1e3:.1f} ms")
         fresh = [load_ip_table(ranges) for _ in range(args.repeat)]  # cold caches
     cold = [_address(rng) for _ in range(args.n)]
     working = [_address(rng) for _ in range(2_000)]

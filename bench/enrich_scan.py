@@ -24,7 +24,6 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from alert_pipeline import make_hit
-from eqlwatch.compiled import build_kind
 from eqlwatch.enrich import Enricher, load_ip_table
 
 Sources = list[list[Mapping[str, Any]]]
@@ -62,7 +61,6 @@ def main() -> None:
     all_sources = _sources(args.hits, args.seed)
     gc.freeze()
     n = len(all_sources)
-    print(f"build: {build_kind()}")
     for label, with_document in (("scan", False), ("scan + document()", True)):
         best = min(_time(all_sources, with_document) for _ in range(max(1, args.repeat)))
         print(f"{label:<18} {best / n * 1e6:6.2f} µs/hit  ({n} hits, best of {args.repeat})")

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import orjson
 
-from eqlwatch.compiled import build_kind
 from eqlwatch.demo.generate import generate
 from eqlwatch.enrich import load_ip_table
 from eqlwatch.pipeline.alerting import AlertBuilder
@@ -113,7 +112,7 @@ def main() -> None:
     size = path.stat().st_size
     n, cpu, wall = best(lambda: run_orjson(path), args.repeat)
     base = n / cpu
-    print(f"file {path}: {n} events, {size / n:.0f} bytes/event  build: {build_kind()}")
+    print(f"file {path}: {n} events, {size / n:.0f} bytes/event")
     print(f"orjson       {base:>10,.0f} events/s  (cpu {cpu:.2f} s, wall {wall:.2f} s)")
     modes = [("hunt", True)] + ([("hunt-plain", False)] if args.plain else [])
     for name, screen in modes:

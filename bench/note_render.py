@@ -26,7 +26,6 @@ from jinja2 import Environment, Template
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from alert_pipeline import make_hit
-from eqlwatch.compiled import build_kind
 from eqlwatch.enrich import Enricher, load_ip_table
 from eqlwatch.hitfacts import facts_of, present_sources
 from eqlwatch.model import Hit
@@ -98,7 +97,7 @@ def main() -> None:
         else reference_environment(args.templates)
     )
     reference = reference_environment(args.templates)
-    print(f"env: {args.env}  hits: {args.hits}  best of {args.repeat}  build: {build_kind()}")
+    print(f"env: {args.env}  hits: {args.hits}  best of {args.repeat}")
     for name in names:
         ctxs = contexts(name, hits)
         template, expected = env.get_template(name), reference.get_template(name)

@@ -1,8 +1,7 @@
 """What one IP address is, as the enrichment reports it, and a fast way to build one.
 
-Kept apart from the lookup machinery in `table.py` (which built wheels compile with mypyc):
-`ip_info` fills a frozen dataclass through its slots, which only works for a class that
-stays plain Python.
+Kept apart from the lookup machinery in `table.py`: `ip_info` fills a frozen dataclass
+through its slots, the cheapest way to build one.
 """
 
 from __future__ import annotations

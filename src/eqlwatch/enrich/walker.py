@@ -2,7 +2,7 @@
 
 Which strings, and the paths they are reported under, are the rule in `walk.py`'s
 docstring. This module is only the walk: one pass over every object of every event, so
-the alert pipeline's hottest loop; built wheels compile it with mypyc (hatch_build.py).
+the alert pipeline's hottest loop.
 """
 
 from __future__ import annotations

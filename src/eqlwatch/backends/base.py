@@ -22,6 +22,26 @@ class EventSource(Protocol):
     def search(self, request: SearchRequest) -> SearchResult: ...
 
 
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """What a source can vouch for before its windows are trusted (evidence before progress).
+
+    `problems` name what makes the data untrustworthy (a glob that matched no file, an
+    unreadable file, a format that could not be detected), each naming its file; any problem
+    holds the checkpoint. `newest` is the newest event time the source holds for the
+    requested indices (the watermark), None when it holds none yet. `files_matched`,
+    `files_read`, `records` and `records_skipped` are what the local source read (0 for
+    Elasticsearch), for the run report.
+    """
+
+    newest: datetime | None
+    problems: tuple[str, ...] = ()
+    files_matched: int = 0
+    files_read: int = 0
+    records: int = 0
+    records_skipped: int = 0
+
+
 @runtime_checkable
 class AlertSink(Protocol):
     """Writes alerts durably and idempotently: writing the same alert id twice creates one.

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from eqlwatch.actions.config import ActionConfig
 from eqlwatch.errors import ConfigError, EqlwatchError, Location
 from eqlwatch.rules.loader import field_path, key_line
 from eqlwatch.rules.model import Duration, Rule
@@ -124,6 +125,7 @@ class Job(_Strict):
     source: SourceConfig = LocalSource(backend="local", paths=("data/*.ndjson",))
     alerts: AlertsConfig = LocalAlerts(backend="local")
     state: StateConfig = LocalState(backend="local")
+    actions: tuple[ActionConfig, ...] = ()
     root: Path = Field(default=Path("."), exclude=True)
 
     def resolve(self, path: str) -> Path:

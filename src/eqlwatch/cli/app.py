@@ -9,7 +9,7 @@ import importlib
 
 import typer
 
-COMMANDS: tuple[str, ...] = ("validate", "query", "setup", "load", "run", "hunt")
+COMMANDS: tuple[str, ...] = ("validate", "query", "setup", "load", "run", "hunt", "actions")
 
 app = typer.Typer(
     name="eqlwatch",

@@ -36,6 +36,7 @@ class ActionConfig(BaseModel):
     method: Literal["POST", "PUT", "PATCH"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict)
     max_attempts: int = Field(default=8, ge=1, le=1000)
+    retry_backoff: Duration = timedelta(seconds=30)  # doubles per attempt, at most 1 h
     timeout: Duration = timedelta(seconds=10)
 
     @model_validator(mode="after")
@@ -44,6 +45,8 @@ class ActionConfig(BaseModel):
             raise ValueError("throttle must be positive")
         if self.timeout <= timedelta(0):
             raise ValueError("timeout must be positive")
+        if self.retry_backoff <= timedelta(0):
+            raise ValueError("retry_backoff must be positive")
         if self.kind == "apprise" and (self.headers or self.method != "POST"):
             raise ValueError(
                 "'headers' and 'method' are webhook settings; apprise URLs carry theirs"

@@ -65,7 +65,6 @@ class Notifier:
     senders: Mapping[str, Sender] = field(default_factory=lambda: dict(SENDERS))
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     budget_s: float = 60.0
-    backoff: timedelta = timedelta(seconds=30)
     max_backoff: timedelta = timedelta(hours=1)
     stats: DeliveryStats = field(default_factory=DeliveryStats)
     _batch: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
@@ -182,7 +181,7 @@ class Notifier:
         if delivery.attempts >= action.max_attempts:
             self._give_up(delivery, now, error)
             return
-        wait = min(self.backoff * 2 ** (delivery.attempts - 1), self.max_backoff)
+        wait = min(action.retry_backoff * 2 ** (delivery.attempts - 1), self.max_backoff)
         if retry_after is not None:
             wait = max(wait, timedelta(seconds=retry_after))
         delivery.next_try = now + wait

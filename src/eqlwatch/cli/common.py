@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from eqlwatch.actions import LocalOutbox, Notifier
 from eqlwatch.alerts import Links
 from eqlwatch.enrich import load_ip_table
 from eqlwatch.errors import EqlwatchError
-from eqlwatch.jobs import Job, LocalAlerts, load_jobs
+from eqlwatch.jobs import Job, LocalAlerts, LocalState, load_jobs
 from eqlwatch.logs import configure
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.backends import open_backends
@@ -75,7 +76,17 @@ def build_runtime(job: Job, *, now: datetime, ip_ranges: Path | None) -> JobRunt
         backends=backends,
         alerts=alerts,
         load_errors=[*load_errors, *compile_errors],
+        notifier=make_notifier(job),
     )
+
+
+def make_notifier(job: Job) -> Notifier | None:
+    """The job's actions over its outbox (beside the local state file, or in state/)."""
+    if not job.actions:
+        return None
+    folder = Path(job.state.path).parent if isinstance(job.state, LocalState) else Path("state")
+    outbox = LocalOutbox(job.resolve(str(folder / f"outbox-{job.id}.json")))
+    return Notifier(job_id=job.id, actions=job.actions, store=outbox, root=job.root)
 
 
 def print_summary(summary: JobSummary, job: Job) -> None:
@@ -107,6 +118,14 @@ def print_summary(summary: JobSummary, job: Job) -> None:
         f"{summary.alerts_created} new alert(s) written to {where}; "
         f"{len(summary.reports)} rule(s) run, {len(summary.load_errors)} not loaded."
     )
+    n = summary.notifications
+    if n is not None:
+        console.print(
+            f"notifications: {n.sent} sent, {n.retried} to retry, {n.gave_up} given up, "
+            f"{n.throttled} throttled, {n.pending} pending"
+        )
+        for message in n.errors:
+            console.print(f"[red]notification error[/red] {message}")
 
 
 def utc_now() -> datetime:

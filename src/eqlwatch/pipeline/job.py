@@ -16,6 +16,7 @@ from pathlib import Path
 
 import structlog
 
+from eqlwatch.actions import DeliveryStats, Notifier
 from eqlwatch.backends.base import AlertSink, EventSource, StateStore
 from eqlwatch.errors import EqlwatchError
 from eqlwatch.jobs import Job, rule_paths, select_rules
@@ -41,6 +42,7 @@ class JobSummary:
     run_id: str
     reports: list[RunReport] = field(default_factory=list)
     load_errors: list[str] = field(default_factory=list)
+    notifications: DeliveryStats | None = None
 
     @property
     def alerts_created(self) -> int:
@@ -48,7 +50,8 @@ class JobSummary:
 
     @property
     def failed(self) -> bool:
-        return bool(self.load_errors) or any(r.status == "error" for r in self.reports)
+        gave_up = self.notifications is not None and self.notifications.gave_up > 0
+        return bool(self.load_errors) or gave_up or any(r.status == "error" for r in self.reports)
 
 
 @dataclass
@@ -102,6 +105,7 @@ class JobRuntime:
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}")
     should_stop: Callable[[], bool] = field(default=lambda: False)
     on_alerts: Callable[[Rule, Sequence[Alert]], None] | None = None
+    notifier: Notifier | None = None
 
     def _runner(self) -> RuleRunner:
         job = self.job
@@ -121,8 +125,16 @@ class JobRuntime:
             make_alert=self.alerts,
             owner=self.owner,
             should_stop=self.should_stop,
-            on_alerts=self.on_alerts,
+            on_alerts=self._alerts_written,
         )
+
+    def _alerts_written(self, rule: Rule, alerts: Sequence[Alert]) -> None:
+        """After a slice's alerts are durable: owe their notifications (before the checkpoint
+        moves, so a failure here replays the slice rather than forgetting a message)."""
+        if self.notifier is not None:
+            self.notifier.record(rule.rule.tags, alerts)
+        if self.on_alerts is not None:
+            self.on_alerts(rule, alerts)
 
     def run_once(self, now: datetime, *, period: TimeWindow | None = None) -> JobSummary:
         run_id = uuid.uuid4().hex[:12]
@@ -138,6 +150,8 @@ class JobRuntime:
                 summary.reports.append(report)
             if self.backends.reports is not None and summary.reports:
                 self._write_reports(summary.reports)
+            if self.notifier is not None:
+                summary.notifications = self._notify(self.notifier)
         finally:
             structlog.contextvars.unbind_contextvars("job", "run_id")
         log.info(
@@ -174,6 +188,26 @@ class JobRuntime:
                 status="error",
                 errors=(f"{type(exc).__name__}: {exc}",),
             )
+
+    def _notify(self, notifier: Notifier) -> DeliveryStats:
+        """Send what is owed, after every rule ran: a slow target delays no alert."""
+        notifier.stats = DeliveryStats()
+        try:
+            notifier.close_batch()
+            notifier.deliver()
+        except EqlwatchError as exc:
+            notifier.stats.errors.append(str(exc))
+            log.error("notifications not delivered this run", error=str(exc))
+        stats = notifier.stats
+        log.info(
+            "notifications",
+            sent=stats.sent,
+            retried=stats.retried,
+            gave_up=stats.gave_up,
+            throttled=stats.throttled,
+            pending=stats.pending,
+        )
+        return stats
 
     def _write_reports(self, reports: list[RunReport]) -> None:
         assert self.backends.reports is not None

@@ -1,21 +1,72 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package.
+
+Test data comes from two places. `tests/data/` ships with the repository: everything whose
+licence allows it in an AGPL project, each source with its licence and SOURCES.md. Data we
+may not redistribute (Elastic's ECS ground truth, Elastic License 2.0) stays in
+`../shared/` beside the checkout: tests that read it carry the `needs_shared` marker (given
+automatically to any test using `shared_dir` or `ground_truth_dir`) and skip, naming the
+missing folder, when it is absent. CI sets EQLWATCH_REQUIRE_SHARED=1 so a missing folder
+there is an error, never a silent skip.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = REPO_ROOT / "tests" / "data"
 SHARED_DIR = REPO_ROOT.parent / "shared"
+GROUND_TRUTH_DIR = SHARED_DIR / "datasets" / "ecs-ground-truth"
+REQUIRE_SHARED = "EQLWATCH_REQUIRE_SHARED"
+SHARED_FIXTURES = frozenset({"shared_dir", "ground_truth_dir"})
+
+
+def missing_shared_reason() -> str | None:
+    """Why the `needs_shared` tests cannot run here, or None when they can."""
+    if GROUND_TRUTH_DIR.is_dir():
+        return None
+    return (
+        f"{GROUND_TRUTH_DIR} is absent: Elastic's ECS ground truth (Elastic License 2.0) "
+        "is not shipped with eqlwatch; CI provides it"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that reads ../shared, and skip them all when it is absent."""
+    for item in items:
+        if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.needs_shared)
+    reason = missing_shared_reason()
+    if reason is None:
+        return
+    needing = [item for item in items if item.get_closest_marker("needs_shared")]
+    if needing and os.environ.get(REQUIRE_SHARED) == "1":
+        raise pytest.UsageError(f"{REQUIRE_SHARED}=1 but {reason}")
+    for item in needing:
+        # skipif is evaluated before any `skip` mark (e.g. an empty parameter set's), so
+        # this reason is the one reported.
+        item.add_marker(pytest.mark.skipif(True, reason=reason))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """`tests/data/`: the shipped test data (conformance specs, public captures)."""
+    return DATA_DIR
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """`../shared/` beside the checkout: read-only seeds, conformance specs and datasets."""
-    if not SHARED_DIR.is_dir():
-        raise RuntimeError(f"expected the shared folder at {SHARED_DIR}")
+    """`../shared/` beside the checkout, only for data eqlwatch may not ship."""
     return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def ground_truth_dir() -> Path:
+    """Elastic's raw-Sysmon → ECS pairs in `../shared/` (Elastic License 2.0, not shipped)."""
+    return GROUND_TRUTH_DIR
 
 
 @pytest.fixture(scope="session")

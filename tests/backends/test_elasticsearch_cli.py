@@ -174,12 +174,12 @@ def test_load_ecs_ndjson_is_idempotent_and_searchable(
 
 
 def test_load_raw_sysmon_through_the_normaliser(
-    fake: FakeElasticsearch, env: dict[str, str], shared_dir: Path
+    fake: FakeElasticsearch, env: dict[str, str], data_dir: Path
 ) -> None:
     path = (
-        shared_dir
-        / "datasets/evtx-attack-samples/ndjson/Defense Evasion"
-        / "de_powershell_execpolicy_changed_sysmon_13.ndjson"
+        data_dir
+        / "evtx-attack-samples/ndjson/Defense Evasion"
+        / "de_powershell_execpolicy_changed_sysmon_13.ndjson.gz"
     )
     result = CliRunner().invoke(app, ["load", str(path), "--no-progress"])
     assert result.exit_code == 0, result.output

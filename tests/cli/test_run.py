@@ -96,10 +96,10 @@ def test_now_requires_once(project: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_hunt_ndjson_on_evtx(
-    shared_dir: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo_root)
-    evtx = shared_dir / "datasets/evtx-attack-samples/evtx/Execution"
+    evtx = data_dir / "evtx-attack-samples/evtx/Execution"
     code, out = _run(
         repo_root, "hunt", "--rules", "queries", "--format", "ndjson", "--no-progress", str(evtx)
     )
@@ -112,10 +112,10 @@ def test_hunt_ndjson_on_evtx(
 
 
 def test_hunt_table_prints_notes(
-    shared_dir: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo_root)
-    evtx = shared_dir / "datasets/evtx-attack-samples/evtx/Execution"
+    evtx = data_dir / "evtx-attack-samples/evtx/Execution"
     code, out = _run(repo_root, "hunt", "--rules", "queries", "--no-progress", str(evtx))
     assert code == 0
     assert "Regsvr32 Scriptlet Execution" in out

@@ -1,6 +1,6 @@
 """Loads Elasticsearch's EQL QA specs and indices the way its own harness does.
 
-Harness rules (from ../shared/conformance/README.md) live here, not in the engine:
+Harness rules (from tests/data/conformance/README.md) live here, not in the engine:
 FILETIME -> @timestamp for endgame-140, `//` comment lines in data, bare `null` join keys
 in test_extra.toml, the per-index event id field, and -1 for a missing-event slot.
 """

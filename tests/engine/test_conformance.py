@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from eqlwatch.engine import compile_query
-from tests.conftest import SHARED_DIR
+from tests.conftest import DATA_DIR
 from tests.engine.conformance import (
     SUITES,
     Case,
@@ -17,18 +17,18 @@ from tests.engine.conformance import (
     load_suite,
 )
 
-CONFORMANCE = SHARED_DIR / "conformance"
-CASES = load_cases(CONFORMANCE) if CONFORMANCE.is_dir() else []
+CONFORMANCE = DATA_DIR / "conformance"
+CASES = load_cases(CONFORMANCE)
 
 
-def test_all_specs_are_collected(shared_dir: Path) -> None:
-    assert len(load_cases(shared_dir / "conformance")) == 289
+def test_all_specs_are_collected(data_dir: Path) -> None:
+    assert len(load_cases(data_dir / "conformance")) == 289
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_conformance(case: Case, shared_dir: Path) -> None:
+def test_conformance(case: Case, data_dir: Path) -> None:
     suite = SUITES[case.spec]
-    events, schema = load_suite(shared_dir / "conformance" / "data", suite)
+    events, schema = load_suite(data_dir / "conformance" / "data", suite)
     query = compile_query(
         case.query,
         schema=schema,

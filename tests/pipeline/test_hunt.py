@@ -23,7 +23,7 @@ from eqlwatch.pipeline.hunt import HuntResult, build_alerts, hunt_files
 from eqlwatch.rules import Rule, load_rules
 
 DETECTED_AT = datetime(2026, 1, 1, tzinfo=UTC)
-NDJSON_EXPORTS = "datasets/evtx-attack-samples/ndjson"
+NDJSON_EXPORTS = "evtx-attack-samples/ndjson"
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +70,10 @@ def assert_same(rules: list[Rule], paths: list[Path], repo_root: Path) -> HuntRe
 
 
 @pytest.fixture(scope="module")
-def exports_as_ecs(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every shared EVTX export normalised to ECS, one NDJSON line per event."""
+def exports_as_ecs(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every shipped EVTX export normalised to ECS, one NDJSON line per event."""
     out = tmp_path_factory.mktemp("ecs") / "evtx-exports.ndjson"
-    events = read_events([shared_dir / NDJSON_EXPORTS], on_error=lambda _e: None)
+    events = read_events([data_dir / NDJSON_EXPORTS], on_error=lambda _e: None)
     out.write_bytes(b"".join(orjson.dumps(e.source) + b"\n" for e in events))
     return out
 
@@ -96,9 +96,9 @@ def test_demo_dataset_gives_the_same_alerts(
 
 
 def test_raw_windows_exports_give_the_same_alerts(
-    shared_dir: Path, pack: list[Rule], repo_root: Path
+    data_dir: Path, pack: list[Rule], repo_root: Path
 ) -> None:
-    assert_same(pack, [shared_dir / NDJSON_EXPORTS / "Execution"], repo_root)
+    assert_same(pack, [data_dir / NDJSON_EXPORTS / "Execution"], repo_root)
 
 
 def _process(name: str, command_line: str) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from eqlwatch.model import Hit
 from eqlwatch.rules import Rule, get_field, load_rules
 from eqlwatch.sysmon import read_windows_events
 
-EVTX_SAMPLES = Path("datasets/evtx-attack-samples")
-EQLLIB = Path("datasets/eqllib-atomic/sysmon-atomic-red-team.json.gz")
+EVTX_SAMPLES = Path("evtx-attack-samples")
+EQLLIB = Path("eqllib-atomic/sysmon-atomic-red-team.json.gz")
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ EVTX_STEMS = {
 
 @pytest.mark.slow
 def test_hunt_prints_the_answer_key_alerts_with_their_own_notes(
-    shared_dir: Path, repo_root: Path, pack: list[PackRule], monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, repo_root: Path, pack: list[PackRule], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo_root)
-    evtx = shared_dir / EVTX_SAMPLES / "evtx"
+    evtx = data_dir / EVTX_SAMPLES / "evtx"
     args = ["hunt", "--rules", "queries", "--format", "ndjson", "--no-progress", str(evtx)]
     result = CliRunner().invoke(app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -65,10 +65,10 @@ def test_every_note_renders_with_the_alert_s_facts(
 
 
 def test_notes_on_a_real_capture_show_the_tree_and_the_ip_class(
-    shared_dir: Path, pack_by_key: dict[str, PackRule], renderer: NoteRenderer, enricher: Enricher
+    data_dir: Path, pack_by_key: dict[str, PackRule], renderer: NoteRenderer, enricher: Enricher
 ) -> None:
     """The pastebin Squiblydoo: parent cmd.exe, child cmd.exe, 104.20.208.21 classed public."""
-    path = shared_dir / EVTX_SAMPLES / "ndjson/Execution/exec_sysmon_lobin_regsvr32_sct.ndjson"
+    path = data_dir / EVTX_SAMPLES / "ndjson/Execution/exec_sysmon_lobin_regsvr32_sct.ndjson.gz"
     events = read_events(path)
     item = pack_by_key["registration_utility_network_connection"]
     (hit,) = item.query.run(events)
@@ -83,12 +83,12 @@ def test_notes_on_a_real_capture_show_the_tree_and_the_ip_class(
 
 
 def test_scriptlet_note_names_the_remote_target(
-    shared_dir: Path, pack_by_key: dict[str, PackRule], renderer: NoteRenderer
+    data_dir: Path, pack_by_key: dict[str, PackRule], renderer: NoteRenderer
 ) -> None:
     path = (
-        shared_dir
+        data_dir
         / EVTX_SAMPLES
-        / "ndjson/Persistence/sysmon_1_persist_bitsjob_SetNotifyCmdLine.ndjson"
+        / "ndjson/Persistence/sysmon_1_persist_bitsjob_SetNotifyCmdLine.ndjson.gz"
     )
     item = pack_by_key["regsvr32_scriptlet_execution"]
     (hit,) = item.query.run(read_events(path))

@@ -1,7 +1,7 @@
-"""The pack on the public captures in ../shared/datasets: every true positive of the answer
+"""The pack on the public captures in tests/data: every true positive of the answer
 key is found by the rule meant for it, and nothing else in 28,000 events raises an alert.
 
-The answer key is ../shared/datasets/README.md ("True positives in these files"). Each row
+The answer key is tests/data/README.md ("True positives in these files"). Each row
 below is one alert: (rule, capture file, text that must appear in the alert's events).
 """
 
@@ -82,10 +82,10 @@ def _stem(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def alerts(shared_dir: Path, pack: list[PackRule]) -> list[Alert]:
+def alerts(data_dir: Path, pack: list[PackRule]) -> list[Alert]:
     """Every alert of the pack over every capture, each capture run on its own."""
-    files = sorted((shared_dir / EVTX_SAMPLES / "ndjson").rglob("*.ndjson"))
-    files.append(shared_dir / EQLLIB)
+    files = sorted((data_dir / EVTX_SAMPLES / "ndjson").rglob("*.ndjson.gz"))
+    files.append(data_dir / EQLLIB)
     out: list[Alert] = []
     for path in files:
         for key, hits in run_pack(pack, read_events(path)).items():
@@ -144,10 +144,10 @@ def test_scrobj_loads_by_other_hosts_are_not_flagged(alerts: list[Alert]) -> Non
 
 
 def test_the_evtx_originals_give_the_same_alerts(
-    shared_dir: Path, pack: list[PackRule], alerts: list[Alert]
+    data_dir: Path, pack: list[PackRule], alerts: list[Alert]
 ) -> None:
     """The six EVTX files (what `eqlwatch hunt` reads) alert exactly like their NDJSON copies."""
-    evtx = sorted((shared_dir / EVTX_SAMPLES / "evtx").rglob("*.evtx"))
+    evtx = sorted((data_dir / EVTX_SAMPLES / "evtx").rglob("*.evtx"))
     assert len(evtx) == 6
     for path in evtx:
         got = Counter(
@@ -160,10 +160,10 @@ def test_the_evtx_originals_give_the_same_alerts(
 
 
 def test_elastic_ground_truth_documents_raise_nothing(
-    shared_dir: Path, pack: list[PackRule]
+    ground_truth_dir: Path, pack: list[PackRule]
 ) -> None:
     """Elastic's own Sysmon test documents (raw and ECS, 114 events): background only."""
-    files = sorted((shared_dir / "datasets/ecs-ground-truth").rglob("*.json"))
+    files = sorted(ground_truth_dir.rglob("*.json"))
     events = [event for path in files for event in read_events(path)]
     assert len(events) >= 100
     assert {k: len(v) for k, v in run_pack(pack, events).items() if v} == {}

@@ -1,4 +1,4 @@
-"""Real captures (../shared/datasets): EVTX reading and the facts its README teaches."""
+"""Real captures (tests/data): EVTX reading and the facts its README teaches."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from eqlwatch.errors import DataError
 from eqlwatch.sysmon import detect_format, read_windows_events
 
-EVTX = "datasets/evtx-attack-samples/evtx"
-NDJSON = "datasets/evtx-attack-samples/ndjson"
+EVTX = "evtx-attack-samples/evtx"
+NDJSON = "evtx-attack-samples/ndjson"
 EVTX_FILES = [
     "Execution/exec_sysmon_lobin_regsvr32_sct",
     "Execution/exec_sysmon_1_lolbin_renamed_regsvr32_scrobj",
@@ -40,17 +40,17 @@ def _starts(docs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("name", EVTX_FILES)
-def test_evtx_reads_the_same_events_as_its_ndjson_export(shared_dir: Path, name: str) -> None:
-    evtx = shared_dir / EVTX / f"{name}.evtx"
+def test_evtx_reads_the_same_events_as_its_ndjson_export(data_dir: Path, name: str) -> None:
+    evtx = data_dir / EVTX / f"{name}.evtx"
     assert detect_format(evtx) == "evtx"
     from_evtx = _docs(evtx)
-    from_json = _docs(shared_dir / NDJSON / f"{name}.ndjson", "evtx-json")
+    from_json = _docs(data_dir / NDJSON / f"{name}.ndjson.gz", "evtx-json")
     assert len(from_evtx) > 0
     assert sorted(from_evtx, key=repr) == sorted(from_json, key=repr)
 
 
-def test_evtx_events_go_to_the_sysmon_data_stream_with_stable_ids(shared_dir: Path) -> None:
-    path = shared_dir / EVTX / f"{EVTX_FILES[0]}.evtx"
+def test_evtx_events_go_to_the_sysmon_data_stream_with_stable_ids(data_dir: Path) -> None:
+    path = data_dir / EVTX / f"{EVTX_FILES[0]}.evtx"
     first = list(read_windows_events(path))
     again = list(read_windows_events(path))
     assert [e.id for e in first] == [e.id for e in again]
@@ -58,8 +58,8 @@ def test_evtx_events_go_to_the_sysmon_data_stream_with_stable_ids(shared_dir: Pa
     assert {e.index for e in first} == {"logs-windows.sysmon_operational-default"}
 
 
-def test_regsvr32_connection_joins_its_process_start_by_entity_id(shared_dir: Path) -> None:
-    docs = _docs(shared_dir / EVTX / f"{EVTX_FILES[0]}.evtx")
+def test_regsvr32_connection_joins_its_process_start_by_entity_id(data_dir: Path) -> None:
+    docs = _docs(data_dir / EVTX / f"{EVTX_FILES[0]}.evtx")
     start = next(d for d in _starts(docs) if d["process"]["name"] == "regsvr32.exe")
     conn = next(d for d in docs if d["event"]["code"] == "3")
     assert conn["process"]["entity_id"] == start["process"]["entity_id"]
@@ -78,9 +78,9 @@ def test_regsvr32_connection_joins_its_process_start_by_entity_id(shared_dir: Pa
     ("name", "skew_seconds"),
     [(EVTX_FILES[0], 0.677), (EVTX_FILES[4], 3.153)],
 )
-def test_clock_skew_is_kept_not_fixed(shared_dir: Path, name: str, skew_seconds: float) -> None:
+def test_clock_skew_is_kept_not_fixed(data_dir: Path, name: str, skew_seconds: float) -> None:
     """The connection's UtcTime is earlier than its process start; @timestamp says so."""
-    docs = _docs(shared_dir / EVTX / f"{name}.evtx")
+    docs = _docs(data_dir / EVTX / f"{name}.evtx")
     starts = {d["process"]["entity_id"]: d for d in _starts(docs)}
     skews = [
         (_ts(starts[d["process"]["entity_id"]]) - _ts(d)).total_seconds()
@@ -91,8 +91,8 @@ def test_clock_skew_is_kept_not_fixed(shared_dir: Path, name: str, skew_seconds:
 
 
 @pytest.mark.parametrize("name", [EVTX_FILES[2], EVTX_FILES[3]])
-def test_bits_launched_regsvr32_without_exe_token(shared_dir: Path, name: str) -> None:
-    docs = _docs(shared_dir / EVTX / f"{name}.evtx")
+def test_bits_launched_regsvr32_without_exe_token(data_dir: Path, name: str) -> None:
+    docs = _docs(data_dir / EVTX / f"{name}.evtx")
     start = next(d for d in _starts(docs) if d["process"]["name"] == "regsvr32.exe")
     assert start["process"]["command_line"].lstrip().startswith("/u")
     assert start["process"]["args"][:2] == ["/u", "/s"]
@@ -101,20 +101,20 @@ def test_bits_launched_regsvr32_without_exe_token(shared_dir: Path, name: str) -
     assert start["process"]["parent"]["name"].lower() == "svchost.exe"
 
 
-def test_renamed_regsvr32_keeps_its_pe_description_and_hash(shared_dir: Path) -> None:
-    docs = _docs(shared_dir / EVTX / f"{EVTX_FILES[1]}.evtx")
+def test_renamed_regsvr32_keeps_its_pe_description_and_hash(data_dir: Path) -> None:
+    docs = _docs(data_dir / EVTX / f"{EVTX_FILES[1]}.evtx")
     renamed = next(d for d in _starts(docs) if d["process"]["name"] == "jabber.exe")
     assert renamed["process"]["executable"] == "C:\\ProgramData\\jabber.exe"
     assert renamed["process"]["pe"]["description"] == "Microsoft(C) Register Server"
     assert "original_file_name" not in renamed["process"]["pe"]
-    regsvr32 = next(d for d in _starts(_docs(shared_dir / EVTX / f"{EVTX_FILES[0]}.evtx")))
+    regsvr32 = next(d for d in _starts(_docs(data_dir / EVTX / f"{EVTX_FILES[0]}.evtx")))
     assert regsvr32["process"]["name"] == "regsvr32.exe"
     assert renamed["process"]["hash"]["sha256"] == regsvr32["process"]["hash"]["sha256"]
     assert regsvr32["process"]["pe"]["description"] == renamed["process"]["pe"]["description"]
 
 
-def test_image_loads_carry_dll_fields_and_library_category(shared_dir: Path) -> None:
-    docs = _docs(shared_dir / EVTX / f"{EVTX_FILES[5]}.evtx")
+def test_image_loads_carry_dll_fields_and_library_category(data_dir: Path) -> None:
+    docs = _docs(data_dir / EVTX / f"{EVTX_FILES[5]}.evtx")
     loads = [d for d in docs if d["event"]["code"] == "7"]
     scrobj = [d for d in loads if d["dll"]["name"].lower() == "scrobj.dll"]
     assert scrobj
@@ -124,8 +124,8 @@ def test_image_loads_carry_dll_fields_and_library_category(shared_dir: Path) -> 
         assert d["process"]["entity_id"].startswith("{")
 
 
-def test_eqllib_array_with_bom_reads_every_event(shared_dir: Path) -> None:
-    path = shared_dir / "datasets/eqllib-atomic/sysmon-atomic-red-team.json.gz"
+def test_eqllib_array_with_bom_reads_every_event(data_dir: Path) -> None:
+    path = data_dir / "eqllib-atomic/sysmon-atomic-red-team.json.gz"
     assert detect_format(path) == "eventdata-array"
     events = list(read_windows_events(path))
     assert len(events) == 19882
@@ -143,8 +143,8 @@ def test_eqllib_array_with_bom_reads_every_event(shared_dir: Path) -> None:
     assert all(g == g.upper() and g.startswith("{") and g.endswith("}") for g in guids)
 
 
-def test_all_ndjson_exports_read_without_errors(shared_dir: Path) -> None:
-    events = list(read_windows_events(shared_dir / NDJSON, "evtx-json"))
+def test_all_ndjson_exports_read_without_errors(data_dir: Path) -> None:
+    events = list(read_windows_events(data_dir / NDJSON, "evtx-json"))
     assert len(events) == 8255
     sysmon = [e for e in events if e.index == "logs-windows.sysmon_operational-default"]
     other = [e for e in events if e.index == "logs-windows.forwarded-default"]

@@ -15,17 +15,17 @@ from hypothesis import strategies as st
 from eqlwatch.errors import ConfigError, DataError
 from eqlwatch.sysmon import detect_format, join_command_line, read_windows_events, to_ecs
 
-SAMPLE = "datasets/evtx-attack-samples/ndjson/Execution/exec_sysmon_lobin_regsvr32_sct.ndjson"
-EVTX = "datasets/evtx-attack-samples/evtx/Execution/exec_sysmon_lobin_regsvr32_sct.evtx"
+SAMPLE = "evtx-attack-samples/ndjson/Execution/exec_sysmon_lobin_regsvr32_sct.ndjson.gz"
+EVTX = "evtx-attack-samples/evtx/Execution/exec_sysmon_lobin_regsvr32_sct.evtx"
 NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 # What every shape carries: the ECS fields that must come out identical.
 CORE = ("@timestamp", "event", "process", "user", "related", "data_stream")
 
 
 @pytest.fixture
-def event(shared_dir: Path) -> dict[str, Any]:
+def event(data_dir: Path) -> dict[str, Any]:
     """The regsvr32 process start, as evtx-rs writes it (GUIDs upper case, no braces)."""
-    line = (shared_dir / SAMPLE).read_text(encoding="utf-8").splitlines()[0]
+    line = gzip.decompress((data_dir / SAMPLE).read_bytes()).decode("utf-8").splitlines()[0]
     record: dict[str, Any] = json.loads(line)
     return record
 
@@ -172,15 +172,15 @@ def test_ecs_documents_pass_through(event: dict[str, Any], tmp_path: Path) -> No
     assert (second.index, second.id, second.source) == ("logs-custom-x", "abc", doc)
 
 
-def test_multiline_xml_from_the_evtx_parser(shared_dir: Path, tmp_path: Path) -> None:
+def test_multiline_xml_from_the_evtx_parser(data_dir: Path, tmp_path: Path) -> None:
     from evtx import PyEvtxParser
 
-    records = [r["data"] for r in PyEvtxParser(str(shared_dir / EVTX)).records() if r]
+    records = [r["data"] for r in PyEvtxParser(str(data_dir / EVTX)).records() if r]
     path = tmp_path / "events.xml"
     path.write_text("\n".join(records), encoding="utf-8")
     docs, errors = _read(path, "splunk-xml")
     assert errors == []
-    from_evtx, _ = _read(shared_dir / EVTX)
+    from_evtx, _ = _read(data_dir / EVTX)
     assert sorted(map(repr, docs)) == sorted(map(repr, from_evtx))
 
 
@@ -208,8 +208,8 @@ def test_bad_xml_event_is_skipped(event: dict[str, Any], tmp_path: Path) -> None
     assert "well-formed" in errors[0].message
 
 
-def test_corrupt_evtx_chunk_is_reported_and_the_rest_read(shared_dir: Path, tmp_path: Path) -> None:
-    src = shared_dir / "datasets/evtx-attack-samples/evtx/AutomatedTestingTools"
+def test_corrupt_evtx_chunk_is_reported_and_the_rest_read(data_dir: Path, tmp_path: Path) -> None:
+    src = data_dir / "evtx-attack-samples/evtx/AutomatedTestingTools"
     data = bytearray((src / "PanacheSysmon_vs_AtomicRedTeam01.evtx").read_bytes())
     data[70000:70400] = b"\xff" * 400
     path = tmp_path / "corrupt.evtx"
@@ -237,8 +237,8 @@ def test_undetectable_file_is_reported_not_raised(tmp_path: Path) -> None:
     assert len(errors) == 1
 
 
-def test_non_sysmon_events_keep_a_generic_mapping(shared_dir: Path) -> None:
-    path = shared_dir / "datasets/evtx-attack-samples/ndjson/Command and Control"
+def test_non_sysmon_events_keep_a_generic_mapping(data_dir: Path) -> None:
+    path = data_dir / "evtx-attack-samples/ndjson/Command and Control"
     docs, errors = _read(path)
     assert errors == []
     others = [d for d in docs if d["winlog"].get("provider_name") != "Microsoft-Windows-Sysmon"]
@@ -252,9 +252,9 @@ def test_non_sysmon_events_keep_a_generic_mapping(shared_dir: Path) -> None:
     assert user_data  # the Security log-cleared events (1102) carry UserData, not EventData
 
 
-def test_agent_document_with_only_the_original_xml(shared_dir: Path) -> None:
-    path = shared_dir / (
-        "datasets/ecs-ground-truth/elastic-integrations/packages/windows/data_stream/"
+def test_agent_document_with_only_the_original_xml(ground_truth_dir: Path) -> None:
+    path = ground_truth_dir / (
+        "elastic-integrations/packages/windows/data_stream/"
         "sysmon_operational/_dev/test/pipeline/test-image-loaded-failed-signature.json"
     )
     raw = json.loads(path.read_text(encoding="utf-8"))["events"][0]
@@ -285,13 +285,13 @@ def test_events_become_hit_events(event: dict[str, Any], tmp_path: Path) -> None
     assert only.origin.file == str(path)
 
 
-def test_gzipped_evtx(shared_dir: Path, tmp_path: Path) -> None:
+def test_gzipped_evtx(data_dir: Path, tmp_path: Path) -> None:
     path = tmp_path / "capture.evtx.gz"
-    path.write_bytes(gzip.compress((shared_dir / EVTX).read_bytes()))
+    path.write_bytes(gzip.compress((data_dir / EVTX).read_bytes()))
     assert detect_format(path) == "evtx"
     docs, errors = _read(path)
     assert errors == []
-    plain, _ = _read(shared_dir / EVTX)
+    plain, _ = _read(data_dir / EVTX)
     assert docs == plain
 
 

@@ -12,12 +12,12 @@ import pytest
 from eqlwatch.sysmon import canonical_guid, to_ecs
 from eqlwatch.sysmon.values import parse_hashes, parse_iso_time, parse_utc_time
 
-ATOMIC = "datasets/eqllib-atomic/sysmon-atomic-red-team.json.gz"
+ATOMIC = "eqllib-atomic/sysmon-atomic-red-team.json.gz"
 
 
 @pytest.fixture(scope="module")
-def atomic(shared_dir: Path) -> list[dict[str, Any]]:
-    with gzip.open(shared_dir / ATOMIC, "rt", encoding="utf-8-sig") as fh:
+def atomic(data_dir: Path) -> list[dict[str, Any]]:
+    with gzip.open(data_dir / ATOMIC, "rt", encoding="utf-8-sig") as fh:
         records: list[dict[str, Any]] = json.load(fh)
     return records
 

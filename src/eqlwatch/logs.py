@@ -1,18 +1,25 @@
-"""structlog set-up: JSON lines in a container, readable console on a terminal.
+"""structlog set-up: JSON lines unless stderr is a terminal, readable console on one.
 
 Secrets never reach a log line: `redact_secrets` replaces the value of any key that looks
 like a credential, however deep it is nested, before rendering.
+
+structlog (which imports rich) costs more than the whole of a small `eqlwatch query`, so
+`configure_when_imported` configures it the moment something imports it, and a command
+that never logs never pays for it. Unconfigured, structlog would print console text to
+stdout, into a command's output: that is why configuration is tied to the import itself.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from importlib.abc import Loader, MetaPathFinder
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import Any, TextIO, cast
-
-import structlog
 
 _SECRET_KEY = re.compile(
     r"(pass(word)?|secret|token|api[_-]?key|authorization|credential|cloud[_-]?auth|bearer)",
@@ -59,6 +66,9 @@ class _CurrentStderr:
 
 def configure(*, json: bool | None = None, level: str = "INFO", stream: Any = None) -> None:
     """Configure structlog once per process; `json=None` picks JSON unless stderr is a TTY."""
+    _remove_hooks()  # an explicit configuration replaces a pending one
+    import structlog
+
     out = stream if stream is not None else _CurrentStderr()
     use_json = (not out.isatty()) if json is None else json
     renderer: Any = (
@@ -81,3 +91,48 @@ def configure(*, json: bool | None = None, level: str = "INFO", stream: Any = No
         logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, out)),
         cache_logger_on_first_use=False,
     )
+
+
+class _ThenLoader(Loader):
+    """Runs the real loader, then a callback: a post-import hook for one module."""
+
+    def __init__(self, loader: Loader, then: Callable[[], None]) -> None:
+        self._loader, self._then = loader, then
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        self._then()
+
+
+class _OnImport(MetaPathFinder):
+    """Finds `name` once through the other finders and wraps its loader with `then`."""
+
+    def __init__(self, name: str, then: Callable[[], None]) -> None:
+        self.name, self.then = name, then
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        _remove_hooks()
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenLoader(spec.loader, self.then)
+        return spec
+
+
+def _remove_hooks() -> None:
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _OnImport)]
+
+
+def configure_when_imported(*, json: bool | None = None, level: str = "INFO") -> None:
+    """`configure` now if structlog is loaded, else as soon as anything imports it."""
+    _remove_hooks()
+    if "structlog" in sys.modules:
+        configure(json=json, level=level)
+        return
+    sys.meta_path.insert(0, _OnImport("structlog", lambda: configure(json=json, level=level)))

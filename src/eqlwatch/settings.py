@@ -20,6 +20,20 @@ ALERTS_DATA_STREAM = "logs-eqlwatch.alerts-default"
 RUNS_DATA_STREAM = "logs-eqlwatch.runs-default"
 STATE_INDEX = "eqlwatch-state"
 
+# What `--help` of every command that can reach a cluster says it reads (\b keeps the layout).
+ENVIRONMENT_HELP = """\b
+Environment (read when a job's backend is Elasticsearch, and by setup and load):
+  ELASTICSEARCH_URL           cluster URL(s), comma-separated
+  ELASTICSEARCH_CLOUD_ID      Elastic Cloud id, instead of ELASTICSEARCH_URL
+  ELASTICSEARCH_API_KEY       API key, encoded (secret)
+  ELASTICSEARCH_USERNAME      basic auth user, with ELASTICSEARCH_PASSWORD (secret)
+  ELASTICSEARCH_BEARER_TOKEN  bearer token (secret)
+  ELASTICSEARCH_CA_CERTS      CA bundle (PEM) to verify the cluster with
+  ELASTICSEARCH_VERIFY_CERTS  false turns TLS verification off (default: true)
+  ELASTICSEARCH_TIMEOUT       request timeout in seconds (default: 30)
+  KIBANA_URL, KIBANA_SPACE    Kibana, where setup imports its saved objects
+A secret can come from a file instead: NAME_FILE holds its path (Docker secrets)."""
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 

@@ -1,38 +1,180 @@
-"""Assembles the `eqlwatch` command from one module per command.
+"""Assembles the `eqlwatch` command; a command's module is imported only when it runs.
 
-Each command module exposes `register(app)`; adding a command is one line in COMMANDS.
+`eqlwatch --help` must answer in a blink, so nothing here imports a command module, the
+engine, the Elasticsearch client, structlog or rich: the root lists commands from COMMANDS
+(name → module and one-line help) and `LazyGroup` imports a module the first time its
+command is resolved. Each command module exposes `register(app)`; adding a command is one
+entry in COMMANDS (tests/cli/test_startup.py checks the one-line help against the
+command's own docstring).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass
+from typing import Any
 
 import typer
+from typer import _click as click
+from typer.core import TyperGroup
 
-COMMANDS: tuple[str, ...] = ("validate", "query", "setup", "load", "run", "hunt", "actions")
+
+@dataclass(frozen=True)
+class CommandEntry:
+    """Where a command lives and what the root `--help` says about it."""
+
+    module: str
+    summary: str
+    reads_environment: bool = False
+
+
+COMMANDS: dict[str, CommandEntry] = {
+    "validate": CommandEntry(
+        "validate", "Check rules, jobs and templates; exit 1 when anything is wrong."
+    ),
+    "query": CommandEntry("query", "Run an EQL query over event files with the embedded engine."),
+    "setup": CommandEntry(
+        "setup",
+        "Create templates, lifecycle, data streams, state index and Kibana objects.",
+        reads_environment=True,
+    ),
+    "load": CommandEntry(
+        "load",
+        "Load ECS NDJSON or raw Sysmon events into Elasticsearch, with EQL-ready mappings.",
+        reads_environment=True,
+    ),
+    "run": CommandEntry(
+        "run", "Run jobs on their schedules (daemon), or once with --once.", reads_environment=True
+    ),
+    "backfill": CommandEntry(
+        "run",
+        "Replay a period: alerts already written are not written again; checkpoints stay.",
+        reads_environment=True,
+    ),
+    "demo": CommandEntry("run", "(Re)generate the synthetic demo dataset, ending now."),
+    "health": CommandEntry(
+        "run", "Exit 0 when the daemon finished a run recently (for container health checks)."
+    ),
+    "hunt": CommandEntry(
+        "hunt", "Hunt offline: run rules over event files; alerts to stdout, nothing else written."
+    ),
+    "actions": CommandEntry("actions", "Notifications: check a job's actions."),
+}
+
+
+def _with_default_logging(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Logs are set up before any command runs: JSON lines unless stderr is a terminal.
+
+    Commands with their own --log-format/--log-level reconfigure on top of this.
+    """
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from eqlwatch.logs import configure_when_imported
+
+        configure_when_imported(json=None, level="WARNING")
+        return callback(*args, **kwargs)
+
+    return run
+
+
+def load_command(name: str) -> click.Command:
+    """Import `name`'s module and build its click command (with the environment epilog)."""
+    entry = COMMANDS[name]
+    module = importlib.import_module(f"eqlwatch.cli.{entry.module}")
+    sub = typer.Typer(rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False)
+    module.register(sub)
+    command = typer.main.get_group(sub).commands[name]
+    if entry.reads_environment:
+        from eqlwatch.settings import ENVIRONMENT_HELP
+
+        command.epilog = ENVIRONMENT_HELP
+    _prepare(command)
+    return command
+
+
+def _prepare(command: click.Command) -> None:
+    """Plain help and default logging for a command and, in a group, each subcommand."""
+    command.rich_markup_mode = None  # type: ignore[attr-defined]  # typer's commands read it
+    if command.callback is not None:
+        command.callback = _with_default_logging(command.callback)
+    for sub in getattr(command, "commands", {}).values():
+        _prepare(sub)
+
+
+class _LazyCommands(MutableMapping[str, click.Command]):
+    """The root's command table: names known up front, each command built on first use."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in COMMANDS:
+            raise KeyError(name)
+        if name not in self._loaded:
+            self._loaded[name] = load_command(name)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        raise TypeError("eqlwatch commands are added to COMMANDS, not at run time")
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("eqlwatch commands cannot be removed")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+
+class LazyGroup(TyperGroup):
+    """A typer group whose help lists commands without importing them."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands()
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, entry.summary) for name, entry in COMMANDS.items()])
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from eqlwatch import __version__
+
+        typer.echo(f"eqlwatch {__version__}")
+        raise typer.Exit()
+
 
 app = typer.Typer(
     name="eqlwatch",
+    cls=LazyGroup,
     help="Scheduled EQL detections for the Elastic stack (embedded engine by default).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        is_eager=True,
+        callback=_print_version,
+    ),
 ) -> None:
-    if version:
-        from eqlwatch import __version__
-
-        typer.echo(__version__)
-        raise typer.Exit()
-
-
-for _name in COMMANDS:
-    importlib.import_module(f"eqlwatch.cli.{_name}").register(app)
+    """The root takes only --version; each command has its own options."""
 
 
 def main() -> None:

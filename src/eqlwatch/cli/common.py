@@ -21,10 +21,12 @@ from eqlwatch.pipeline.backends import open_backends
 from eqlwatch.pipeline.job import JobRuntime, JobSummary, load_job_rules, prepare_rules
 from eqlwatch.windowing import parse_timestamp
 
-err_console = Console(stderr=True)
+# Messages to a person; soft_wrap: never re-wrapped at 80 columns when stderr is a file.
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def setup_logging(log_format: str, level: str) -> None:
+    """`auto` (or anything but json/console): JSON unless stderr is a terminal."""
     configure(json={"json": True, "console": False}.get(log_format), level=level)
 
 

@@ -114,7 +114,7 @@ def hunt(
     log_level: Annotated[str, typer.Option("--log-level")] = "WARNING",
 ) -> None:
     """Hunt offline: run rules over event files; alerts to stdout, nothing else written."""
-    setup_logging("console", log_level)
+    setup_logging("auto", log_level)
     if input_format not in INPUT_FORMATS:
         raise typer.BadParameter(
             f"expected one of {', '.join(INPUT_FORMATS)}", param_hint="--input-format"

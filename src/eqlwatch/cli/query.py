@@ -1,14 +1,15 @@
-"""`eqlwatch query 'QUERY' --events PATH ...`: run EQL over exported files, no cluster.
+"""`eqlwatch query 'QUERY' --events PATH ...`: run EQL over event files, no cluster.
 
+Reads what `hunt` reads, detected per file the same way: ECS NDJSON/JSON (gzipped or not),
+EVTX and the raw Windows/Sysmon export formats, folders (recursively) and glob patterns.
 Prints an Elasticsearch EQL search response (`{"is_partial": false, ..., "hits": {...}}`)
 whose `hits` is what Elasticsearch returns: `total`, then `events` or `sequences` (samples
-come back as sequences, as in Elasticsearch). Malformed lines are reported on stderr as
+come back as sequences, as in Elasticsearch). Malformed records are reported on stderr as
 `file:line: message` and skipped; their count is printed at the end.
 """
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,11 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from eqlwatch.engine import FieldSchema, Hit, compile_query, load_mapping
-from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
-from eqlwatch.errors import DataError, EqlwatchError, QueryError
+from eqlwatch.backends.event_files import expand_paths, read_events
+from eqlwatch.engine import FieldSchema, Hit, SourceEvent, compile_query, load_mapping
+from eqlwatch.engine.reader import ErrorCounter, index_name
+from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
+from eqlwatch.sysmon import INPUT_FORMATS, detect_format
 
 
 def hits_body(hits: list[Hit], kind: str) -> dict[str, Any]:
@@ -43,6 +46,12 @@ def _schema(events: list[Path], mappings: list[Path]) -> FieldSchema | None:
         raise DataError(
             f"--mapping given {len(mappings)} times: give it once, or once per --events "
             f"({len(events)})"
+        )
+    folders = [str(e) for e in events if e.is_dir()]
+    if folders:
+        raise DataError(
+            f"--mapping once per --events needs files, each its own index; {folders[0]} "
+            "is a folder (give --mapping once for all events)"
         )
     return FieldSchema(
         indices={index_name(e): load_mapping(m) for e, m in zip(events, mappings, strict=True)}
@@ -69,19 +78,45 @@ def _report(error: DataError) -> None:
     typer.echo(str(error), err=True)
 
 
+def event_files(events: list[Path]) -> list[Path]:
+    """Every file named, found in a folder or matched by a pattern; DataError for an
+    argument that names nothing (a typo must not look like a search that found nothing)."""
+    files: list[Path] = []
+    for given in events:
+        found = expand_paths([given])
+        if not found or not all(p.exists() for p in found):
+            what = "no event file in this folder" if given.is_dir() else "no such file"
+            raise DataError(what, location=Location(file=str(given)))
+        files.extend(p for p in found if p not in files)
+    return files
+
+
+def _read(files: list[Path], input_format: str, counter: ErrorCounter) -> Iterator[SourceEvent]:
+    """Each file in its format, told as `hunt` tells it; a file that is no Windows export
+    is read as JSON documents (what Elasticsearch would index), every bad line reported."""
+    for path in files:
+        fmt = input_format
+        if fmt == "auto":
+            try:
+                fmt = detect_format(path)
+            except DataError:
+                fmt = "ecs"
+        yield from read_events([path], input_format=fmt, on_error=counter.add)
+
+
 def run_query(
     query: str,
     events: list[Path],
     mappings: list[Path],
     options: dict[str, Any],
+    input_format: str = "auto",
 ) -> tuple[dict[str, Any], list[Hit], ErrorCounter]:
     """Compile, read every file once, and answer like Elasticsearch."""
     started = time.monotonic()
     compiled = compile_query(query, schema=_schema(events, mappings), **options)
     counter = ErrorCounter(on_error=_report)
     # No line prefilter here: every malformed line must be reported, so every line is parsed.
-    streams: list[Iterator[Any]] = [read_event_file(p, errors=counter)[0] for p in events]
-    hits = compiled.run(itertools.chain.from_iterable(streams))
+    hits = compiled.run(_read(event_files(events), input_format, counter))
     took = int((time.monotonic() - started) * 1000)
     response = {
         "is_partial": False,
@@ -97,7 +132,17 @@ def register(app: typer.Typer) -> None:
     @app.command("query")
     def query_command(
         query: Annotated[str, typer.Argument(help="EQL query, in Elasticsearch syntax.")],
-        events: Annotated[list[Path], typer.Option("--events", help="NDJSON/JSON array, .gz ok.")],
+        events: Annotated[
+            list[Path],
+            typer.Option(
+                "--events",
+                help="Event file, folder or glob (repeatable): ECS NDJSON/JSON, EVTX, "
+                "raw Windows JSON/XML, .gz ok.",
+            ),
+        ],
+        input_format: Annotated[
+            str, typer.Option("--input-format", help=f"One of: {', '.join(INPUT_FORMATS)}.")
+        ] = "auto",
         mapping: Annotated[list[Path] | None, typer.Option("--mapping", help="ES mapping.")] = None,
         size: Annotated[int, typer.Option("--size", help="Maximum number of hits.")] = 10,
         timestamp_field: Annotated[str, typer.Option("--timestamp-field")] = "@timestamp",
@@ -111,6 +156,10 @@ def register(app: typer.Typer) -> None:
         """Run an EQL query over event files with the embedded engine."""
         if output not in ("json", "table"):
             raise typer.BadParameter("must be json or table", param_hint="--format")
+        if input_format not in INPUT_FORMATS:
+            raise typer.BadParameter(
+                f"expected one of {', '.join(INPUT_FORMATS)}", param_hint="--input-format"
+            )
         options = {
             "size": size,
             "timestamp_field": timestamp_field,
@@ -119,7 +168,7 @@ def register(app: typer.Typer) -> None:
             "max_samples_per_key": max_samples_per_key,
         }
         try:
-            response, hits, counter = run_query(query, events, mapping or [], options)
+            response, hits, counter = run_query(query, events, mapping or [], options, input_format)
         except QueryError as exc:
             typer.echo(f"query error: {exc}", err=True)
             raise typer.Exit(2) from None

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import structlog
 
 from eqlwatch.errors import ConfigError, DataError, Location
 from eqlwatch.model import HitEvent
@@ -50,7 +49,6 @@ INPUT_FORMATS = (
 )
 _FILE_SUFFIXES = (".evtx", ".json", ".ndjson", ".jsonl", ".xml", ".log", ".txt", ".gz")
 
-log = structlog.get_logger(__name__)
 ErrorHandler = Callable[[DataError], None]
 
 
@@ -149,7 +147,9 @@ def _raw_records(path: Path, fmt: str) -> Iterator[RawRecord]:
 
 def _report(err: DataError, loc: Location, on_error: ErrorHandler | None) -> None:
     located = err if err.location is not None and err.location.file else _with_location(err, loc)
-    log.warning("skipped record", error=str(located))
+    import structlog  # here: reading events must not cost structlog's import (cli/app.py)
+
+    structlog.get_logger(__name__).warning("skipped record", error=str(located))
     if on_error is not None:
         on_error(located)
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from eqlwatch.cli.app import app
 
 RUNNER = CliRunner()
-EVTX = "datasets/evtx-attack-samples/evtx/Execution/exec_sysmon_lobin_regsvr32_sct.evtx"
+EVTX = "evtx-attack-samples/evtx/Execution/exec_sysmon_lobin_regsvr32_sct.evtx"
 
 
 def _sysmon_process(record_id: int, image: str) -> dict[str, Any]:
@@ -89,9 +89,9 @@ def test_plain_json_documents_are_still_documents(tmp_path: Path) -> None:
     assert "1 malformed line(s) skipped" in stderr
 
 
-def test_evtx_file_is_read_as_evtx(tmp_path: Path, shared_dir: Path) -> None:
+def test_evtx_file_is_read_as_evtx(tmp_path: Path, data_dir: Path) -> None:
     evtx = tmp_path / "capture.evtx"
-    shutil.copy(shared_dir / EVTX, evtx)
+    shutil.copy(data_dir / EVTX, evtx)
     query = 'process where process.name : "regsvr32.exe" and process.args : "/i:*"'
     code, body, stderr = _query(query, "--events", str(tmp_path))
     assert code == 0, stderr

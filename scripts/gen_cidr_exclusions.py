@@ -16,7 +16,10 @@ from pathlib import Path
 
 from eqlwatch.enrich import load_ip_table
 
-RULES = ("queries/regsvcs_regasm_public_network_connection.toml",)
+RULES = (
+    "queries/registration_utility_network_connection.toml",
+    "queries/regsvcs_regasm_public_network_connection.toml",
+)
 BLOCK = re.compile(
     r"(?P<head>^(?P<indent>[ \t]*)// BEGIN GENERATED non-public CIDRs\n)"
     r"(?P<body>.*?)"

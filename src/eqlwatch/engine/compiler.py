@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from eqlwatch.engine import functions as F
+from eqlwatch.engine.lucene import PatternError
 from eqlwatch.engine.parse import nodes as A
 from eqlwatch.engine.schema import FieldSchema, field_type, make_reader, object_path
 from eqlwatch.engine.values import canonical_ip, date_parser, format_iso_ms, version_key
@@ -306,7 +307,10 @@ class ExprCompiler:
             raise QueryError(f"pattern operators need string literals: {args[1:]}")
         insensitive = name.endswith("~")
         if name.startswith("$regex"):
-            match = compile_regexes(pats, insensitive)
+            try:
+                match = compile_regexes(pats, insensitive)
+            except PatternError as exc:
+                raise QueryError(str(exc)) from None
         else:
             match = compile_wildcards(pats, insensitive)
         return _text_test(subject, match)

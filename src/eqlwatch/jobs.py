@@ -117,6 +117,10 @@ class Job(_Strict):
     max_slices: int = Field(default=24, ge=1)
     min_split: Duration = timedelta(seconds=1)
     max_sequence_span: Duration = timedelta(hours=1)
+    # How long a due window waits for the source's newest event to reach its end before it
+    # is evaluated anyway (the lag is recorded); and the most one rule run may take.
+    max_wait: Duration = timedelta(minutes=15)
+    run_deadline: Duration = timedelta(minutes=10)
     size: int = Field(default=1000, ge=1, le=10000)
     timestamp_field: str = "@timestamp"
     tiebreaker_field: str | None = None
@@ -127,6 +131,14 @@ class Job(_Strict):
     state: StateConfig = LocalState(backend="local")
     actions: tuple[ActionConfig, ...] = ()
     root: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _positive(self) -> Job:
+        if self.max_wait < timedelta(0):
+            raise ValueError("max_wait must not be negative")
+        if self.run_deadline <= timedelta(0):
+            raise ValueError("run_deadline must be positive")
+        return self
 
     def resolve(self, path: str) -> Path:
         """A path from the job file, made absolute against the job's root."""

@@ -55,8 +55,17 @@ def test_run_once_alerts_on_demo_attacks_and_not_twice(
     code, out = _run(project, "run", "--once", "--now", (NOW + timedelta(hours=2)).isoformat())
     assert "0 new alert(s)" in out
     assert len(_alerts(project)) == len(alerts)
+    # The data ends at NOW - 1m: windows past it waited max_wait (15m) for the source, then
+    # were evaluated anyway, the lag said in the summary.
     state = orjson.loads((project / "state" / "state.json").read_bytes())
-    assert all(v.startswith("2026-11-21T13:59:30") for v in state["checkpoints"].values())
+    assert all(v.startswith("2026-11-21T13:44:30") for v in state["checkpoints"].values())
+    assert "waiting for data after" in out
+    last = [orjson.loads(x) for x in (project / "out" / "runs.ndjson").read_bytes().splitlines()]
+    run = last[-1]["eqlwatch"]["run"]
+    assert run["source_lag_s"] > 6000  # the data ended ~2h before the window
+    assert any(
+        "past the source's newest event (max_wait 0:15:00 passed)" in n for n in run["notes"]
+    )
 
 
 def test_backfill_rewrites_nothing_and_keeps_checkpoints(

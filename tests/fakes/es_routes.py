@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.es_admin import (
@@ -22,6 +23,7 @@ from tests.fakes.es_admin import (
     refresh,
     rollover,
 )
+from tests.fakes.es_eql import epoch_ms, lookup
 from tests.fakes.es_request import SHARDS, Request
 from tests.fakes.es_store import EsError
 
@@ -66,7 +68,9 @@ BULK_META = frozenset(
         "require_alias",
     }
 )
-SEARCH_BODY = frozenset({"query", "size", "from", "_source", "sort", "track_total_hits"})
+SEARCH_BODY = frozenset(
+    {"query", "size", "from", "_source", "sort", "track_total_hits", "aggs", "aggregations"}
+)
 
 
 def _known_fields(api: str, body: dict[str, Any], allowed: frozenset[str]) -> None:
@@ -202,6 +206,9 @@ def search(fake: FakeElasticsearch, req: Request, target: str) -> tuple[int, Any
     ((kind, spec),) = query.items()
     ignore = req.params.get("ignore_unavailable") == "true"
     docs = fake.store.documents(target, ignore_unavailable=ignore)
+    names = fake.store.resolve(target, ignore_unavailable=True)
+    if not names and req.params.get("allow_no_indices") == "false":
+        raise EsError(404, "index_not_found_exception", f"no such index [{target}]")
     if kind == "ids":
         wanted = set(spec["values"])
         docs = [d for d in docs if d[1] in wanted]
@@ -213,18 +220,38 @@ def search(fake: FakeElasticsearch, req: Request, target: str) -> tuple[int, Any
         {"_index": ix, "_id": i, "_score": 1.0, **({"_source": s} if with_source else {})}
         for ix, i, s in docs[:size]
     ]
-    return 200, {
+    answer: dict[str, Any] = {
         "took": 1,
         "timed_out": False,
-        "_shards": SHARDS,
+        "_shards": SHARDS if names else {"total": 0, "successful": 0, "failed": 0},
         "hits": {"total": {"value": len(docs), "relation": "eq"}, "max_score": 1.0, "hits": hits},
     }
+    aggs = body.get("aggs", body.get("aggregations"))
+    if aggs:
+        answer["aggregations"] = {name: _aggregate(spec, docs) for name, spec in aggs.items()}
+    return 200, answer
+
+
+def _aggregate(spec: dict[str, Any], docs: list[tuple[str, str, dict[str, Any]]]) -> Any:
+    """`max` over a date field (spec: aggregations.MaxAggregate): epoch millis, or null."""
+    ((kind, params),) = spec.items()
+    if kind != "max":
+        raise EsError(400, "parsing_exception", f"unknown aggregation [{kind}]")
+    values = [epoch_ms(v) for _, _, s in docs if (v := lookup(s, params["field"])) is not None]
+    if not values:
+        return {"value": None}
+    newest = max(values)
+    stamp = datetime.fromtimestamp(newest / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return {"value": float(newest), "value_as_string": stamp[:-3] + "Z"}
 
 
 def eql(fake: FakeElasticsearch, req: Request, target: str) -> tuple[int, Any]:
     """`POST /{target}/_eql/search` (spec: eql/search/EqlSearchRequest, EqlSearchResponse)."""
     body = req.json()
     _known_fields("eql/search", body, EQL_BODY)
+    if not fake.store.resolve(target, ignore_unavailable=True):
+        # What EQL answers before any data arrived (elastic/elasticsearch#62986, #63295).
+        raise EsError(404, "index_not_found_exception", f"no such index [{target}]")
     events = fake.store.documents(target, ignore_unavailable=True)
     if fake.faults.take("EQL", req.path, ("shard_failure",)) is not None:
         return 200, _partial(target, with_failures=True)

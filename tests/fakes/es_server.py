@@ -47,6 +47,13 @@ class _Handler(BaseHTTPRequestHandler):
         delay = fake.faults.take(self.command, path, ("delay",))
         if delay is not None:
             time.sleep(delay.delay_s)
+        respond = fake.faults.take(self.command, path, ("respond",))
+        if respond is not None:
+            fake.log.append(
+                Request(self.command, path, dict(parse_qsl(url.query)), raw, dict(self.headers))
+            )
+            self._send(respond.status, _answer(respond.body, respond.echo_headers, self.headers))
+            return
         status_fault = fake.faults.take(self.command, path, ("status",))
         if status_fault is not None:
             err = EsError(status_fault.status, "fake_fault_exception", "injected fault")
@@ -61,7 +68,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body)
 
     def _send(self, status: int, body: Any) -> None:
-        data = b"" if body is None else json.dumps(body).encode()
+        if isinstance(body, bytes):
+            data = body
+        else:
+            data = b"" if body is None else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("X-Elastic-Product", "Elasticsearch")
         self.send_header("Content-Type", "application/json")
@@ -74,6 +84,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client gave up (a timeout test): fine
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
+
+
+def _answer(body: Any, echo_headers: bool, headers: Any) -> Any:
+    """A `respond` fault's body; with `echo_headers`, an error quoting every request header."""
+    if not echo_headers:
+        return body
+    quoted = ", ".join(f"{k}={v}" for k, v in headers.items())
+    return {
+        "error": {
+            "type": "security_exception",
+            "reason": f"request rejected by the proxy; headers {{{quoted}}}",
+            "header": {"Authorization": headers.get("Authorization", "")},
+        },
+        "status": 403,
+    }
 
 
 class _Server(ThreadingHTTPServer):

@@ -3,7 +3,9 @@
 A test arms faults (`server.faults.add(...)`); each request consults them in order, and a
 fault fires at most `times` times. Kinds: an HTTP error status, a dropped connection, a
 delay (longer than the client's timeout = a timeout), partial EQL results, shard failures,
-and asynchronous EQL searches that stay running for a number of polls.
+asynchronous EQL searches that stay running for a number of polls, and `respond`: an
+arbitrary answer (`200 {}`, a malformed body, raw bytes, an error that echoes the request's
+headers, as a misconfigured proxy would).
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-FaultKind = Literal["status", "drop", "delay", "partial", "shard_failure", "async", "item_status"]
+FaultKind = Literal[
+    "status", "drop", "delay", "partial", "shard_failure", "async", "item_status", "respond"
+]
 
 
 @dataclass
@@ -25,6 +29,8 @@ class Fault:
     status: int = 503
     delay_s: float = 0.0
     polls: int = 1
+    body: Any = None  # respond: the JSON body, or bytes sent as they are
+    echo_headers: bool = False  # respond: an error body quoting the request's headers
 
     def matches(self, method: str, path: str) -> bool:
         return bool(re.fullmatch(self.method, method) and re.search(self.path, path))

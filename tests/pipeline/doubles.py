@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from eqlwatch.backends.base import SourceStatus
 from eqlwatch.engine import compile_query
 from eqlwatch.errors import RetryableBackendError
 from eqlwatch.model import Alert, Hit, HitEvent, SearchRequest, SearchResult
@@ -47,6 +48,12 @@ class HitsSource:
     hits: Sequence[tuple[datetime, Hit]]
     fail_next: int = 0
     requests: list[SearchRequest] = field(default_factory=list)
+    problems: tuple[str, ...] = ()
+
+    def status(self, indices: tuple[str, ...], timestamp_field: str) -> SourceStatus:
+        """The newest hit's time is the watermark; `problems` are reported as set."""
+        newest = max((ts for ts, _ in self.hits), default=None)
+        return SourceStatus(newest=newest, problems=self.problems, records=len(self.hits))
 
     def search(self, request: SearchRequest) -> SearchResult:
         self.requests.append(request)

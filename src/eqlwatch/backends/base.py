@@ -15,13 +15,6 @@ from typing import Protocol, runtime_checkable
 from eqlwatch.model import Alert, SearchRequest, SearchResult, WriteResult
 
 
-@runtime_checkable
-class EventSource(Protocol):
-    """Runs one EQL search. Raises `RetryableBackendError` when the window was not evaluated."""
-
-    def search(self, request: SearchRequest) -> SearchResult: ...
-
-
 @dataclass(frozen=True, slots=True)
 class SourceStatus:
     """What a source can vouch for before its windows are trusted (evidence before progress).
@@ -40,6 +33,23 @@ class SourceStatus:
     files_read: int = 0
     records: int = 0
     records_skipped: int = 0
+
+
+@runtime_checkable
+class EventSource(Protocol):
+    """Runs EQL searches, and says what it holds before the runner trusts its windows."""
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        """One search; raises `RetryableBackendError` when the window was not evaluated."""
+        ...
+
+    def status(self, indices: tuple[str, ...], timestamp_field: str) -> SourceStatus:
+        """The source's health and watermark for these indices (asked once per rule run).
+
+        "No such index yet" is not a problem: it is `newest=None` (waiting for data).
+        Raises `RetryableBackendError` when the source cannot be asked right now.
+        """
+        ...
 
 
 @runtime_checkable

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import structlog
 
-from eqlwatch.backends.event_files import ErrorHandler, read_events
+from eqlwatch.backends.base import SourceStatus
+from eqlwatch.backends.event_files import ErrorHandler, expand_paths, read_events
 from eqlwatch.engine import CompiledQuery, SourceEvent, compile_query
 from eqlwatch.errors import DataError
 from eqlwatch.model import SearchRequest, SearchResult
@@ -40,6 +41,7 @@ class LocalEventSource:
         self.timestamp_field = timestamp_field
         self.on_error = on_error
         self.bad_records = 0
+        self.file_problems: list[str] = []
         self.untimed = 0
         self._times: list[datetime] = []
         self._events: list[SourceEvent] = []
@@ -48,6 +50,9 @@ class LocalEventSource:
         self._index_match: dict[tuple[str, tuple[str, ...]], bool] = {}
 
     def _report(self, error: DataError) -> None:
+        if error.location is None or error.location.line is None:
+            self.file_problems.append(str(error))  # a whole file unread, not one record
+            return
         self.bad_records += 1
         if self.bad_records <= _MAX_LOGGED:
             log.warning("skipped malformed event", error=str(error))
@@ -123,6 +128,26 @@ class LocalEventSource:
                 fnmatch.fnmatchcase(index, p) for p in patterns
             )
         return verdict
+
+    def status(self, indices: tuple[str, ...], timestamp_field: str) -> SourceStatus:
+        """Minimal evidence: every configured path matched a file, and each file was read."""
+        self.load()
+        problems = [f"{raw}: no file matches" for raw in self.paths if not expand_paths([raw])]
+        problems += self.file_problems
+        newest = next(
+            (
+                self._times[i]
+                for i in range(len(self._events) - 1, -1, -1)
+                if self._in_indices(self._events[i].index, indices)
+            ),
+            None,
+        )
+        return SourceStatus(
+            newest=newest,
+            problems=tuple(problems),
+            records=len(self._events),
+            records_skipped=self.bad_records + self.untimed,
+        )
 
     def search(self, request: SearchRequest) -> SearchResult:
         self.load()

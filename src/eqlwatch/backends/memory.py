@@ -1,18 +1,80 @@
-"""In-memory sink and state store: the test double every contract scenario also runs on.
+"""In-memory source, sink and state store: the test doubles every contract scenario runs on.
 
-They honour the same promises as the durable backends (idempotent ids, leases with expiry)
-and can be told to fail, so tests exercise the pipeline's recovery paths for real.
+They honour the same promises as the durable backends (idempotent ids, leases with expiry,
+a watermark) and can be told to fail or to report problems, so tests exercise the
+pipeline's recovery paths for real.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import fnmatch
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from eqlwatch.backends.base import Lease
+from eqlwatch.backends.base import Lease, SourceStatus
+from eqlwatch.engine import SourceEvent, compile_query
 from eqlwatch.errors import BackendError
-from eqlwatch.model import Alert, WriteResult
+from eqlwatch.model import Alert, SearchRequest, SearchResult, WriteResult
+from eqlwatch.rules.fields import get_field
+from eqlwatch.windowing import parse_timestamp
+
+
+class MemoryEventSource:
+    """Events held in a list; `add` makes more arrive (late data), `problems` are reported.
+
+    Events without a parseable timestamp are never searched, as in the local source.
+    """
+
+    def __init__(self, events: Iterable[SourceEvent] = ()) -> None:
+        self.events: list[SourceEvent] = []
+        self.problems: tuple[str, ...] = ()
+        self.status_calls = 0
+        self.add(events)
+
+    def add(self, events: Iterable[SourceEvent]) -> None:
+        self.events.extend(events)
+
+    def _time(self, event: SourceEvent, field: str) -> datetime | None:
+        try:
+            return parse_timestamp(get_field(event.source, field))
+        except ValueError:
+            return None
+
+    def _in(self, event: SourceEvent, indices: tuple[str, ...]) -> bool:
+        return not indices or any(fnmatch.fnmatchcase(event.index, p) for p in indices)
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        chosen: list[tuple[datetime, int, SourceEvent]] = []
+        for seq, event in enumerate(self.events):
+            when = self._time(event, request.timestamp_field)
+            if when is None or not self._in(event, request.indices):
+                continue
+            window = request.window
+            if window is None or window.start <= when < window.end:
+                chosen.append((when, seq, event))
+        chosen.sort(key=lambda item: (item[0], item[1]))
+        compiled = compile_query(
+            request.query,
+            timestamp_field=request.timestamp_field,
+            tiebreaker_field=request.tiebreaker_field,
+            event_category_field=request.event_category_field,
+            size=request.size,
+            max_samples_per_key=request.max_samples_per_key,
+        )
+        hits = compiled.run(e for _, _, e in chosen)
+        return SearchResult(hits=tuple(hits), total=len(hits), relation="eq")
+
+    def status(self, indices: tuple[str, ...], timestamp_field: str) -> SourceStatus:
+        self.status_calls += 1
+        times = [
+            when
+            for event in self.events
+            if self._in(event, indices) and (when := self._time(event, timestamp_field))
+        ]
+        return SourceStatus(
+            newest=max(times, default=None), problems=self.problems, records=len(self.events)
+        )
 
 
 class MemorySink:

@@ -39,10 +39,11 @@ def parse_time(value: str, option: str) -> datetime:
         ) from None
 
 
-def select_jobs(paths: list[Path], wanted: str | None) -> list[Job]:
+def select_jobs(paths: list[Path], wanted: str | None) -> tuple[list[Job], int]:
+    """The jobs to run, and how many job files could not be loaded (each printed)."""
     jobs, errors = load_jobs(paths or [Path("jobs")])
     for error in errors:
-        err_console.print(f"[red]error[/red] {error}")
+        err_console.print(f"[red]job not loaded[/red] {error}")
     if wanted is not None:
         jobs = [j for j in jobs if j.id == wanted]
         if not jobs:
@@ -54,7 +55,7 @@ def select_jobs(paths: list[Path], wanted: str | None) -> list[Job]:
             f"{', '.join(str(p) for p in paths or [Path('jobs')])})"
         )
         raise typer.Exit(2)
-    return jobs
+    return jobs, len(errors)
 
 
 def build_runtime(job: Job, *, now: datetime, ip_ranges: Path | None) -> JobRuntime:
@@ -94,7 +95,7 @@ def make_notifier(job: Job) -> Notifier | None:
 def print_summary(summary: JobSummary, job: Job) -> None:
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
     table = Table(title=f"job {summary.job_id} · run {summary.run_id}", show_lines=False)
-    for column in ("rule", "status", "window", "hits", "new alerts", "known", "errors"):
+    for column in ("rule", "status", "window", "hits", "new alerts", "known", "errors / notes"):
         table.add_column(column)
     for r in summary.reports:
         window = (
@@ -109,10 +110,13 @@ def print_summary(summary: JobSummary, job: Job) -> None:
             str(r.hits),
             str(r.alerts_created),
             str(r.alerts_existing),
-            "; ".join(r.errors)[:80]
+            _shorten("; ".join([*r.errors, *r.notes]))
             or ("note errors: " + str(r.note_errors) if r.note_errors else ""),
         )
     console.print(table)
+    for r in summary.reports:  # in full: the table keeps only the start of each
+        for message in r.errors:
+            console.print(f"[red]{r.status}[/red] {r.rule_name}: {message}")
     for message in summary.load_errors:
         console.print(f"[red]rule not loaded[/red] {message}")
     where = job.alerts.path if isinstance(job.alerts, LocalAlerts) else job.alerts.data_stream
@@ -128,6 +132,17 @@ def print_summary(summary: JobSummary, job: Job) -> None:
         )
         for message in n.errors:
             console.print(f"[red]notification error[/red] {message}")
+    if summary.waiting:
+        console.print(
+            f"waiting for data: {len(summary.waiting)} rule(s) found no event yet in their "
+            "source; their checkpoints hold until data arrives."
+        )
+    for r in summary.leased:
+        console.print(f"[yellow]skipped[/yellow] {r.rule_name}: another replica holds its lease")
+
+
+def _shorten(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def utc_now() -> datetime:

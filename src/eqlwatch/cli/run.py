@@ -19,8 +19,23 @@ from eqlwatch.cli.common import (
 )
 from eqlwatch.heartbeat import age, beat
 from eqlwatch.model import TimeWindow
-from eqlwatch.pipeline.job import JobRuntime
+from eqlwatch.pipeline.job import JobRuntime, JobSummary
 from eqlwatch.rules import parse_duration
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # a rule failed, a rule or job file was not loaded, or a source was unreadable
+EXIT_USAGE = 2  # bad options, or no valid job to run
+EXIT_LEASED = 3  # only: some rule skipped because another replica holds its lease
+
+
+def exit_code(summaries: list[JobSummary], jobs_not_loaded: int) -> int:
+    """The worst outcome of a run: failures (1) outrank lease skips (3)."""
+    if jobs_not_loaded or any(s.failed for s in summaries):
+        return EXIT_FAILED
+    if any(s.leased for s in summaries):
+        return EXIT_LEASED
+    return EXIT_OK
+
 
 DEFAULT_HEARTBEAT = Path("state/heartbeat")
 JOBS_HELP = "Job files or folders (default: ./jobs)."
@@ -50,12 +65,18 @@ def run(
         Path, typer.Option("--heartbeat", help="Daemon: file rewritten after every run.")
     ] = DEFAULT_HEARTBEAT,
 ) -> None:
-    """Run jobs on their schedules (daemon), or once with --once."""
+    """Run jobs on their schedules (daemon), or once with --once.
+
+    With --once: exit 0 when every rule ran (or waits for its first data); 1 when a rule
+    failed, a rule or job file was not loaded, or a source could not be read (checkpoints
+    held); 2 on bad options or no valid job; 3 when nothing failed but a rule was skipped
+    because another replica holds its lease.
+    """
     setup_logging(log_format, log_level)
     if now is not None and not once:
         raise typer.BadParameter("--now needs --once", param_hint="--now")
     start = parse_time(now, "--now") if now is not None else utc_now()
-    selected = select_jobs(jobs, job_id)
+    selected, jobs_not_loaded = select_jobs(jobs, job_id)
     runtimes = [build_runtime(job, now=start, ip_ranges=ip_ranges) for job in selected]
     metrics = None
     if metrics_port is not None:
@@ -64,15 +85,15 @@ def run(
         metrics = Metrics()
         metrics.serve(metrics_port)
     if once:
-        failed = False
+        summaries = []
         for runtime in runtimes:
             summary = runtime.run_once(start)
             if metrics is not None:
                 for report in summary.reports:
                     metrics.observe(report)
             print_summary(summary, runtime.job)
-            failed = failed or summary.failed
-        raise typer.Exit(1 if failed else 0)
+            summaries.append(summary)
+        raise typer.Exit(exit_code(summaries, jobs_not_loaded))
 
     from eqlwatch.scheduler import ScheduledJob, StopFlag, build_scheduler, run_forever
 
@@ -106,18 +127,26 @@ def backfill(
     log_format: Annotated[str, typer.Option("--log-format", help=LOG_FORMAT_HELP)] = "auto",
     log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
 ) -> None:
-    """Replay a period: alerts already written are not written again; checkpoints stay."""
+    """Replay a period: alerts already written are not written again; checkpoints stay.
+
+    Exit codes as for `run --once`: 0 ok, 1 a rule failed or was not loaded or a source
+    could not be read, 2 bad options (e.g. --from not before --to), 3 lease held elsewhere.
+    """
     setup_logging(log_format, log_level)
-    period = TimeWindow(parse_time(start, "--from"), parse_time(end, "--to"))
-    if period.end <= period.start:
-        raise typer.BadParameter("--to must be after --from", param_hint="--to")
-    failed = False
-    for job in select_jobs(jobs, job_id):
+    first, last = parse_time(start, "--from"), parse_time(end, "--to")
+    if last <= first:
+        raise typer.BadParameter(
+            f"--from ({start}) must be before --to ({end})", param_hint="--from/--to"
+        )
+    period = TimeWindow(first, last)
+    summaries = []
+    selected, jobs_not_loaded = select_jobs(jobs, job_id)
+    for job in selected:
         runtime = build_runtime(job, now=utc_now(), ip_ranges=ip_ranges)
         summary = runtime.run_once(utc_now(), period=period)
         print_summary(summary, job)
-        failed = failed or summary.failed
-    raise typer.Exit(1 if failed else 0)
+        summaries.append(summary)
+    raise typer.Exit(exit_code(summaries, jobs_not_loaded))
 
 
 def demo(

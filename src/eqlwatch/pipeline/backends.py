@@ -58,10 +58,13 @@ def open_backends(job: Job, *, now: datetime, env: Mapping[str, str] | None = No
 
 
 def _client(env: Mapping[str, str]) -> Elasticsearch:
+    """The job's client retries nothing itself: the runner is the one retry layer (with
+    backoff, within each rule run's deadline), so failures are not retried 3 x 4 times."""
     from eqlwatch.backends.elasticsearch import build_client
     from eqlwatch.settings import settings_from_env
 
-    return build_client(settings_from_env(env))
+    settings = settings_from_env(env)
+    return build_client(settings.model_copy(update={"max_retries": 0}))
 
 
 def _source(job: Job, client: Elasticsearch | None, now: datetime) -> EventSource:

@@ -18,7 +18,7 @@ import structlog
 
 from eqlwatch.actions import DeliveryStats, Notifier
 from eqlwatch.backends.base import AlertSink, EventSource, StateStore
-from eqlwatch.errors import EqlwatchError
+from eqlwatch.errors import EqlwatchError, Location, QueryError
 from eqlwatch.jobs import Job, rule_paths, select_rules
 from eqlwatch.model import Alert, TimeWindow
 from eqlwatch.pipeline.alerting import AlertBuilder
@@ -50,8 +50,18 @@ class JobSummary:
 
     @property
     def failed(self) -> bool:
+        """A rule not loaded, failed, or without a readable source; a notification given up."""
         gave_up = self.notifications is not None and self.notifications.gave_up > 0
-        return bool(self.load_errors) or gave_up or any(r.status == "error" for r in self.reports)
+        return bool(self.load_errors) or gave_up or any(r.failed for r in self.reports)
+
+    @property
+    def leased(self) -> list[RunReport]:
+        """Rules skipped because another replica holds their lease."""
+        return [r for r in self.reports if r.status == "skipped"]
+
+    @property
+    def waiting(self) -> list[RunReport]:
+        return [r for r in self.reports if r.status == "waiting"]
 
 
 @dataclass
@@ -76,8 +86,9 @@ def prepare_rules(job: Job, rules: Sequence[Rule]) -> tuple[list[PreparedRule], 
                     job.timestamp_field, job.tiebreaker_field, job.event_category_field
                 )._asdict(),
             ).info
-        except EqlwatchError as exc:
-            errors.append(f"{rule.path}: {exc}")
+        except EqlwatchError as exc:  # located as `validate` locates it: file [rule.query]
+            where = Location(rule.path, field="rule.query")
+            errors.append(str(QueryError(exc.message, location=where)))
             continue
         policy = policy_for(
             maxspan=info.maxspan,
@@ -116,6 +127,8 @@ class JobRuntime:
             timestamp_field=job.timestamp_field,
             tiebreaker_field=job.tiebreaker_field,
             event_category_field=job.event_category_field,
+            max_wait=job.max_wait,
+            deadline_s=job.run_deadline.total_seconds(),
         )
         return RuleRunner(
             settings=settings,
@@ -154,6 +167,12 @@ class JobRuntime:
                 summary.notifications = self._notify(self.notifier)
         finally:
             structlog.contextvars.unbind_contextvars("job", "run_id")
+        if summary.waiting:  # once per run, not an error per rule
+            log.info(
+                "waiting for data",
+                rules=[r.rule_id for r in summary.waiting],
+                hint="the job's indices or files hold no event yet; checkpoints hold",
+            )
         log.info(
             "run finished",
             job=self.job.id,

@@ -1,4 +1,4 @@
-"""Run reports: one per (rule, slice), so rule health (runs, lag, errors) is data too."""
+"""Run reports: one per rule run, so rule health (runs, lag, errors, source) is data too."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
+
+FAILED_STATUSES = frozenset({"error", "no-data"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +18,9 @@ class RunReport:
     rule_name: str
     started: datetime
     duration_s: float
-    status: str  # "ok" | "error" | "skipped" | "partial"
+    # "ok" | "error" | "no-data" (source not read completely) | "waiting" (for the source's
+    # watermark) | "skipped" (another replica holds the lease) | "partial" (deadline reached)
+    status: str
     window_start: datetime | None = None
     window_end: datetime | None = None
     checkpoint: datetime | None = None
@@ -28,20 +32,33 @@ class RunReport:
     alerts_excepted: int = 0
     note_errors: int = 0
     errors: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    source_newest: datetime | None = None
+    source_lag_s: float | None = None
+    files_matched: int = 0
+    files_read: int = 0
+    records: int = 0
+    records_skipped: int = 0
+
+    @property
+    def failed(self) -> bool:
+        """A run that evaluated less than it should have for a reason someone must fix."""
+        return self.status in FAILED_STATUSES
 
     def to_document(self) -> dict[str, Any]:
         """ECS-flavoured document for a run-report data stream or NDJSON file."""
         body = asdict(self)
-        for key in ("started", "window_start", "window_end", "checkpoint"):
+        for key in ("started", "window_start", "window_end", "checkpoint", "source_newest"):
             value = body[key]
             body[key] = value.isoformat() if isinstance(value, datetime) else None
         body["errors"] = list(self.errors)
+        body["notes"] = list(self.notes)
         return {
             "@timestamp": self.started.isoformat(),
             "event": {
                 "kind": "metric",
                 "dataset": "eqlwatch.runs",
-                "outcome": "success" if self.status == "ok" else "failure",
+                "outcome": "failure" if self.failed else "success",
                 "duration": int(self.duration_s * 1e9),
             },
             "rule": {"id": self.rule_id, "name": self.rule_name},

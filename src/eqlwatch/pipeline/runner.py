@@ -1,6 +1,9 @@
 """Runs one rule over the windows it is due, the only place checkpoints advance.
 
-For each slice planned by `windowing`: search (retrying transient failures with backoff),
+First the source is asked what it holds (`EventSource.status`): any problem (a glob that
+matched nothing, an unreadable file) holds the checkpoint, and windows are planned only up
+to the source's watermark (`pipeline.watermark`). Then, for each slice planned by
+`windowing`: search (retrying transient failures with backoff, within the run's deadline),
 split when the page is full, keep the hits attributed to the slice, turn them into alerts,
 write them, and only then move the checkpoint to the slice's end. Any failure stops the
 rule for this run with the checkpoint where the last durable write left it, so the next run
@@ -19,10 +22,11 @@ from typing import Protocol, TypeVar
 
 import structlog
 
-from eqlwatch.backends.base import AlertSink, EventSource, Lease, StateStore
+from eqlwatch.backends.base import AlertSink, EventSource, Lease, SourceStatus, StateStore
 from eqlwatch.errors import BackendError, EqlwatchError, RetryableBackendError
 from eqlwatch.model import Alert, Hit, SearchRequest, SearchResult, TimeWindow
 from eqlwatch.pipeline.reports import RunReport
+from eqlwatch.pipeline.watermark import gate
 from eqlwatch.rules import Rule
 from eqlwatch.windowing import (
     Slice,
@@ -44,8 +48,19 @@ class AlertFactory(Protocol):
     def __call__(self, rule: Rule, hit: Hit, *, detected_at: datetime) -> Alert | None: ...
 
 
+class DeadlineExceeded(BackendError):
+    """The rule run's overall deadline passed; the checkpoint stays where it is."""
+
+
 @dataclass(frozen=True, slots=True)
 class RunnerSettings:
+    """`max_wait`: how long a due window waits for the source's watermark (0: not at all).
+
+    `deadline_s`: the most one rule run may take, retries and backoff included (None: no
+    limit). Retries happen here only (the Elasticsearch client's own are turned off), with
+    exponential backoff from `backoff_s` to `max_backoff_s`, `max_attempts` per action.
+    """
+
     job_id: str
     size: int = 1000
     indices: tuple[str, ...] = ()
@@ -56,6 +71,8 @@ class RunnerSettings:
     max_attempts: int = 4
     backoff_s: float = 1.0
     max_backoff_s: float = 30.0
+    max_wait: timedelta = timedelta(0)
+    deadline_s: float | None = None
 
 
 @dataclass(slots=True)
@@ -66,8 +83,12 @@ class _Tally:
     existing: int = 0
     excepted: int = 0
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     first: datetime | None = None
     last: datetime | None = None
+    source: SourceStatus | None = None
+    lag_s: float | None = None
+    deadline: float | None = None
 
 
 @dataclass
@@ -82,6 +103,7 @@ class RuleRunner:
     wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     on_alerts: Callable[[Rule, Sequence[Alert]], None] | None = None
     should_stop: Callable[[], bool] = field(default=lambda: False)
+    _deadline: float | None = field(default=None, init=False, repr=False)
 
     def key(self, rule: Rule) -> str:
         return f"{self.settings.job_id}/{rule.rule_id}"
@@ -98,6 +120,9 @@ class RuleRunner:
         """One scheduled run (period=None) or a backfill of `period` (checkpoint untouched)."""
         started, clock = now, time.monotonic()
         tally = _Tally()
+        if self.settings.deadline_s is not None:
+            tally.deadline = clock + self.settings.deadline_s
+        self._deadline = tally.deadline
         bound = log.bind(job=self.settings.job_id, rule=rule.rule_id, run_id=run_id)
         try:
             lease = self._retry(
@@ -112,25 +137,91 @@ class RuleRunner:
             return self._report(rule, run_id, started, clock, "error", tally, None)
         if lease is None:
             bound.info("rule skipped: another replica holds the lease")
+            tally.notes.append("another replica holds the lease")
             return self._report(rule, run_id, started, clock, "skipped", tally, None)
-        status = "ok"
+        status, held = "ok", [lease]  # held[0]: the lease as last renewed
         try:
-            slices = self._slices(rule, policy, now, period)
-            for done in self._process(rule, policy, slices, tally, bound, now):
-                if period is None:
-                    self.state.set_checkpoint(self.key(rule), done.attribution.end)
-                if self.should_stop():
-                    bound.info("stopping after the window in flight", checkpoint=str(done))
-                    break
-                lease = self._renew(lease)
+            status = self._run_leased(rule, policy, now, period, tally, bound, held)
+        except DeadlineExceeded as exc:
+            status = "error"
+            tally.errors.append(str(exc))
+            bound.error("rule run deadline reached; checkpoint kept", error=str(exc))
         except (EqlwatchError, WindowTooDense) as exc:
             status = "error"
             tally.errors.append(str(exc))
             bound.error("rule run stopped; checkpoint kept", error=str(exc))
         finally:
-            self._release(lease, bound)
+            self._release(held[0], bound)
         checkpoint = None if period is not None else self._checkpoint_or_none(rule)
         return self._report(rule, run_id, started, clock, status, tally, checkpoint)
+
+    def _run_leased(
+        self,
+        rule: Rule,
+        policy: WindowPolicy,
+        now: datetime,
+        period: TimeWindow | None,
+        tally: _Tally,
+        bound: structlog.typing.FilteringBoundLogger,
+        held: list[Lease],
+    ) -> str:
+        """The run once the lease is held: source evidence, then the windows it vouches for."""
+        indices = self.settings.indices or rule.rule.index
+        source = self._retry(
+            lambda: self.source.status(tuple(indices), self.settings.timestamp_field),
+            what="source status",
+        )
+        tally.source = source
+        if source.problems:
+            tally.errors.extend(source.problems)
+            bound.error("source not read completely; checkpoint kept", problems=source.problems)
+            return "no-data"
+        plan_now: datetime | None = now
+        if period is None:
+            verdict = gate(now, source.newest, policy, self.settings.max_wait)
+            plan_now = verdict.plan_now
+            if plan_now is None:
+                tally.notes.append(f"waiting for data: no event yet in {', '.join(indices)}")
+                # Record the history's start now, so data arriving later is searched from here.
+                self._checkpoint_or_start(rule, policy, now)
+                return "waiting"
+            if verdict.waiting and source.newest is not None:
+                tally.notes.append(
+                    f"waiting for data after {source.newest:%Y-%m-%d %H:%M:%S} "
+                    f"(up to max_wait {self.settings.max_wait})"
+                )
+        slices = self._slices(rule, policy, plan_now or now, period)
+        for done in self._process(rule, policy, slices, tally, bound, now):
+            if period is None:
+                self._retry(
+                    functools.partial(
+                        self.state.set_checkpoint, self.key(rule), done.attribution.end
+                    ),
+                    what="save checkpoint",
+                )
+                if source.newest is not None and source.newest < done.query.end:
+                    behind = (done.query.end - source.newest) / timedelta(seconds=1)
+                    tally.lag_s = max(tally.lag_s or 0.0, behind)
+                elif source.newest is None:
+                    tally.lag_s = None  # watermark off and no data: no lag to speak of
+            if self.should_stop():
+                bound.info("stopping after the window in flight", checkpoint=str(done))
+                break
+            if self._past_deadline() and done.attribution.end < slices[-1].attribution.end:
+                tally.notes.append(
+                    f"run deadline ({self.settings.deadline_s:g}s) reached after "
+                    f"{tally.searches} search(es); the rest resumes next run"
+                )
+                return "partial"
+            held[0] = self._renew(held[0])
+        if tally.lag_s is not None:
+            tally.notes.append(
+                f"evaluated {tally.lag_s:g}s past the source's newest event "
+                f"(max_wait {self.settings.max_wait} passed)"
+            )
+        if not slices and period is None and plan_now is not None and plan_now < now:
+            return "waiting"
+        return "ok"
 
     def _release(self, lease: Lease, bound: structlog.typing.FilteringBoundLogger) -> None:
         try:
@@ -144,18 +235,27 @@ class RuleRunner:
         except EqlwatchError:
             return None
 
+    def _checkpoint_or_start(self, rule: Rule, policy: WindowPolicy, now: datetime) -> datetime:
+        checkpoint = self._retry(
+            functools.partial(self.state.get_checkpoint, self.key(rule)), what="read checkpoint"
+        )
+        if checkpoint is None:
+            # The rule's history starts at its first attempt: record that start before
+            # anything can fail, or a later first success would begin a look-back later
+            # and leave a gap.
+            checkpoint = now - policy.look_back
+            self._retry(
+                functools.partial(self.state.set_checkpoint, self.key(rule), checkpoint),
+                what="save checkpoint",
+            )
+        return checkpoint
+
     def _slices(
         self, rule: Rule, policy: WindowPolicy, now: datetime, period: TimeWindow | None
     ) -> list[Slice]:
+        """`now` is where the watermark allows planning to (the run's own time at most)."""
         if period is None:
-            checkpoint = self.state.get_checkpoint(self.key(rule))
-            if checkpoint is None:
-                # The rule's history starts at its first attempt: record that start before
-                # anything can fail, or a later first success would begin a look-back later
-                # and leave a gap.
-                checkpoint = now - policy.look_back
-                self.state.set_checkpoint(self.key(rule), checkpoint)
-            return plan(checkpoint, now, policy)
+            return plan(self._checkpoint_or_start(rule, policy, now), now, policy)
         unbounded = dataclasses.replace(policy, max_slices=1 << 30)
         virtual_now = period.end + policy.ingest_delay + policy.hold_back
         return plan(period.start, virtual_now, unbounded)
@@ -237,14 +337,30 @@ class RuleRunner:
             )._asdict(),
         )
 
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
     def _retry(self, action: Callable[[], T], *, what: str) -> T:
+        """The one retry layer: backoff between attempts, never past the run's deadline."""
         delay = self.settings.backoff_s
         for attempt in range(1, self.settings.max_attempts + 1):
+            if self._past_deadline():
+                raise DeadlineExceeded(
+                    f"run deadline ({self.settings.deadline_s:g}s) reached before {what} "
+                    f"(attempt {attempt})"
+                )
             try:
                 return action()
             except RetryableBackendError as exc:
                 if attempt == self.settings.max_attempts:
                     raise BackendError(f"{what} failed after {attempt} attempts: {exc}") from exc
+                if self._deadline is not None:
+                    left = self._deadline - time.monotonic()
+                    if left <= delay:
+                        raise DeadlineExceeded(
+                            f"{what} failed and the run deadline ({self.settings.deadline_s:g}s) "
+                            f"leaves no time to retry: {exc}"
+                        ) from exc
                 log.warning(
                     f"{what} failed; retrying", attempt=attempt, delay_s=delay, error=str(exc)
                 )
@@ -289,4 +405,11 @@ class RuleRunner:
             alerts_existing=tally.existing,
             alerts_excepted=tally.excepted,
             errors=tuple(tally.errors),
+            notes=tuple(tally.notes),
+            source_newest=None if tally.source is None else tally.source.newest,
+            source_lag_s=tally.lag_s,
+            files_matched=0 if tally.source is None else tally.source.files_matched,
+            files_read=0 if tally.source is None else tally.source.files_read,
+            records=0 if tally.source is None else tally.source.records,
+            records_skipped=0 if tally.source is None else tally.source.records_skipped,
         )

@@ -2,6 +2,7 @@
 
 Every call into Elasticsearch goes through `call()`, so one place decides what is worth a
 retry later (connection refused, timeouts, 429, 5xx) and what is a real error (400, 401).
+Every message built from a server's answer is redacted (`redact.py`) before anyone sees it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import elastic_transport
 import structlog
 from elasticsearch import ApiError, Elasticsearch
 
+from eqlwatch.backends.elasticsearch.redact import redact_text
 from eqlwatch.errors import BackendError, RetryableBackendError
 from eqlwatch.settings import ElasticsearchSettings
 
@@ -40,19 +42,21 @@ def error_type(exc: ApiError) -> str:
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict):
-            return str(error.get("type", ""))
+            return redact_text(str(error.get("type", "")))
     return ""
 
 
 def error_reason(exc: ApiError) -> str:
-    """The human reason of a failed call, including the root cause when there is one."""
+    """The human reason of a failed call, with its root causes, secrets redacted."""
     body = exc.body
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         error = body["error"]
         reasons = [str(error.get("reason", ""))]
-        reasons += [str(c.get("reason", "")) for c in error.get("root_cause", []) or []]
-        return " | ".join(r for r in reasons if r)
-    return str(exc.message)
+        causes = error.get("root_cause")
+        if isinstance(causes, list):
+            reasons += [str(c.get("reason", "")) for c in causes if isinstance(c, dict)]
+        return redact_text(" | ".join(dict.fromkeys(r for r in reasons if r)))
+    return redact_text(str(exc.message))
 
 
 def translate(what: str, exc: Exception) -> BackendError:
@@ -64,8 +68,8 @@ def translate(what: str, exc: Exception) -> BackendError:
             return RetryableBackendError(message)
         return BackendError(message)
     if isinstance(exc, elastic_transport.TransportError):
-        return RetryableBackendError(f"{what}: {type(exc).__name__}: {exc.message}")
-    return BackendError(f"{what}: {type(exc).__name__}: {exc}")
+        return RetryableBackendError(redact_text(f"{what}: {type(exc).__name__}: {exc.message}"))
+    return BackendError(redact_text(f"{what}: {type(exc).__name__}: {exc}"))
 
 
 CLIENT_ERRORS = (ApiError, elastic_transport.TransportError)

@@ -1,8 +1,11 @@
 """`EventSource` over Elasticsearch: the cluster runs the EQL, one search per (rule, window).
 
-Partial results, shard failures and timeouts all mean "this window was not evaluated" and
-raise `RetryableBackendError`, so the caller neither alerts on half an answer nor advances
-its checkpoint. Long searches go asynchronous and are polled, then deleted.
+Partial results, shard failures, timeouts and any answer that is not a well-formed EQL
+response (`200 {}`, no `hits`, wrong types, no `total`) all mean "this window was not
+evaluated" and raise `RetryableBackendError`, so the caller neither alerts on half an
+answer nor takes garbage for zero hits, and does not advance its checkpoint. Long searches
+go asynchronous and are polled, then deleted. `status` reads the watermark: the newest
+event time across the job's indices.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from elasticsearch import BadRequestError, Elasticsearch
+from elasticsearch import ApiError, BadRequestError, Elasticsearch
 
+from eqlwatch.backends.base import SourceStatus
 from eqlwatch.backends.elasticsearch.client import (
     CLIENT_ERRORS,
     call,
@@ -24,6 +28,7 @@ from eqlwatch.backends.elasticsearch.client import (
     translate,
 )
 from eqlwatch.backends.elasticsearch.optional_fields import make_optional, unknown_columns
+from eqlwatch.backends.elasticsearch.redact import redact
 from eqlwatch.errors import BackendError, QueryError, RetryableBackendError
 from eqlwatch.model import Hit, HitEvent, HitKind, SearchRequest, SearchResult, TimeWindow
 
@@ -88,37 +93,130 @@ def request_body(request: SearchRequest, query: str, options: EqlOptions) -> dic
     return body
 
 
-def _event(raw: Mapping[str, Any]) -> HitEvent:
+class MalformedResponse(RetryableBackendError):
+    """The server answered 2xx with something that is not the response asked for."""
+
+
+def _malformed(what: str, body: Any) -> MalformedResponse:
+    shown = repr(redact(body))
+    if len(shown) > 300:
+        shown = shown[:300] + "…"
+    return MalformedResponse(f"malformed EQL response ({what}); not taken as zero hits: {shown}")
+
+
+def _event(raw: Any, body: Mapping[str, Any]) -> HitEvent:
+    if not isinstance(raw, Mapping):
+        raise _malformed("an event is not an object", body)
+    index, doc_id, source = raw.get("_index"), raw.get("_id"), raw.get("_source")
+    missing = raw.get("missing", False)
+    if not isinstance(missing, bool):
+        raise _malformed("an event's `missing` is not a boolean", body)
+    if not missing and (not isinstance(index, str) or not isinstance(doc_id, str)):
+        raise _malformed("an event without a string `_index` and `_id`", body)
+    if source is not None and not isinstance(source, Mapping):
+        raise _malformed("an event's `_source` is not an object", body)
     return HitEvent(
-        index=str(raw["_index"]),
-        id=str(raw["_id"]),
-        source=raw.get("_source") or {},
-        missing=bool(raw.get("missing", False)),
+        index="" if index is None else str(index),
+        id="" if doc_id is None else str(doc_id),
+        source=source or {},
+        missing=missing,
     )
 
 
-def parse_response(body: Mapping[str, Any], query: str) -> SearchResult:
-    """An EQL response (spec: eql._types.EqlSearchResponseBase) as a `SearchResult`."""
+def _list(hits: Mapping[str, Any], key: str, body: Mapping[str, Any]) -> list[Any]:
+    value = hits.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _malformed(f"`hits.{key}` is not a list", body)
+    return value
+
+
+def _total(hits: Mapping[str, Any], body: Mapping[str, Any]) -> tuple[int, Literal["eq", "gte"]]:
+    total = hits.get("total")
+    if not isinstance(total, Mapping):
+        raise _malformed("no `hits.total`", body)
+    value, relation = total.get("value"), total.get("relation")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _malformed("`hits.total.value` is not a count", body)
+    if relation not in ("eq", "gte"):
+        raise _malformed("`hits.total.relation` is neither eq nor gte", body)
+    return value, "gte" if relation == "gte" else "eq"
+
+
+def parse_response(body: Any, query: str) -> SearchResult:
+    """An EQL response (spec: eql._types.EqlSearchResponseBase) as a `SearchResult`.
+
+    Anything else raises `RetryableBackendError`: an empty object, missing or mistyped
+    `hits`, `total`, `events`, `sequences` must never read as "nothing matched".
+    """
+    if not isinstance(body, Mapping):
+        raise _malformed("the body is not an object", body)
     if body.get("is_partial") or body.get("timed_out") or body.get("shard_failures"):
         failures = body.get("shard_failures") or []
+        count = len(failures) if isinstance(failures, list) else "?"
         raise RetryableBackendError(
             f"EQL search not fully evaluated (is_partial={body.get('is_partial')}, "
-            f"timed_out={body.get('timed_out')}, shard_failures={len(failures)})"
+            f"timed_out={body.get('timed_out')}, shard_failures={count})"
         )
-    hits = body.get("hits") or {}
-    found: list[Hit] = [Hit(kind="event", events=(_event(e),)) for e in hits.get("events") or []]
+    if body.get("is_running"):
+        raise _malformed("the search is still running", body)
+    hits = body.get("hits")
+    if not isinstance(hits, Mapping):
+        raise _malformed("no `hits` object", body)
+    total, relation = _total(hits, body)
+    found: list[Hit] = [
+        Hit(kind="event", events=(_event(e, body),)) for e in _list(hits, "events", body)
+    ]
     kind: HitKind = "sample" if query.lstrip().lower().startswith("sample") else "sequence"
-    for seq in hits.get("sequences") or []:
-        events = tuple(_event(e) for e in seq.get("events") or [])
-        found.append(Hit(kind=kind, events=events, join_keys=tuple(seq.get("join_keys") or ())))
-    total = hits.get("total") or {"value": len(found), "relation": "eq"}
-    relation: Literal["eq", "gte"] = "gte" if total.get("relation") == "gte" else "eq"
+    for seq in _list(hits, "sequences", body):
+        if not isinstance(seq, Mapping):
+            raise _malformed("a sequence is not an object", body)
+        events = tuple(_event(e, body) for e in _list(seq, "events", body))
+        if not events:
+            raise _malformed("a sequence without events", body)
+        join_keys = seq.get("join_keys") or ()
+        if not isinstance(join_keys, list | tuple):
+            raise _malformed("a sequence's `join_keys` is not a list", body)
+        found.append(Hit(kind=kind, events=events, join_keys=tuple(join_keys)))
+    if total < len(found):
+        raise _malformed(f"`hits.total` {total} is below the {len(found)} hits returned", body)
+    took = body.get("took", 0)
     return SearchResult(
         hits=tuple(found),
-        total=int(total.get("value", len(found))),
+        total=total,
         relation=relation,
-        took_ms=int(body.get("took", 0)),
+        took_ms=took if isinstance(took, int) and not isinstance(took, bool) else 0,
     )
+
+
+def parse_newest(body: Any) -> datetime | None:
+    """The max aggregation of a size-0 search (spec: aggregations.MaxAggregate) as a time.
+
+    `value` is epoch milliseconds for date fields, null when no document has the field.
+    """
+    if not isinstance(body, Mapping):
+        raise MalformedResponse(f"malformed watermark response: {redact(body)!r:.300}")
+    shards = body.get("_shards")
+    if isinstance(shards, Mapping) and shards.get("failed"):
+        raise RetryableBackendError(
+            f"watermark search not fully evaluated: {shards.get('failed')} shard(s) failed"
+        )
+    aggs = body.get("aggregations")
+    if aggs is None and isinstance(shards, Mapping) and shards.get("total") == 0:
+        return None  # no index matched the patterns: no data yet
+    newest = aggs.get("newest") if isinstance(aggs, Mapping) else None
+    if not isinstance(newest, Mapping) or "value" not in newest:
+        raise MalformedResponse(f"malformed watermark response: {redact(body)!r:.300}")
+    value = newest["value"]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise MalformedResponse(f"watermark is not a number: {redact(value)!r:.100}")
+    try:
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise MalformedResponse(f"watermark {value!r} is not a time: {exc}") from None
 
 
 class ElasticsearchEventSource:
@@ -136,6 +234,30 @@ class ElasticsearchEventSource:
         self._options = options or EqlOptions()
         self._sleep = sleep
         self._monotonic = monotonic
+
+    def status(self, indices: tuple[str, ...], timestamp_field: str) -> SourceStatus:
+        """The newest `timestamp_field` across `indices` (a max aggregation, size 0).
+
+        No index yet (`index_not_found_exception`, or patterns matching nothing) is no data
+        yet, not an error: newest None, the rule waits for data.
+        """
+        index = ",".join(indices) or "*"
+        try:
+            response = self._client.search(
+                index=index,
+                size=0,
+                track_total_hits=False,
+                aggs={"newest": {"max": {"field": timestamp_field}}},
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+        except ApiError as exc:
+            if exc.meta.status == 404 and error_type(exc) == "index_not_found_exception":
+                return SourceStatus(newest=None)
+            raise translate("watermark search", exc) from exc
+        except CLIENT_ERRORS as exc:
+            raise translate("watermark search", exc) from exc
+        return SourceStatus(newest=parse_newest(response.body))
 
     def search(self, request: SearchRequest) -> SearchResult:
         query = request.query
@@ -170,7 +292,9 @@ class ElasticsearchEventSource:
             raise
         except CLIENT_ERRORS as exc:
             raise translate("eql.search", exc) from exc
-        data: Mapping[str, Any] = response.body
+        data: Any = response.body
+        if not isinstance(data, Mapping):
+            raise _malformed("the body is not an object", data)
         if data.get("is_running") and data.get("id"):
             return self._wait(str(data["id"]))
         return data
@@ -188,7 +312,9 @@ class ElasticsearchEventSource:
                     wait_for_completion_timeout=self._options.wait_for_completion_timeout,
                     keep_alive=self._options.keep_alive,
                 )
-                data: Mapping[str, Any] = response.body
+                data: Any = response.body
+                if not isinstance(data, Mapping):
+                    raise _malformed("the body is not an object", data)
                 if not data.get("is_running"):
                     return data
                 if self._monotonic() >= deadline:

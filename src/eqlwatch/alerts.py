@@ -6,13 +6,18 @@ document, so they are left out), which makes overlapping windows, retries and re
 produce the same id. The document carries what Kibana's prebuilt "External Alerts" rule
 reads: `event.kind: "alert"`, a module other than endpoint/endgame/cloud_defend,
 `event.severity` as 21/47/73/99, `event.risk_score`, and `message` (its rule-name override).
+
+Strings copied from events into the document are capped at `max_string_chars` (default
+`MAX_STRING_CHARS`), the cut marked in the string itself, so one huge event field cannot
+make an alert Elasticsearch would refuse (`http.max_content_length` is 100 MB by default)
+or a local alerts line of that size. The note has its own limit (`eqlwatch.notes.limits`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -30,6 +35,7 @@ from eqlwatch.rules.exceptions import is_excepted, matching_exception
 from eqlwatch.rules.model import Rule
 
 ECS_VERSION = "8.17.0"
+MAX_STRING_CHARS = 32 * 1024
 SEVERITY_NUMBER = {"low": 21, "medium": 47, "high": 73, "critical": 99}
 
 __all__ = [
@@ -37,6 +43,7 @@ __all__ = [
     "Links",
     "alert_id",
     "build_alert",
+    "cap_strings",
     "discover_url",
     "is_excepted",
     "matching_exception",
@@ -97,6 +104,40 @@ def _iso(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("detected_at must be timezone-aware")
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def cap_string(text: str, limit: int) -> str:
+    """`text`, or its first `limit` chars and a marker saying how many were cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…[truncated {len(text) - limit:,} chars]"
+
+
+def cap_strings(value: Any, limit: int) -> Any:
+    """`value` with every string longer than `limit` capped (keys too); the same object
+    when nothing needed capping, so ordinary alerts pay one walk and no copy."""
+    if isinstance(value, str):
+        return cap_string(value, limit)
+    if isinstance(value, Mapping):
+        out: dict[Any, Any] | None = None
+        for key, item in value.items():
+            capped = cap_strings(item, limit)
+            new_key = cap_string(key, limit) if isinstance(key, str) else key
+            if out is None and (capped is not item or new_key is not key):
+                out = {}
+                for done, kept in value.items():
+                    if done is key:
+                        break
+                    out[done] = kept
+            if out is not None:
+                out[new_key] = capped
+        return value if out is None else out
+    if isinstance(value, list | tuple):
+        items = [cap_strings(item, limit) for item in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        return items
+    return value
 
 
 def _related(digest: Digest, enrichment: Enrichment) -> dict[str, Any]:
@@ -165,10 +206,12 @@ def build_alert(
     note_error: str | None = None,
     facts: HitFacts | None = None,
     ident: str | None = None,
+    max_string_chars: int = MAX_STRING_CHARS,
 ) -> Alert:
     """The ECS alert document of one hit (pure: no I/O, time given).
 
     `note_error` records that `note` is the fallback because the template failed.
+    Strings that come from the events are capped at `max_string_chars`.
     `facts` (read with the same `timestamp_field`) and `ident` (`alert_id` of this rule
     and hit) may be passed when the caller already has them; they are computed otherwise.
     """
@@ -186,11 +229,11 @@ def build_alert(
         "rule_id": rule.rule_id,
         "severity": rule.rule.severity,
         "kind": hit.kind,
-        "join_keys": list(hit.join_keys),
+        "join_keys": cap_strings(list(hit.join_keys), max_string_chars),
         "note": note,
         "template": rule.eqlwatch.template,
         "enrichment": enrichment.document(),
-        "events": refs[0],
+        "events": cap_strings(refs[0], max_string_chars),
     }
     if note_error is not None:
         own["note_error"] = note_error
@@ -200,8 +243,12 @@ def build_alert(
         "ecs": {"version": ECS_VERSION},
         "event": _event_fields(rule, hit, ident, created, refs),
         **rule.ecs_fields,
-        **{name: objects[name] for name in COPIED_OBJECTS if name in objects},
-        "related": _related(digest, enrichment),
+        **{
+            name: cap_strings(objects[name], max_string_chars)
+            for name in COPIED_OBJECTS
+            if name in objects
+        },
+        "related": cap_strings(_related(digest, enrichment), max_string_chars),
         "eqlwatch": own,
     }
     return Alert(id=ident, rule_id=rule.rule_id, document=doc)

@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from eqlwatch.cli.app import app
+from eqlwatch.notes.env import PACKAGED_TEMPLATES
 from tests.rules.conftest import minimal_rule
 
 
@@ -17,10 +18,8 @@ def project(tmp_path: Path, repo_root: Path) -> Path:
     (tmp_path / "jobs").mkdir()
     (tmp_path / "fixtures").mkdir()
     (tmp_path / "fixtures" / "pos.ndjson").write_text("{}\n")
-    shutil.copytree(repo_root / "templates", tmp_path / "templates")
-    for other in (tmp_path / "templates").glob("*.j2"):
-        if other.name not in ("default.md.j2", "_macros.md.j2"):
-            other.unlink()  # other engineers' templates are checked in their own tests
+    # The packaged default note and its macros, as a project's own copy to check.
+    shutil.copytree(PACKAGED_TEMPLATES, tmp_path / "templates")
     extra = '[[eqlwatch.fixtures]]\npath = "fixtures/pos.ndjson"\nkind = "positive"\n'
     (tmp_path / "queries" / "good.toml").write_text(minimal_rule("good", extra=extra))
     (tmp_path / "jobs" / "default.toml").write_text(

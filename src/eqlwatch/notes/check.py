@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError
+from jinja2 import TemplateNotFound, TemplateSyntaxError
 
 from eqlwatch.enrich import Enricher, Enrichment, load_ip_table
 from eqlwatch.errors import ConfigError, EqlwatchError, Location
@@ -159,11 +159,15 @@ def check_templates(templates_dir: Path, rules: Iterable[Rule] = ()) -> list[Eql
         errors.extend(check_template(renderer, path.name, file=str(path)))
     for rule in rules:
         name = renderer.template_name(rule)
-        if not (templates_dir / name).is_file():
+        try:
+            source = renderer.template(name).filename or name
+        except TemplateNotFound:
             where = Location(rule.path, field="eqlwatch.template")
             errors.append(
                 ConfigError(f"template {name!r} not found in {templates_dir}", location=where)
             )
             continue
-        errors.extend(check_template(renderer, name, rule, file=str(templates_dir / name)))
+        except Exception:  # one that cannot load: check_template reports why
+            source = str(templates_dir / name)
+        errors.extend(check_template(renderer, name, rule, file=source))
     return errors

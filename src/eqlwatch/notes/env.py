@@ -1,25 +1,38 @@
-"""The one Jinja environment notes are rendered in: sandboxed, strict, compiled once.
+"""The one Jinja environment notes are rendered in: jinja's immutable sandbox, bounded.
 
 `ImmutableSandboxedEnvironment` keeps templates away from Python internals and from
 mutating what they are given; `StrictUndefined` turns a misspelt name into an error
 instead of an empty string. Autoescape is off because notes are Markdown, not HTML: values
 are inserted as text and nothing in them is interpreted by Jinja.
 
-Notes render for every alert, so `NoteEnvironment` takes shortcuts where the sandbox's
-checks provably pass (plain dicts, event views, helpers, macros; see its methods and
-`eqlwatch.notes.codegen`), and `reference_environment` is jinja's sandbox unchanged, for
-tests and benches to compare against: the text must be the same.
+`NoteEnvironment` adds size checks (`eqlwatch.notes.limits`): operators, filters and
+string methods that could build a value far bigger than their inputs refuse one past the
+output limit before building it. Notes render for every alert, so it also takes direct
+paths where the sandbox's checks provably pass (plain dicts, event views, helpers, macros;
+see its methods); `reference_environment` is jinja's sandbox unchanged, for tests and
+benches to compare against: the text must be the same.
+Templates come from the job's folder first, then from the package (`default.md.j2` and
+`_macros.md.j2` ship inside eqlwatch, so notes render from any directory).
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
+from functools import update_wrapper
 from pathlib import Path
 from types import BuiltinMethodType, FunctionType, MethodType
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, pass_eval_context
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    nodes,
+    pass_eval_context,
+)
 from jinja2 import filters as jinja_filters
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.environment import TemplateModule
 from jinja2.runtime import Context, LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -27,9 +40,12 @@ from jinja2.utils import Namespace
 from markupsafe import Markup
 
 from eqlwatch.enrich import Enrichment
-from eqlwatch.notes.codegen import NoteCodeGenerator
+from eqlwatch.notes import limits
+from eqlwatch.notes.limits import RenderLimits
 from eqlwatch.notes.view import EventView, field
 from eqlwatch.rules.fields import MISSING
+
+PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def _join_nonempty(values: object, sep: str = ", ") -> str:
@@ -70,19 +86,60 @@ _PLAIN_CLASSES = frozenset(c for c in (Namespace,) if not any(hasattr(c, f) for 
 _STOP_ITERATION = "value was undefined because a callable raised a StopIteration exception"
 
 
-class NoteEnvironment(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with direct paths where its checks cannot fail.
 
-    An `EventView` exposes nothing but the event's data (and its `get` method), so looking
-    a field up needs none of the sandbox's attribute checks; `d.key` on a plain dict returns
-    the item exactly as the sandbox would (dict methods keep the normal path); public
-    attributes of imported templates, namespaces, loops and enrichments, and calls of plain
-    functions, builtin methods and simple macros skip checks that would pass anyway;
-    everything else goes through the sandbox unchanged. Templates compile with
-    `NoteCodeGenerator` (inline dict reads, one `yield` per output run).
+class _ConcatGenerator(CodeGenerator):
+    """Jinja's code generator, with `a ~ b` joined by `environment.concat` (size-checked).
+
+    Jinja compiles `~` to a join imported from its runtime, the one string operation a
+    sandboxed environment cannot intercept; everything else is jinja's own code.
     """
 
-    code_generator_class = NoteCodeGenerator
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.concat((")
+        for arg in node.nodes:
+            self.write("str(")
+            self.visit(arg, frame)
+            self.write("), ")
+        self.write("))")
+
+
+class NoteEnvironment(ImmutableSandboxedEnvironment):
+    """The immutable sandbox with every value-growing operation bounded by `max_chars`."""
+
+    code_generator_class = _ConcatGenerator
+    intercepted_binops = frozenset(("*", "**", "+", "%"))
+
+    def __init__(self, render_limits: RenderLimits, **options: Any) -> None:
+        super().__init__(**options)
+        self.render_limits = render_limits
+        self.concat = self._concat  # type: ignore[method-assign]  # macro and block buffers too
+
+    def _concat(self, parts: Iterable[str]) -> str:
+        pieces = list(parts)
+        limits.too_big(sum(map(len, pieces)), self.render_limits.max_chars)
+        return "".join(pieces)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        limits.check_binop(operator, left, right, self.render_limits.max_chars)
+        return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """`str.format`/`format_map` as the sandbox wraps them, with field widths bounded."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        fmt, is_map, limit = value.__self__, value.__name__ == "format_map", self.max_chars
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            mapping = args[0] if is_map and args and isinstance(args[0], dict) else kwargs
+            limits.check_str_format(fmt, () if is_map else args, mapping, limit)
+            return wrapped(*args, **kwargs)
+
+        return update_wrapper(checked, value)
+
+    @property
+    def max_chars(self) -> int:
+        return self.render_limits.max_chars
 
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
         """A template's globals as one plain dict instead of jinja's ChainMap.
@@ -108,7 +165,8 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
         classes, the sandbox's `unsafe_callable`/`alters_data` checks and `Context.call`'s
         `jinja_pass_arg` introspection always conclude "call it as it is"; a macro given
         exactly its parameters by position is what `Macro.__call__` hands straight to its
-        body. Everything else takes the normal path.
+        body. Everything else takes the normal path. String methods that can grow the
+        string (`center`, `replace`, `join`...) are size-checked first.
         """
         kind = type(__obj)
         if kind is FunctionType:
@@ -127,10 +185,17 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
             plain = False
         elif kind is MethodType:
             plain = type(__obj.__func__) is FunctionType and not __obj.__func__.__dict__
+        elif kind is BuiltinMethodType:
+            if isinstance(__obj.__self__, str | bytes):
+                _check_text_method(__obj.__name__, __obj.__self__, args, kwargs, __self.max_chars)
+            plain = True
         else:
-            plain = kind is BuiltinMethodType or (kind is type and __obj in _PLAIN_CLASSES)
+            plain = kind is type and __obj in _PLAIN_CLASSES
         if not plain:
-            return super().call(__context, __obj, *args, **kwargs)
+            result = super().call(__context, __obj, *args, **kwargs)
+            if isinstance(result, str | bytes | list | tuple):
+                limits.too_big(len(result), __self.max_chars)
+            return result
         if kwargs:
             kwargs.pop("_block_vars", None)
             kwargs.pop("_loop_vars", None)
@@ -195,9 +260,135 @@ def _direct_macro_call(macro: Macro, count: int) -> bool:
     )
 
 
+def _check_text_method(
+    name: str, text: str | bytes, args: tuple[Any, ...], kwargs: dict[str, Any], limit: int
+) -> None:
+    """Pre-checks for `str`/`bytes` methods whose result can dwarf the string."""
+    if name in ("center", "ljust", "rjust", "zfill"):
+        limits.check_width(text, args[0] if args else kwargs.get("width"), limit)
+    elif name == "expandtabs" and isinstance(text, str):
+        limits.check_expandtabs(text, args[0] if args else kwargs.get("tabsize", 8), limit)
+    elif name == "replace" and isinstance(text, str) and len(args) >= 2:
+        limits.check_replace(text, args[0], args[1], args[2] if len(args) > 2 else -1, limit)
+    elif name == "join" and args:
+        items = args[0]
+        if not isinstance(items, list | tuple):
+            raise limits.TemplateLimitError("join() in a note takes a list or tuple")
+        limits.check_join(list(items), text, limit)
+
+
+class _BoundedNamespace(Namespace):
+    """`namespace()` whose attributes (`{% set ns.x = ... %}`) are size-checked."""
+
+    def __init__(*args: Any, **kwargs: Any) -> None:
+        Namespace.__init__(*args, **kwargs)  # jinja's signature: (self, *args, **kwargs)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if isinstance(value, str | bytes | list | tuple):
+            limits.too_big(len(value), _BoundedNamespace.limit)
+        super().__setitem__(name, value)
+
+    limit = limits.DEFAULT_MAX_CHARS
+
+
+def _bounded_filters(limit: int) -> dict[str, Callable[..., Any]]:
+    """Jinja's filters that can grow their input, checked first; the rest are unchanged."""
+    budget = 16 * limit  # items or chars one materialised list may hold
+
+    def take(value: Any) -> list[Any]:
+        out: list[Any] = []
+        spent = 0
+        for item in value:
+            spent += limits._size(item) or 1
+            limits.too_big(spent, budget)
+            out.append(item)
+        return out
+
+    def center(value: str, width: int = 80) -> str:
+        limits.check_width(value, width, limit)
+        return jinja_filters.do_center(value, width)
+
+    def indent(s: str, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
+        limits.check_indent(str(s), width, limit)
+        return jinja_filters.do_indent(s, width, first, blank)
+
+    def format_(value: str, *args: Any, **kwargs: Any) -> str:
+        limits.check_percent_format(str(value), kwargs or args, limit)
+        return jinja_filters.do_format(value, *args, **kwargs)
+
+    def batch(value: Iterable[Any], linecount: int, fill_with: Any = None) -> Any:
+        limits.check_count(linecount, limit)
+        return jinja_filters.do_batch(take(value), linecount, fill_with)
+
+    def slice_(value: Iterable[Any], slices: int, fill_with: Any = None) -> Any:
+        limits.check_count(slices, limit)
+        return jinja_filters.do_slice(take(value), slices, fill_with)
+
+    def list_(value: Iterable[Any]) -> list[Any]:
+        return take(value)
+
+    plain: dict[str, Callable[..., Any]] = {
+        "center": center,
+        "indent": indent,
+        "format": format_,
+        "batch": batch,
+        "slice": slice_,
+        "list": list_,
+    }
+    join = jinja_filters.sync_do_join
+
+    def join_(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None) -> str:
+        items = take(value)
+        limits.check_join(items if attribute is None else [], d, limit)
+        text = join(eval_ctx, items, d, attribute)
+        limits.too_big(len(text), limit)
+        return text
+
+    def replace(eval_ctx: Any, s: str, old: str, new: str, count: int | None = None) -> str:
+        limits.check_replace(str(s), old, new, -1 if count is None else count, limit)
+        return jinja_filters.do_replace(eval_ctx, s, old, new, count)
+
+    for name, func, original in (
+        ("join", join_, jinja_filters.do_join),
+        ("replace", replace, jinja_filters.do_replace),
+    ):
+        setattr(func, "jinja_pass_arg", getattr(original, "jinja_pass_arg"))  # noqa: B009, B010
+        plain[name] = func
+    for name in ("sort", "unique", "reverse"):
+        plain[name] = _after_take(jinja_filters.FILTERS[name], take)
+    return plain
+
+
+def _after_take(
+    original: Callable[..., Any], take: Callable[[Iterable[Any]], list[Any]]
+) -> Callable[..., Any]:
+    """A filter that materialises its input within the budget before `original` sees it."""
+    passes = getattr(original, "jinja_pass_arg", None)
+
+    if passes is None:
+
+        def plain(value: Any, *args: Any, **kwargs: Any) -> Any:
+            return original(value if isinstance(value, str) else take(value), *args, **kwargs)
+
+        return plain
+
+    def with_context(ctx: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        return original(ctx, value if isinstance(value, str) else take(value), *args, **kwargs)
+
+    with_context.jinja_pass_arg = passes  # type: ignore[attr-defined]
+    return with_context
+
+
+def _loader(templates_dir: Path | None) -> BaseLoader:
+    packaged = FileSystemLoader(str(PACKAGED_TEMPLATES))
+    if templates_dir is None:
+        return packaged
+    return ChoiceLoader([FileSystemLoader(str(templates_dir)), packaged])
+
+
 def _options(templates_dir: Path | None) -> dict[str, Any]:
     return {
-        "loader": FileSystemLoader(str(templates_dir)) if templates_dir is not None else None,
+        "loader": _loader(templates_dir),
         "undefined": StrictUndefined,
         "autoescape": False,  # Markdown notes: values are data, never markup
         "trim_blocks": True,
@@ -208,18 +399,24 @@ def _options(templates_dir: Path | None) -> dict[str, Any]:
     }
 
 
-def _add_helpers(env: ImmutableSandboxedEnvironment) -> None:
+def make_environment(
+    templates_dir: Path | None, render_limits: RenderLimits | None = None
+) -> NoteEnvironment:
+    """The note environment: templates from `templates_dir`, then the packaged ones."""
+    bounds = render_limits or RenderLimits()
+    env = NoteEnvironment(bounds, **_options(templates_dir))
     env.globals["field"] = field
     env.globals["ip_rows"] = ip_rows
-    env.filters["field"] = field  # `ev | field("a.b")`: a filter is cheaper than a call
+    env.globals.pop("lipsum", None)  # lorem ipsum of any length: nothing a note needs
+
+    class Bounded(_BoundedNamespace):
+        limit = bounds.max_chars
+
+    env.globals["namespace"] = Bounded
+    env.filters["field"] = field  # `ev | field("a.b")`
     env.filters["join_nonempty"] = _join_nonempty
-
-
-def make_environment(templates_dir: Path | None) -> NoteEnvironment:
-    """A sandboxed environment loading from `templates_dir` (None: string templates only)."""
-    env = NoteEnvironment(**_options(templates_dir))
-    _add_helpers(env)
     env.filters.update(_SYNC_FILTERS)
+    env.filters.update(_bounded_filters(bounds.max_chars))
     return env
 
 
@@ -229,7 +426,10 @@ def reference_environment(templates_dir: Path | None) -> ImmutableSandboxedEnvir
     What notes must render exactly like: tests and benches compare against it.
     """
     env = ImmutableSandboxedEnvironment(**_options(templates_dir))
-    _add_helpers(env)
+    env.globals["field"] = field
+    env.globals["ip_rows"] = ip_rows
+    env.filters["field"] = field
+    env.filters["join_nonempty"] = _join_nonempty
     return env
 
 

@@ -1,8 +1,11 @@
-"""Rendering a hit's note; a broken template never loses the alert.
+"""Rendering a hit's note; a broken, slow or runaway template never loses the alert.
 
 Each template is compiled once and cached. When a template fails (syntax, a missing field
-under StrictUndefined, a sandbox violation), the alert still gets a plain fallback note, the
-error is logged and counted, and `Note.error` says what went wrong.
+under StrictUndefined, a sandbox violation, a time or size limit of `RenderLimits`), the
+alert still gets a plain fallback note, the error is logged and counted, and `Note.error`
+says what went wrong. A template that ran out of time `DISABLE_AFTER` times is not tried
+again by this renderer: a job with thousands of hits must not spend the limit on each.
+Without a templates folder every rule gets the packaged `default.md.j2`.
 """
 
 from __future__ import annotations
@@ -13,13 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from jinja2 import Template
+from jinja2 import Template, TemplateNotFound
 
 from eqlwatch.enrich import Enrichment
 from eqlwatch.hitfacts import HitFacts, facts_of, present_sources, time_span
 from eqlwatch.model import Hit
 from eqlwatch.notes.env import make_environment
 from eqlwatch.notes.facts import summarise
+from eqlwatch.notes.limits import (
+    RenderLimits,
+    TemplateLimitError,
+    TemplateTimeoutError,
+    collect,
+    guarded,
+)
 from eqlwatch.notes.sections import rule_sections
 from eqlwatch.notes.view import EventView
 from eqlwatch.rules.fields import get_field
@@ -27,6 +37,7 @@ from eqlwatch.rules.model import Rule
 
 log = structlog.get_logger(__name__)
 DEFAULT_TEMPLATE = "default.md.j2"
+DISABLE_AFTER = 3  # time-outs of one template before this renderer stops trying it
 _NO_ENRICHMENT = Enrichment(ips=())
 _NO_ALERT = dict.fromkeys(
     ("id", "kind", "job_id", "detected_at", "start", "end", "severity", "risk_score")
@@ -111,14 +122,31 @@ def fallback_note(rule: Rule, hit: Hit, error: str) -> str:
 
 
 class NoteRenderer:
-    """Renders notes from `templates_dir`, compiling each template once."""
+    """Renders notes from `templates_dir` (then the packaged templates), each compiled once.
 
-    def __init__(self, templates_dir: Path | None, *, default: str = DEFAULT_TEMPLATE) -> None:
-        self.env = make_environment(templates_dir)
+    A `templates_dir` that does not exist counts as none: rules naming a template then get
+    the packaged default note (one warning per template name), as `hunt` run from any
+    directory needs.
+    """
+
+    def __init__(
+        self,
+        templates_dir: Path | None,
+        *,
+        default: str = DEFAULT_TEMPLATE,
+        limits: RenderLimits | None = None,
+    ) -> None:
+        if templates_dir is not None and not templates_dir.is_dir():
+            templates_dir = None
+        self.templates_dir = templates_dir
+        self.limits = limits or RenderLimits()
+        self.env = make_environment(templates_dir, self.limits)
         self.default = default
         self.errors = 0
         self._compiled: dict[str, Template] = {}
         self._sections: dict[int, tuple[Rule, dict[str, str]]] = {}
+        self._timeouts: dict[str, int] = {}
+        self._substituted: set[str] = set()
 
     def sections(self, rule: Rule) -> dict[str, str]:
         """The rule's static Markdown sections, computed once per rule object."""
@@ -128,7 +156,22 @@ class NoteRenderer:
         return cached[1]
 
     def template_name(self, rule: Rule) -> str:
-        return rule.eqlwatch.template or self.default
+        """The template the rule's notes render with (the default one when it names none,
+        or names one while there is no templates folder)."""
+        name = rule.eqlwatch.template
+        if not name:
+            return self.default
+        if self.templates_dir is None and name not in self._substituted:
+            try:
+                self.template(name)
+            except TemplateNotFound:
+                self._substituted.add(name)
+                log.warning(
+                    "no templates folder: the default note is used",
+                    rule=rule.rule_id,
+                    template=name,
+                )
+        return self.default if name in self._substituted else name
 
     def template(self, name: str) -> Template:
         """The compiled template (cached); raises jinja2's errors when it cannot load."""
@@ -149,11 +192,25 @@ class NoteRenderer:
         """The hit's note, or the fallback note (logged, counted) when the template fails."""
         name = self.template_name(rule)
         try:
+            if self._timeouts.get(name, 0) >= DISABLE_AFTER:
+                raise TemplateLimitError(f"{name}: skipped after {DISABLE_AFTER} time-outs")
             context = note_context(rule, hit, enrichment, alert, self.sections(rule), facts)
-            text = self.template(name).render(context)
+            text = guarded(self.limits, name, lambda: self._render(name, context))
         except Exception as exc:  # any template failure must still leave the alert written
+            if isinstance(exc, TemplateTimeoutError):
+                self._timeouts[name] = self._timeouts.get(name, 0) + 1
             self.errors += 1
             message = f"{type(exc).__name__}: {exc}"
-            log.error("note template failed", rule=rule.rule_id, template=name, error=message)
+            log.error(
+                "note template failed",
+                rule=rule.rule_id,
+                rule_name=rule.name,
+                template=name,
+                error=message,
+            )
             return Note(fallback_note(rule, hit, message), name, message)
         return Note(text, name)
+
+    def _render(self, name: str, context: dict[str, Any]) -> str:
+        """The note's text, read piece by piece within the output limit."""
+        return collect(self.template(name).generate(context), self.limits, name)

@@ -9,11 +9,14 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eqlwatch.alerts import (
     Links,
     alert_id,
     build_alert,
+    cap_strings,
     discover_url,
     is_excepted,
     serialize_alert,
@@ -220,3 +223,57 @@ def test_sample_span_is_earliest_to_latest_whatever_the_event_order() -> None:
     assert time_span([1_000, "1970-01-01T00:00:00.500Z"]) == ("1970-01-01T00:00:00.500Z", 1_000)
     assert time_span(["garbage", "2020-01-01T00:00:00Z"]) == ("garbage", "2020-01-01T00:00:00Z")
     assert time_span([]) is None
+
+
+# --- strings copied from events are capped ---------------------------------------------
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+@given(_json, st.integers(min_value=1, max_value=30))
+def test_cap_strings_cuts_only_long_strings_and_marks_the_cut(value: Any, limit: int) -> None:
+    capped = cap_strings(value, limit)
+    before, after = _strings(value), _strings(capped)
+    assert len(before) == len(after)
+    for old, new in zip(before, after, strict=True):
+        if len(old) <= limit:
+            assert new == old
+        else:
+            assert new == f"{old[:limit]}…[truncated {len(old) - limit:,} chars]"
+    if all(len(s) <= limit for s in before):
+        assert capped is value  # nothing to cap: no copy
+    assert json.dumps(value) == json.dumps(copy.deepcopy(value))  # the input is not changed
+
+
+def test_build_alert_caps_event_strings_but_keeps_the_rest(rule: Rule) -> None:
+    plain = synthetic_hit()
+    long = "powershell.exe -enc " + "Q" * 100_000
+    first = plain.events[0]
+    huge = {**first.source, "process": {**first.source["process"], "command_line": long}}
+    events = (HitEvent(index=first.index, id=first.id, source=huge), *plain.events[1:])
+    hit = Hit(kind=plain.kind, events=events, join_keys=plain.join_keys)
+    enrichment = Enricher(load_ip_table()).enrich([e.source for e in hit.events])
+    alert = build_alert(
+        rule, hit, enrichment, "note", detected_at=NOW, job_id="j", max_string_chars=1000
+    )
+    doc = alert.document
+    assert doc["process"]["command_line"] == long[:1000] + "…[truncated 99,020 chars]"
+    assert doc["process"]["name"] == "regsvr32.exe"
+    assert doc["eqlwatch"]["note"] == "note"
+    assert len(serialize_alert(alert)) < 20_000

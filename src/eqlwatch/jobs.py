@@ -98,6 +98,24 @@ class ElasticsearchState(_Strict):
     index: str = "eqlwatch-state"  # eqlwatch.settings.STATE_INDEX
 
 
+class AlertLimits(_Strict):
+    """`[job.alert_limits]`: what one alert may cost, whatever its events or template hold.
+
+    A note render past `note_timeout` or `note_max_chars` gets the fallback note and a
+    counted error; strings copied from events into the alert are cut at `max_string_chars`.
+    """
+
+    note_timeout: Duration = timedelta(seconds=1)
+    note_max_chars: int = Field(default=64 * 1024, ge=1024)
+    max_string_chars: int = Field(default=32 * 1024, ge=256)
+
+    @model_validator(mode="after")
+    def _positive_timeout(self) -> AlertLimits:
+        if self.note_timeout <= timedelta(0):
+            raise ValueError("note_timeout must be positive")
+        return self
+
+
 SourceConfig = Annotated[LocalSource | ElasticsearchSource, Field(discriminator="backend")]
 AlertsConfig = Annotated[LocalAlerts | ElasticsearchAlerts, Field(discriminator="backend")]
 StateConfig = Annotated[LocalState | ElasticsearchState, Field(discriminator="backend")]
@@ -129,6 +147,7 @@ class Job(_Strict):
     source: SourceConfig = LocalSource(backend="local", paths=("data/*.ndjson",))
     alerts: AlertsConfig = LocalAlerts(backend="local")
     state: StateConfig = LocalState(backend="local")
+    alert_limits: AlertLimits = AlertLimits()
     actions: tuple[ActionConfig, ...] = ()
     root: Path = Field(default=Path("."), exclude=True)
 

@@ -16,6 +16,7 @@ from eqlwatch.enrich import load_ip_table
 from eqlwatch.errors import EqlwatchError
 from eqlwatch.jobs import Job, LocalAlerts, LocalState, load_jobs
 from eqlwatch.logs import configure
+from eqlwatch.notes.limits import RenderLimits
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.backends import open_backends
 from eqlwatch.pipeline.job import JobRuntime, JobSummary, load_job_rules, prepare_rules
@@ -67,6 +68,11 @@ def build_runtime(job: Job, *, now: datetime, ip_ranges: Path | None) -> JobRunt
         ip_table=load_ip_table(ip_ranges),
         links=Links(kibana_url=job.kibana_url),
         timestamp_field=job.timestamp_field,
+        note_limits=RenderLimits(
+            timeout=job.alert_limits.note_timeout.total_seconds(),
+            max_chars=job.alert_limits.note_max_chars,
+        ),
+        max_string_chars=job.alert_limits.max_string_chars,
     )
     try:
         backends = open_backends(job, now=now)

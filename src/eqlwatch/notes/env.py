@@ -86,7 +86,6 @@ _PLAIN_CLASSES = frozenset(c for c in (Namespace,) if not any(hasattr(c, f) for 
 _STOP_ITERATION = "value was undefined because a callable raised a StopIteration exception"
 
 
-
 class _ConcatGenerator(CodeGenerator):
     """Jinja's code generator, with `a ~ b` joined by `environment.concat` (size-checked).
 

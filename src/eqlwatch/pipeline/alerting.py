@@ -11,11 +11,12 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from eqlwatch.alerts import Links, alert_id, build_alert
+from eqlwatch.alerts import MAX_STRING_CHARS, Links, alert_id, build_alert
 from eqlwatch.enrich import Enricher, IpTable
 from eqlwatch.hitfacts import facts_of, present_sources
 from eqlwatch.model import Alert, Hit
 from eqlwatch.notes import NoteRenderer
+from eqlwatch.notes.limits import RenderLimits
 from eqlwatch.notes.render import alert_view
 from eqlwatch.pipeline.reports import RunReport
 from eqlwatch.rules import Rule, is_excepted
@@ -30,9 +31,12 @@ class AlertBuilder:
         ip_table: IpTable,
         links: Links | None = None,
         timestamp_field: str = "@timestamp",
+        note_limits: RenderLimits | None = None,
+        max_string_chars: int = MAX_STRING_CHARS,
     ) -> None:
         self.job_id = job_id
-        self.renderer = NoteRenderer(templates_dir)
+        self.renderer = NoteRenderer(templates_dir, limits=note_limits)
+        self.max_string_chars = max_string_chars
         self.enricher = Enricher(ip_table)
         self.links = links or Links()
         self.timestamp_field = timestamp_field
@@ -70,6 +74,8 @@ class AlertBuilder:
             timestamp_field=self.timestamp_field,
             facts=facts,
             ident=ident,
+            note_error=note.error,
+            max_string_chars=self.max_string_chars,
         )
 
     def attach_counts(self, report: RunReport) -> RunReport:

@@ -154,6 +154,12 @@ def test_help_names_the_environment(name: str) -> None:
         assert variable in text, (name, variable)
 
 
+@pytest.mark.parametrize("name", ["run", "backfill"])
+def test_help_of_commands_that_notify_names_action_variables(name: str) -> None:
+    text = " ".join(_help(name).split())
+    assert "action URLs and headers name as ${NAME}" in text
+
+
 def test_environment_help_lists_every_variable_settings_reads() -> None:
     from eqlwatch import settings
 

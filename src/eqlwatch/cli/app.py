@@ -28,6 +28,7 @@ class CommandEntry:
     module: str
     summary: str
     reads_environment: bool = False
+    runs_actions: bool = False
 
 
 COMMANDS: dict[str, CommandEntry] = {
@@ -46,12 +47,16 @@ COMMANDS: dict[str, CommandEntry] = {
         reads_environment=True,
     ),
     "run": CommandEntry(
-        "run", "Run jobs on their schedules (daemon), or once with --once.", reads_environment=True
+        "run",
+        "Run jobs on their schedules (daemon), or once with --once.",
+        reads_environment=True,
+        runs_actions=True,
     ),
     "backfill": CommandEntry(
         "run",
         "Replay a period: alerts already written are not written again; checkpoints stay.",
         reads_environment=True,
+        runs_actions=True,
     ),
     "demo": CommandEntry("run", "(Re)generate the synthetic demo dataset, ending now."),
     "health": CommandEntry(
@@ -91,6 +96,11 @@ def load_command(name: str) -> click.Command:
         from eqlwatch.settings import ENVIRONMENT_HELP
 
         command.epilog = ENVIRONMENT_HELP
+    if entry.runs_actions:
+        from eqlwatch.cli.actions import ENV_HELP as ACTIONS_HELP
+
+        actions = ACTIONS_HELP[0].lower() + ACTIONS_HELP[1:]
+        command.epilog = f"{command.epilog or ''}\n\nNotifications (a job's actions): {actions}"
     _prepare(command)
     return command
 

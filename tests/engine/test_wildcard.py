@@ -10,6 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from eqlwatch.engine.wildcard import compile_wildcards, wildcard_regex
+from eqlwatch.rules.exceptions import ExceptionEntry
 
 # Letters in both cases, the wildcard characters themselves, regex metacharacters, a
 # backslash, a newline and non-ASCII letters whose lower case differs.
@@ -86,3 +87,16 @@ def test_hostile_values_are_linear(pattern: str, text: str, expected: bool) -> N
     start = time.perf_counter()
     assert matcher(text) is expected
     assert time.perf_counter() - start < 0.5  # generous (bench/match_bench.py: well under 1 ms)
+
+
+def test_rule_exceptions_use_the_linear_matcher() -> None:
+    """`[[eqlwatch.exceptions]]` wildcards meet the same attacker-controlled values."""
+    entry = ExceptionEntry(
+        field="process.command_line", values=("*\\AppData\\*\\*.exe",), match="wildcard"
+    )
+    hostile = {"process": {"command_line": "C:\\Users\\bob\\AppData\\Local\\" * 1300}}
+    benign = {"process": {"command_line": "C:\\USERS\\bob\\APPDATA\\x\\Tool.EXE"}}
+    start = time.perf_counter()
+    assert not entry.matches_source(hostile)
+    assert time.perf_counter() - start < 0.5
+    assert entry.matches_source(benign)

@@ -80,36 +80,48 @@ def _always(_: str) -> bool:
     return True
 
 
-def _simple(pattern: str) -> Matcher | None:
+def _shape(pattern: str) -> tuple[str, str]:
+    """("exact" | "prefix" | "suffix" | "contains" | "other", the literal part)."""
+    if "?" in pattern:
+        return "other", pattern
     body = pattern.strip("*")
-    if "*" in body or "?" in pattern:
-        return None
-    lead, trail = pattern.startswith("*"), pattern.endswith("*") and len(pattern) > 1
-    if not lead and not trail:
-        return pattern.__eq__
+    if "*" in body or not body:
+        return ("other" if "*" in pattern else "exact"), pattern
+    lead, trail = pattern[0] == "*", pattern[-1] == "*"
     if lead and trail:
-        return lambda s: body in s
+        return "contains", body
     if lead:
-        return lambda s: s.endswith(body)
-    return lambda s: s.startswith(body)
+        return "suffix", body
+    return ("prefix", body) if trail else ("exact", body)
 
 
-def _one(pattern: str) -> Matcher:
-    simple = _simple(pattern)
-    return simple if simple is not None else _segmented(pattern)
+def _any_of(patterns: Sequence[str]) -> Matcher:
+    """Patterns grouped by shape, so a long list costs a few C-level calls per value."""
+    groups: dict[str, list[str]] = {}
+    for p in dict.fromkeys(patterns):
+        kind, text = _shape(p)
+        groups.setdefault(kind, []).append(text)
+    tests: list[Matcher] = []
+    if "exact" in groups:
+        tests.append(frozenset(groups["exact"]).__contains__)
+    if "prefix" in groups:
+        prefixes = tuple(groups["prefix"])
+        tests.append(lambda s: s.startswith(prefixes))
+    if "suffix" in groups:
+        suffixes = tuple(groups["suffix"])
+        tests.append(lambda s: s.endswith(suffixes))
+    if "contains" in groups:
+        needles = groups["contains"]
+        tests.append(lambda s: any(n in s for n in needles))
+    tests.extend(_segmented(p) for p in groups.get("other", ()))
+    if len(tests) == 1:
+        return tests[0]
+    return lambda s: any(test(s) for test in tests)
 
 
 def compile_wildcards(patterns: Sequence[str], insensitive: bool) -> Matcher:
     """One matcher that is true when any pattern matches the whole string."""
-    pats = [p.lower() for p in patterns] if insensitive else list(patterns)
-    exact = frozenset(p for p in pats if "*" not in p and "?" not in p)
-    globs = [_one(p) for p in dict.fromkeys(pats) if "*" in p or "?" in p]
-    if not globs:
-        match: Matcher = exact.__contains__
-    elif not exact and len(globs) == 1:
-        match = globs[0]
-    else:
-        match = lambda s: s in exact or any(g(s) for g in globs)  # noqa: E731
+    match = _any_of([p.lower() for p in patterns] if insensitive else list(patterns))
     return (lambda s: match(s.lower())) if insensitive else match
 
 

@@ -32,14 +32,15 @@ import orjson
 from eqlwatch.demo.generate import generate
 from eqlwatch.enrich import load_ip_table
 from eqlwatch.pipeline.alerting import AlertBuilder
-from eqlwatch.pipeline.hunt import _compiled, alert_line, build_alerts, hunt_files
+from eqlwatch.pipeline.hunt import alert_line, build_alerts, hunt_files
 from eqlwatch.rules import load_rules
+from eqlwatch.rules.compiled import compiled_query
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK_HOURS = 6.0
 CHUNK_DENSITY = 4_000  # sessions per host per chunk: ~52,000 events
 DETECTED_AT = datetime(2026, 1, 1, tzinfo=UTC)
-compile_rule_cache_clear = _compiled.cache_clear
+compile_rule_cache_clear = compiled_query.cache_clear
 
 
 def write_demo(path: Path, events: int) -> int:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from eqlwatch.actions.config import ActionConfig
 from eqlwatch.errors import ConfigError, EqlwatchError, Location
-from eqlwatch.rules.loader import field_path, key_line
+from eqlwatch.rules.loader import field_path, folder_files, key_line
 from eqlwatch.rules.model import Duration, Rule
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?]+$")
@@ -230,14 +230,19 @@ def load_jobs(paths: Iterable[Path | str]) -> tuple[list[Job], list[EqlwatchErro
 
 
 def rule_paths(job: Job) -> list[Path]:
-    """The rule files the job's `rules.paths` globs match (sorted, each once)."""
+    """The rule files the job's `rules.paths` globs match (sorted, each once); a matched
+    folder stands for every `*.toml` beneath it."""
     found: dict[Path, None] = {}
     for pattern in job.rules.paths:
         if Path(pattern).is_absolute():
             matches = sorted(Path(p) for p in glob.glob(pattern))
         else:
             matches = sorted(job.root.glob(pattern))
-        found.update(dict.fromkeys(m for m in matches if m.is_file()))
+        for match in matches:
+            if match.is_dir():
+                found.update(dict.fromkeys(folder_files(match, (".toml",))))
+            elif match.is_file():
+                found[match] = None
     return list(found)
 
 

@@ -116,3 +116,9 @@ def test_unknown_function_is_a_query_error(tmp_path: Path) -> None:
 def test_compile_can_be_skipped(tmp_path: Path) -> None:
     text = minimal_rule("q4").replace('process.name : "regsvr32.exe"', "((")
     assert load_rules([write(tmp_path / "q.toml", text)], compile=False).rules != ()
+
+
+def test_key_line_skips_multiline_strings() -> None:
+    text = "[rule]\nnote = '''\n[a link](x)\nquery = 'no'\n'''\nquery = '''\nx\n'''\n"
+    assert key_line(text, "rule", "query") == 6
+    assert query_origin(text) == (7, 0)

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -68,7 +69,7 @@ def _run_hunt(
             on_file=file_done,
         )
     for rule, exc in result.failed:
-        err_console.print(f"[red]rule failed[/red] {rule.path}: {exc}")
+        err_console.print(f"[red]rule failed[/red] {escape(f'{rule.path}: {exc}')}")
     return result, bad
 
 
@@ -121,7 +122,9 @@ def hunt(
         )
     loaded = load_rules(rules_paths)
     for error in loaded.errors:
-        err_console.print(f"[red]rule not loaded[/red] {error}")
+        err_console.print(f"[red]rule not loaded[/red] {escape(str(error))}", highlight=False)
+    if loaded.skipped:
+        err_console.print(f"rules: {loaded.skipped_summary()}", highlight=False)
     rules = [r for r in loaded.rules if r.eqlwatch.enabled]
     if not rules:
         err_console.print("[red]error[/red] no rule to run")

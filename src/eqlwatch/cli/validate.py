@@ -2,8 +2,11 @@
 
 Rules are validated and their queries compiled by the embedded engine; jobs are validated
 and must select at least one rule; templates are parsed and rendered against a synthetic
-alert, and every rule's template must exist and render with that rule. Each problem is
-printed as `file:line:col [field]: message`; the exit code is 1 when there is any.
+alert, and every rule's template must exist and render with that rule. Folders are read
+recursively; a folder holding none of these files, or a run that finds no rule, job or
+template at all, is an error. Rules of Kibana's other types (kuery, ES|QL, ...) are counted
+as skipped in the summary, not errors. Each problem is printed as
+`file:line:col [field]: message`; the exit code is 1 when there is any.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from eqlwatch.errors import ConfigError, EqlwatchError, Location
 from eqlwatch.jobs import load_job, rule_paths
 from eqlwatch.notes import check_templates
 from eqlwatch.rules import load_rules
+from eqlwatch.rules.loader import folder_files
 from eqlwatch.rules.model import Rule
 
 DEFAULT_PATHS = ("queries", "jobs", "templates")
@@ -36,7 +40,7 @@ class Inputs:
 def _is_job(path: Path) -> bool:
     try:
         return "job" in tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return path.parent.name == "jobs"  # the loader reports the real problem
 
 
@@ -45,7 +49,10 @@ def classify(paths: list[Path]) -> Inputs:
     found = Inputs()
     for path in paths:
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix in (".toml", ".j2"))
+            files = folder_files(path, (".toml", ".j2"))
+            if not files:
+                message = "no rule, job or template file in this folder or below"
+                found.errors.append(ConfigError(message, location=Location(str(path))))
         elif path.is_file():
             files = [path]
         else:
@@ -118,9 +125,14 @@ def validate(paths: list[Path], templates_dir: Path) -> tuple[list[EqlwatchError
             )
         )
     counted = len(inputs.rules), len(inputs.jobs), sum(len(list(d.glob("*.j2"))) for d in dirs)
+    eql_rules = counted[0] - len(loaded.skipped)
+    if not inputs.errors and eql_rules == 0 and not inputs.jobs and not inputs.templates:
+        where = ", ".join(str(p) for p in paths) or "(no path)"
+        errors.append(ConfigError(f"no EQL rule, job or template found in {where}"))
+    skipped = f" ({loaded.skipped_summary()})" if loaded.skipped else ""
     summary = (
-        f"{counted[0]} rule file(s), {counted[1]} job file(s), {counted[2]} template(s) "
-        f"checked: {len(errors)} error(s)"
+        f"{counted[0]} rule file(s){skipped}, {counted[1]} job file(s), {counted[2]} "
+        f"template(s) checked: {len(errors)} error(s)"
     )
     return errors, summary
 

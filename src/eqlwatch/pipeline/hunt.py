@@ -14,18 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
 import orjson
 
 from eqlwatch.backends.event_files import expand_paths, read_events
-from eqlwatch.engine import CompiledQuery, SourceEvent, compile_query
+from eqlwatch.engine import CompiledQuery, SourceEvent
 from eqlwatch.engine.needles import Sample, query_needles
 from eqlwatch.engine.query import gc_paused
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
-from eqlwatch.errors import DataError, EqlwatchError, Location
+from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
 from eqlwatch.model import Alert, Hit
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.hunt_defer import Candidates, first_stage_needles
@@ -38,26 +37,11 @@ from eqlwatch.pipeline.hunt_scan import (
     open_lines,
 )
 from eqlwatch.rules import Rule
+from eqlwatch.rules.compiled import compile_rule
 from eqlwatch.sysmon import detect_format
 from eqlwatch.windowing import completion_time
 
 SAMPLE_LINES = 2_000  # lines of the first NDJSON file used to pick selective needles
-
-
-def compile_rule(rule: Rule) -> CompiledQuery:
-    """The rule's query with its own timestamp, tiebreaker and category fields."""
-    return _compiled(rule.query, *rule.event_fields())
-
-
-@lru_cache(maxsize=256)
-def _compiled(text: str, timestamp: str, tiebreaker: str | None, category: str) -> CompiledQuery:
-    """Compiled queries hold no run state, so hunts over many inputs share them."""
-    return compile_query(
-        text,
-        timestamp_field=timestamp,
-        tiebreaker_field=tiebreaker,
-        event_category_field=category,
-    )
 
 
 @dataclass
@@ -81,9 +65,9 @@ def hunt_files(
     fast: bool = True,
 ) -> HuntResult:
     """Run every rule over every event of `paths`; bad records go to `on_error`, counted."""
-    queries = [compile_rule(r) for r in rules]
-    files = expand_paths(paths)
     result = HuntResult()
+    rules, queries = _compile_all(rules, result.failed)
+    files = expand_paths(paths)
 
     def report(error: DataError) -> None:
         result.counts.malformed += 1
@@ -113,6 +97,25 @@ def hunt_files(
         hits.sort(key=completion_time)
         result.hits.append((rule, hits))
     return result
+
+
+def _compile_all(
+    rules: Sequence[Rule], failed: list[tuple[Rule, EqlwatchError]]
+) -> tuple[list[Rule], list[CompiledQuery]]:
+    """Each rule's query, compiled once per process; a rule that cannot compile is failed."""
+    kept: list[Rule] = []
+    queries: list[CompiledQuery] = []
+    for rule in rules:
+        try:
+            queries.append(compile_rule(rule))
+        except EqlwatchError as exc:
+            failed.append((rule, exc))
+            continue
+        except Exception as exc:  # one rule's failure must not stop the hunt
+            failed.append((rule, QueryError(f"query cannot be compiled: {exc!r}")))
+            continue
+        kept.append(rule)
+    return kept, queries
 
 
 def _format_of(path: Path, input_format: str) -> str:

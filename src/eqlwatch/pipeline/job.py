@@ -24,7 +24,7 @@ from eqlwatch.model import Alert, TimeWindow
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.reports import ReportSink, RunReport
 from eqlwatch.pipeline.runner import RuleRunner, RunnerSettings
-from eqlwatch.rules import Rule, load_rules
+from eqlwatch.rules import Rule, compile_rule, load_rules
 from eqlwatch.windowing import WindowPolicy, policy_for
 
 log = structlog.get_logger(__name__)
@@ -73,22 +73,21 @@ class Backends:
 
 
 def prepare_rules(job: Job, rules: Sequence[Rule]) -> tuple[list[PreparedRule], list[str]]:
-    """Compile each rule's query once to derive its window policy; bad rules are reported."""
-    from eqlwatch.engine import compile_query
-
+    """Each rule's compiled query (shared per process) gives its window policy; bad rules are
+    reported, whatever compiling raised."""
     prepared: list[PreparedRule] = []
     errors: list[str] = []
     for rule in rules:
+        fields = (job.timestamp_field, job.tiebreaker_field, job.event_category_field)
         try:
-            info = compile_query(
-                rule.query,
-                **rule.event_fields(
-                    job.timestamp_field, job.tiebreaker_field, job.event_category_field
-                )._asdict(),
-            ).info
+            info = compile_rule(rule, *fields).info
         except EqlwatchError as exc:  # located as `validate` locates it: file [rule.query]
             where = Location(rule.path, field="rule.query")
             errors.append(str(QueryError(exc.message, location=where)))
+            continue
+        except Exception as exc:  # one rule's failure must not stop the job
+            where = Location(rule.path, field="rule.query")
+            errors.append(str(QueryError(f"query cannot be compiled: {exc!r}", location=where)))
             continue
         policy = policy_for(
             maxspan=info.maxspan,
@@ -241,6 +240,8 @@ def load_job_rules(job: Job) -> tuple[list[Rule], list[str]]:
     errors = [str(e) for e in result.errors]
     for message in errors:
         log.error("rule not loaded", error=message)
+    if result.skipped:
+        log.info("rules skipped", job=job.id, skipped=result.skipped_summary())
     return select_rules(job, result.rules), errors
 
 

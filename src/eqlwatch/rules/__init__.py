@@ -1,8 +1,9 @@
 """Rules: detection-rules TOML files with eqlwatch's `[eqlwatch]` extras."""
 
+from eqlwatch.rules.compiled import compile_rule
 from eqlwatch.rules.exceptions import ExceptionEntry, is_excepted, matching_exception
 from eqlwatch.rules.fields import get_field
-from eqlwatch.rules.loader import LoadResult, load_rule_text, load_rules, parse_rule
+from eqlwatch.rules.loader import LoadResult, Skipped, load_rule_text, load_rules, parse_rule
 from eqlwatch.rules.model import (
     EqlwatchTable,
     EventFields,
@@ -27,9 +28,11 @@ __all__ = [
     "Rule",
     "RuleBody",
     "Severity",
+    "Skipped",
     "Technique",
     "Threat",
     "ThreatRef",
+    "compile_rule",
     "format_duration",
     "get_field",
     "is_excepted",

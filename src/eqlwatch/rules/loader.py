@@ -2,13 +2,17 @@
 
 One broken rule never stops the others: `load_rules` returns the good rules and a list of
 errors, and the caller decides whether errors are fatal (`eqlwatch validate`) or logged and
-skipped (the scheduler).
+skipped (the scheduler). Any exception met while reading, validating or compiling a rule
+(a query nested too deep for Python's stack, a regex `re` rejects, an overflow) becomes that
+rule's error. Rules of another Kibana type (kuery, ES|QL, threshold, ML...) are not errors:
+they are counted as skipped, so a folder of Elastic's rules runs its EQL rules.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,22 +21,45 @@ from typing import Any
 from pydantic import ValidationError
 
 from eqlwatch.errors import ConfigError, EqlwatchError, Location, QueryError
+from eqlwatch.rules.compiled import compile_rule
 from eqlwatch.rules.model import Rule
+
+# Kibana's other rule types: a detection-rules folder mixes them with EQL rules.
+OTHER_TYPES = frozenset(
+    {"query", "saved_query", "threshold", "threat_match", "machine_learning", "new_terms", "esql"}
+)
 
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 _HEADER = re.compile(r"^\s*\[")
 
 
 @dataclass(frozen=True, slots=True)
+class Skipped:
+    """A rule file of a type eqlwatch does not run (its `rule.type`)."""
+
+    file: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
 class LoadResult:
-    """The rules that loaded, and every error met on the way (in file order)."""
+    """The rules that loaded, every error met on the way (in file order), what was skipped."""
 
     rules: tuple[Rule, ...]
     errors: tuple[EqlwatchError, ...]
+    skipped: tuple[Skipped, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def skipped_summary(self) -> str:
+        """`12 not EQL, skipped: 8 query, 4 esql`, or "" when nothing was skipped."""
+        if not self.skipped:
+            return ""
+        counts = sorted(Counter(s.type for s in self.skipped).items(), key=lambda c: (-c[1], c[0]))
+        kinds = ", ".join(f"{n} {kind}" for kind, n in counts)
+        return f"{len(self.skipped)} not EQL, skipped: {kinds}"
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
@@ -52,13 +79,30 @@ def key_line(text: str, table: str, key: str) -> int | None:
     inside = False
     header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]\s*(#.*)?$")
     assignment = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    open_string: str | None = None  # the delimiter of a multi-line string being read
     for number, line in enumerate(lines, start=1):
+        if open_string is not None:
+            if line.count(open_string) % 2:
+                open_string = None
+            continue
+        open_string = _opens_string(line)
         if _HEADER.match(line) and not line.lstrip().startswith("[["):
             inside = header.match(line) is not None
         elif _HEADER.match(line):
             inside = False
         elif inside and assignment.match(line):
             return number
+    return None
+
+
+def _opens_string(line: str) -> str | None:
+    """The delimiter of a multi-line string this line opens and leaves open, if any.
+
+    A Markdown `[link]` line inside a `note = '''...'''` is not a table header.
+    """
+    for delimiter in ("'''", '"""'):
+        if line.count(delimiter) % 2:
+            return delimiter
     return None
 
 
@@ -77,22 +121,40 @@ def _pydantic_errors(exc: ValidationError, file: str, text: str) -> list[Eqlwatc
 
 def parse_rule(text: str, *, file: str) -> tuple[Rule | None, list[EqlwatchError]]:
     """Parse and validate one rule file's text (pure: no I/O, no query compilation)."""
+    rule, errors, _ = _parse_rule(text, file=file, skip_other_types=False)
+    return rule, errors
+
+
+def _parse_rule(
+    text: str, *, file: str, skip_other_types: bool
+) -> tuple[Rule | None, list[EqlwatchError], str | None]:
+    """(rule, errors, skipped type): any exception is this file's error, never the caller's."""
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         pos = _TOML_POS.search(str(exc))
         line, col = (int(pos.group(1)), int(pos.group(2))) if pos else (None, None)
         message = _TOML_POS.sub("", str(exc)).strip()
-        return None, [ConfigError(f"invalid TOML: {message}", location=Location(file, line, col))]
-    if "rule" not in data:
-        return None, [
-            ConfigError("missing the [rule] table", location=Location(file, field="rule"))
-        ]
+        error = ConfigError(f"invalid TOML: {message}", location=Location(file, line, col))
+        return None, [error], None
+    except RecursionError:
+        return None, [ConfigError("invalid TOML: nested too deeply", location=Location(file))], None
+    body = data.get("rule")
+    if not isinstance(body, dict):
+        where = Location(file, field="rule")
+        message = "missing the [rule] table" if body is None else "[rule] must be a table"
+        return None, [ConfigError(message, location=where)], None
+    kind = body.get("type")
+    if skip_other_types and isinstance(kind, str) and kind in OTHER_TYPES:
+        return None, [], kind
     try:
         rule = Rule.model_validate({**data, "path": file})
     except ValidationError as exc:
-        return None, _pydantic_errors(exc, file, text)
-    return rule, []
+        return None, _pydantic_errors(exc, file, text), None
+    except Exception as exc:  # a validator bug is still this file's error
+        message = f"cannot validate: {type(exc).__name__}: {exc}"
+        return None, [ConfigError(message, location=Location(file))], None
+    return rule, [], None
 
 
 def query_origin(text: str) -> tuple[int, int] | None:
@@ -111,21 +173,34 @@ def query_origin(text: str) -> tuple[int, int] | None:
 
 
 def check_query(rule: Rule, text: str, *, file: str) -> list[EqlwatchError]:
-    """Compile the rule's query with the embedded engine; errors point into the file."""
-    from eqlwatch.engine import compile_query  # deferred: keeps rule parsing light
+    """Compile the rule's query (once per process); errors point into the file.
 
+    Whatever compiling raises is reported as the rule's query error: a thousand nested
+    `and`/`or` exhaust Python's stack, a pattern may be one no engine accepts.
+    """
     try:
-        compile_query(rule.query, **rule.event_fields()._asdict())
+        compile_rule(rule)
     except QueryError as exc:
         return [QueryError(exc.message, location=_query_location(exc, text, file))]
+    except RecursionError:
+        message = "query nested too deeply to compile (Python's recursion limit)"
+        return [QueryError(message, location=_query_location(None, text, file))]
+    except re.error as exc:
+        message = f"invalid regular expression: {exc}"
+        return [QueryError(message, location=_query_location(None, text, file))]
+    except Exception as exc:  # one rule's failure must not stop the others
+        message = f"query cannot be compiled: {type(exc).__name__}: {exc}"
+        return [QueryError(message, location=_query_location(None, text, file))]
     return []
 
 
-def _query_location(exc: QueryError, text: str, file: str) -> Location:
-    where = exc.location
+def _query_location(exc: QueryError | None, text: str, file: str) -> Location:
+    where = exc.location if exc is not None else None
     origin = query_origin(text)
-    if where is None or where.line is None or origin is None:
+    if origin is None:
         return Location(file=file, field="rule.query")
+    if where is None or where.line is None:
+        return Location(file, origin[0], None, "rule.query")
     first_line, col_offset = origin
     column = where.column
     if column is not None and where.line == 1:
@@ -137,35 +212,66 @@ def load_rule_text(
     text: str, *, file: str, compile: bool = True
 ) -> tuple[Rule | None, list[EqlwatchError]]:
     """Validate one rule's text, then (optionally) compile its query."""
-    rule, errors = parse_rule(text, file=file)
-    if rule is not None and compile:
-        errors = check_query(rule, text, file=file)
-        if errors:
-            return None, errors
+    rule, errors, _ = _load_text(text, file=file, compile=compile, skip_other_types=False)
     return rule, errors
 
 
+def _load_text(
+    text: str, *, file: str, compile: bool, skip_other_types: bool
+) -> tuple[Rule | None, list[EqlwatchError], str | None]:
+    rule, errors, skipped = _parse_rule(text, file=file, skip_other_types=skip_other_types)
+    if rule is not None and compile:
+        errors = check_query(rule, text, file=file)
+        if errors:
+            return None, errors, None
+    return rule, errors, skipped
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    """Dot-folders (`.git`, `.venv`) and caches under a folder hold no rules."""
+    parts = path.relative_to(root).parts[:-1]
+    return any(p.startswith(".") or p == "__pycache__" for p in parts)
+
+
+def folder_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """Files with these suffixes anywhere under `root` (sorted, hidden folders left out)."""
+    found = (p for p in root.rglob("*") if p.suffix in suffixes and p.is_file())
+    return sorted(p for p in found if not _hidden(p, root))
+
+
 def rule_files(paths: Iterable[Path | str]) -> tuple[list[Path], list[EqlwatchError]]:
-    """Expand files and directories (their `*.toml`, sorted) into rule files."""
+    """Expand files and folders (every `*.toml` beneath, sorted) into rule files.
+
+    A folder without a single `.toml` file is an error: a mistyped path must not look like
+    a clean run.
+    """
     files: list[Path] = []
     errors: list[EqlwatchError] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(path.glob("*.toml")))
+            found = folder_files(path, (".toml",))
+            if not found:
+                message = "no rule file (*.toml) in this folder or below"
+                errors.append(ConfigError(message, location=Location(str(path))))
+            files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
             errors.append(
                 ConfigError("no such rule file or directory", location=Location(str(path)))
             )
-    return files, errors
+    return list(dict.fromkeys(files)), errors
 
 
 def load_rules(paths: Iterable[Path | str], *, compile: bool = True) -> LoadResult:
-    """Load every rule under `paths`; broken or duplicate rules are reported and skipped."""
+    """Load every rule under `paths`; broken or duplicate rules are reported and skipped.
+
+    Rules of Kibana's other types are listed in `skipped`, not as errors.
+    """
     files, errors = rule_files(paths)
     rules: list[Rule] = []
+    skipped: list[Skipped] = []
     seen: dict[str, str] = {}
     for path in files:
         file = str(path)
@@ -174,8 +280,17 @@ def load_rules(paths: Iterable[Path | str], *, compile: bool = True) -> LoadResu
         except (OSError, UnicodeDecodeError) as exc:
             errors.append(ConfigError(f"cannot read: {exc}", location=Location(file)))
             continue
-        rule, problems = load_rule_text(text, file=file, compile=compile)
+        try:
+            rule, problems, kind = _load_text(
+                text, file=file, compile=compile, skip_other_types=True
+            )
+        except Exception as exc:  # the last guard: this file's error only
+            message = f"cannot load: {type(exc).__name__}: {exc}"
+            errors.append(ConfigError(message, location=Location(file)))
+            continue
         errors.extend(problems)
+        if kind is not None:
+            skipped.append(Skipped(file, kind))
         if rule is None:
             continue
         if rule.rule_id in seen:
@@ -185,4 +300,4 @@ def load_rules(paths: Iterable[Path | str], *, compile: bool = True) -> LoadResu
             continue
         seen[rule.rule_id] = file
         rules.append(rule)
-    return LoadResult(tuple(rules), tuple(errors))
+    return LoadResult(tuple(rules), tuple(errors), tuple(skipped))

@@ -68,7 +68,7 @@ def test_broken_rules_are_reported_and_the_rest_hunt(
     assert f"{rules / 'windows' / 'deep.toml'}:" in flat
     assert "[rule.query]: query nested too deeply" in flat
     assert f"{rules / 'regex.toml'}:" in flat
-    assert "invalid regular expression" in flat
+    assert "[rule.query]: invalid regex" in flat
     assert ", 8 rules, " in flat
 
 

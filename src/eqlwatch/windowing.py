@@ -191,22 +191,40 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 def parse_timestamp(raw: Any) -> datetime:
     """ISO 8601 (nanoseconds truncated; no offset means UTC, as in Elasticsearch) or epoch
-    milliseconds as a number or numeric string."""
+    milliseconds as a number or numeric string (Elasticsearch's default date format reads
+    numbers as epoch millis). Anything else, and any value outside what a `datetime` holds
+    (years 1-9999, NaN, infinity, `1e300`), raises `ValueError`, never another exception,
+    so one odd value costs its event and not the rule."""
     if isinstance(raw, list | tuple) and len(raw) == 1:
         raw = raw[0]
     if isinstance(raw, bool):
         raise ValueError(f"not a timestamp: {raw!r}")
     if isinstance(raw, int | float):
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=raw)
+        try:
+            return _EPOCH + timedelta(milliseconds=raw)
+        except (OverflowError, ValueError):
+            raise ValueError(f"timestamp out of range: {_short(raw)}") from None
     if not isinstance(raw, str):
-        raise ValueError(f"not a timestamp: {raw!r}")
+        raise ValueError(f"not a timestamp: {_short(raw)}")
     text = raw.strip()
     if _NUMBER.match(text):
         return parse_timestamp(float(text) if "." in text else int(text))
     try:
         value = datetime.fromisoformat(_FRACTION.sub(r"\1", text))
     except ValueError:
-        raise ValueError(f"not a timestamp: {raw!r}") from None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+        raise ValueError(f"not a timestamp: {_short(raw)}") from None
+    try:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"timestamp out of range: {_short(raw)}") from None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _short(raw: Any) -> str:
+    """The value for an error message, cut so a huge value cannot flood a log line."""
+    text = repr(raw)
+    return text if len(text) <= 80 else f"{text[:77]}..."

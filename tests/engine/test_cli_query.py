@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from eqlwatch.cli.app import app
+from eqlwatch.engine.identity import record_id
 
 RUNNER = CliRunner()
 
@@ -35,9 +36,10 @@ def test_event_query_json(tmp_path: Path) -> None:
     body = json.loads(result.stdout)
     hits = body["hits"]
     assert hits["total"] == {"value": 2, "relation": "eq"}
+    docs = _docs()  # ids come from each record's content
     assert [(e["_index"], e["_id"], e["_source"]["pid"]) for e in hits["events"]] == [
-        ("ev", "1", 1),
-        ("ev", "4", 2),
+        ("ev", record_id(docs[0]), 1),
+        ("ev", record_id(docs[2]), 2),
     ]
     assert f"{path}:2:" in result.stderr
     assert "1 malformed line(s) skipped" in result.stderr
@@ -54,7 +56,8 @@ def test_sequence_with_missing_slot_and_join_keys(tmp_path: Path) -> None:
     (seq,) = json.loads(result.stdout)["hits"]["sequences"]
     assert seq["join_keys"] == [1]
     assert [e.get("missing", False) for e in seq["events"]] == [False, True, False]
-    assert [e["_id"] for e in seq["events"] if not e.get("missing")] == ["1", "2"]
+    ids = [record_id(d) for d in _docs()[:2]]
+    assert [e["_id"] for e in seq["events"] if not e.get("missing")] == ids
 
 
 def test_mapping_per_file(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from eqlwatch.engine.identity import record_id
 from eqlwatch.engine.reader import index_name, read_event_file
 from eqlwatch.errors import DataError
 
@@ -29,7 +30,7 @@ def test_ndjson_with_bad_lines(tmp_path: Path, gz: bool) -> None:
     events, errors = read_event_file(path)
     got = [(e.index, e.id, dict(e.source)) for e in events]
     assert got == [
-        ("events", "1", {"@timestamp": 1, "a": 1}),
+        ("events", record_id({"a": 1, "@timestamp": 1}), {"@timestamp": 1, "a": 1}),
         ("events", "77", {"@timestamp": 2, "id": 77}),
         ("events", "h1", {"@timestamp": 3}),
     ]
@@ -40,11 +41,14 @@ def test_ndjson_with_bad_lines(tmp_path: Path, gz: bool) -> None:
     ]
 
 
-def test_json_array_uses_positions(tmp_path: Path) -> None:
+def test_json_array_ids_come_from_content(tmp_path: Path) -> None:
     path = tmp_path / "arr.json"
     path.write_text(json.dumps([{"x": 1}, 5, {"x": 2}]))
     events, errors = read_event_file(path, index="chosen")
-    assert [(e.index, e.id) for e in events] == [("chosen", "1"), ("chosen", "3")]
+    assert [(e.index, e.id) for e in events] == [
+        ("chosen", record_id({"x": 1})),
+        ("chosen", record_id({"x": 2})),
+    ]
     assert errors.count == 1
 
 
@@ -65,7 +69,14 @@ def test_missing_file_raises() -> None:
 
 @pytest.mark.parametrize(
     ("name", "index"),
-    [("logs.ndjson.gz", "logs"), ("a.b.json", "a.b"), ("endgame-140.data", "endgame-140")],
+    [
+        ("logs.ndjson.gz", "logs"),
+        ("a.b.json", "a.b"),
+        ("endgame-140.data", "endgame-140"),
+        ("logs.ndjson.1", "logs"),  # rotated: the same index
+        ("logs.ndjson.2.gz", "logs"),
+        ("v1.2.ndjson", "v1.2"),
+    ],
 )
 def test_index_names(name: str, index: str) -> None:
     assert index_name(name) == index

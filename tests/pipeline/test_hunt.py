@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from eqlwatch.backends.event_files import read_events
 from eqlwatch.demo.write import write_demo_data
+from eqlwatch.engine.identity import record_id
 from eqlwatch.enrich import load_ip_table
 from eqlwatch.errors import DataError
 from eqlwatch.pipeline.alerting import AlertBuilder
@@ -129,7 +130,7 @@ def test_malformed_lines_are_reported_even_when_no_rule_needs_them(
     _, errors = run(pack, [path], screen=True)
     assert [e.split(":")[0:2] for e in errors] == [[str(path), str(n)] for n in (2, 4, 7, 8)]
     ids = {e.id for _, hits in result.hits for h in hits for e in h.events}
-    assert ids == {"5", "abc"}
+    assert ids == {record_id(hit), "abc"}
     assert result.counts.parsed == 2 + 5  # the two hits, the four bad lines and the blank one
 
 
@@ -248,7 +249,8 @@ def test_later_sequence_stages_are_parsed_only_for_first_stage_keys(
     path.write_bytes(b"\n".join(orjson.dumps(d) for d in docs))
     result = assert_same(pack, [path], repo_root)
     found = {rule.rule_id: hits for rule, hits in result.hits if hits}
-    assert [[e.id for e in h.events] for hits in found.values() for h in hits] == [["2", "3"]]
+    expected = [[record_id(start), record_id(load("p1"))]]
+    assert [[e.id for e in h.events] for hits in found.values() for h in hits] == expected
     assert result.counts.parsed == 3  # the start and both p1 loads, never the p2 load
     portable, _ = run(pack, [path], screen=True, fast=False)
     assert (hit_keys(portable), portable.counts) == (hit_keys(result), result.counts)
@@ -267,4 +269,5 @@ def test_gzipped_ndjson_and_json_arrays_give_the_same_alerts(
     array.write_bytes(orjson.dumps(docs))
     for path in (packed, array):
         result = assert_same(pack, [path], repo_root)
-        assert [e.id for _, hits in result.hits for h in hits for e in h.events] == ["2"]
+        ids = [e.id for _, hits in result.hits for h in hits for e in h.events]
+        assert ids == [record_id(docs[1])]  # the same record, the same id, in either file

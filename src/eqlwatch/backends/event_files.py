@@ -21,6 +21,15 @@ ErrorHandler = Callable[[DataError], None]
 EVENT_SUFFIXES = (".ndjson", ".json", ".jsonl", ".evtx", ".xml", ".log", ".gz")
 
 
+def is_event_file(name: str) -> bool:
+    """Whether a file in a folder is read: an event file's suffix, possibly rotated (`.1`)."""
+    name = name.lower().removesuffix(".gz")
+    stem, dot, number = name.rpartition(".")
+    if dot and number.isdigit():
+        name = stem
+    return name.endswith(EVENT_SUFFIXES)
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Files, folders (their event files, recursively, sorted) and glob patterns."""
     found: dict[Path, None] = {}
@@ -34,9 +43,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
             if path.is_dir():
                 found.update(
                     dict.fromkeys(
-                        p
-                        for p in sorted(path.rglob("*"))
-                        if p.is_file() and p.name.lower().endswith(EVENT_SUFFIXES)
+                        p for p in sorted(path.rglob("*")) if p.is_file() and is_event_file(p.name)
                     )
                 )
             else:

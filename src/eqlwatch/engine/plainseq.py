@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from eqlwatch.engine.identity import record_id
 from eqlwatch.engine.plan import NO_TIEBREAKER, Ordinal, Plan, SourceEvent, ordinal_of
 from eqlwatch.engine.reader import RawLines
 from eqlwatch.engine.sequence import SequenceMatcher, _Partial
@@ -223,8 +224,9 @@ class _Line(NamedTuple):
 def _parsed(ev: Any) -> Any:
     """A `SourceEvent` again (the line parses to the same source it did the first time)."""
     if type(ev) is _Line:
-        number, line = ev[1]
-        return _new(SourceEvent, (ev[0], str(number), orjson.loads(line)))
+        _, line = ev[1]
+        src = orjson.loads(line)
+        return _new(SourceEvent, (ev[0], record_id(src), src))
     return ev
 
 

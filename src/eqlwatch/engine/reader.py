@@ -3,7 +3,9 @@
 Each file is one index, named after the file (`logs.ndjson.gz` -> `logs`). A line (or
 array element) may be a bare `_source` object or an Elasticsearch hit
 (`{"_id": ..., "_source": {...}}`). The `_id` is the hit's `_id`, else the source's `_id`
-or `id` field, else the 1-based line number (NDJSON) or position (array) in the file.
+or `id` field, else derived from the record's content (`identity.record_id`), never from
+its position, so same-named files in two folders or a rotated file cannot make two events
+one.
 Malformed lines are recorded with file:line in an `ErrorCounter` and skipped.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from eqlwatch.engine.identity import record_id
 from eqlwatch.engine.plan import SourceEvent
 from eqlwatch.errors import DataError, Location
 
@@ -42,7 +45,9 @@ class ErrorCounter:
 
 
 def index_name(path: str | Path) -> str:
-    """The index a file stands for: its name without data and compression suffixes."""
+    """The index a file stands for: its name without data, compression and rotation suffixes
+    (`logs.ndjson.1.gz` -> `logs`), so a rotated file's events keep their index (and with
+    their content ids, their alert ids)."""
     name = Path(path).name
     changed = True
     while changed:
@@ -50,6 +55,9 @@ def index_name(path: str | Path) -> str:
         for suffix in _SUFFIXES:
             if name.endswith(suffix) and len(name) > len(suffix):
                 name, changed = name[: -len(suffix)], True
+        stem, dot, number = name.rpartition(".")
+        if dot and number.isdigit() and stem.endswith(_SUFFIXES[1:]):
+            name, changed = stem, True
     return name
 
 
@@ -64,17 +72,20 @@ def _open(path: Path) -> Stream:
     return raw
 
 
-def source_event(index: str, position: int, doc: Any, where: Location) -> SourceEvent:
+def source_event(index: str, doc: Any, where: Location) -> SourceEvent:
     """One parsed JSON document as an event: an ES hit (`_source`, `_id`) or a bare source
-    (id from `_id`/`id`, else its position). Not an object: DataError at `where`."""
+    (id from `_id`/`id`, else from its content). Not an object: DataError at `where`."""
     if not isinstance(doc, dict):
         raise DataError("expected a JSON object", location=where)
     source = doc.get("_source")
     if isinstance(source, dict):
-        return SourceEvent(index, str(doc.get("_id", position)), source)
+        ident = doc.get("_id")
+        if ident is None or isinstance(ident, dict | list):
+            ident = record_id(source)
+        return SourceEvent(index, str(ident), source)
     ident = doc.get("_id", doc.get("id"))
     if ident is None or isinstance(ident, dict | list):
-        ident = position
+        ident = record_id(doc)
     return SourceEvent(index, str(ident), doc)
 
 
@@ -119,7 +130,8 @@ class RawLines:
     def odd(self, number: int, doc: Any) -> SourceEvent | None:
         """A parsed line that is not a plain `_source` (a hit, an `id`, or not an object)."""
         try:
-            return source_event(self.index, number, doc, Location(file=str(self.path), line=number))
+            where = Location(file=str(self.path), line=number)
+            return source_event(self.index, doc, where)
         except DataError as exc:
             self.counter.add(exc)
             return None
@@ -169,7 +181,7 @@ def _events(raw: RawLines) -> Iterator[SourceEvent]:
                 raw.malformed(number, line, exc)
                 continue
             if type(doc) is dict and "_source" not in doc and "_id" not in doc and "id" not in doc:
-                yield new(SourceEvent, (index, str(number), doc))  # the common case, kept cheap
+                yield new(SourceEvent, (index, record_id(doc), doc))  # the common case, kept cheap
                 continue
             event = raw.odd(number, doc)
             if event is not None:
@@ -188,6 +200,6 @@ def _array(data: bytes, path: Path, index: str, counter: ErrorCounter) -> Iterat
     for position, doc in enumerate(docs, 1):
         try:
             where = Location(file=str(path), field=f"[{position}]")
-            yield source_event(index, position, doc, where)
+            yield source_event(index, doc, where)
         except DataError as exc:
             counter.add(exc)

@@ -20,6 +20,7 @@ import msgspec
 import orjson
 
 from eqlwatch.engine import SourceEvent
+from eqlwatch.engine.identity import record_id
 from eqlwatch.engine.needles import Group
 from eqlwatch.engine.reader import source_event
 from eqlwatch.errors import DataError, Location
@@ -118,9 +119,9 @@ class NdjsonScan:
                 self._error(DataError(f"malformed JSON: {exc}", location=where))
             return None
         if type(doc) is dict and "_source" not in doc and "_id" not in doc and "id" not in doc:
-            return SourceEvent(index, str(number), doc)
+            return SourceEvent(index, record_id(doc), doc)
         try:
-            return source_event(index, number, doc, Location(file=str(path), line=number))
+            return source_event(index, doc, Location(file=str(path), line=number))
         except DataError as exc:
             self._error(exc)
             return None

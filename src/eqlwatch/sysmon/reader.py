@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from eqlwatch.engine.identity import record_id
 from eqlwatch.errors import ConfigError, DataError, Location
 from eqlwatch.model import HitEvent
 from eqlwatch.sysmon.normalize import (
@@ -103,7 +104,7 @@ def _stable_id(rec: WinRecord | None, raw: Any, seen: Counter[bytes]) -> str:
     return hashlib.sha256(digest + str(seen[digest]).encode()).hexdigest()[:40]
 
 
-def _ecs_event(raw: Mapping[str, Any], seen: Counter[bytes], loc: Location) -> NormalizedEvent:
+def _ecs_event(raw: Mapping[str, Any], loc: Location) -> NormalizedEvent:
     """An already-ECS document (or an Elasticsearch hit) passed through unchanged."""
     source = raw.get("_source")
     doc = dict(source) if isinstance(source, Mapping) else dict(raw)
@@ -119,13 +120,13 @@ def _ecs_event(raw: Mapping[str, Any], seen: Counter[bytes], loc: Location) -> N
         index = data_stream_name(SYSMON_DATASET if sysmon else FORWARDED_DATASET)
     doc_id = raw.get("_id")
     if not isinstance(doc_id, str):
-        doc_id = _stable_id(None, doc, seen)
+        doc_id = record_id(doc)  # as the engine's reader names it: same record, same id
     return NormalizedEvent(id=doc_id, index=index, source=doc, origin=loc)
 
 
 def _event(raw: Any, fmt: str, seen: Counter[bytes], loc: Location) -> NormalizedEvent:
     if fmt == "ecs":
-        return _ecs_event(raw, seen, loc)
+        return _ecs_event(raw, loc)
     rec = to_record(raw, "auto" if fmt in ("evtx", "splunk-xml") else fmt)
     doc = normalize_record(rec)
     ds = doc["data_stream"]

@@ -1,0 +1,25 @@
+"""Content-derived `_id`s for events read from files.
+
+A local event's id is a hash of the record itself, never of where it was found: the same
+record gets the same id in any folder, in any file, after rotation, gzipped or not, as an
+NDJSON line or a JSON-array element, in `run`, `hunt` and `query`; two different records
+never share one (a 160-bit BLAKE2b digest). The hash is taken over the record's canonical
+JSON (orjson, keys sorted), so whitespace and key order do not matter. See docs/windowing.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+ID_BYTES = 20  # 40 hex characters, the length of the Windows readers' record ids
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def record_id(source: Mapping[str, Any]) -> str:
+    """The id of one event `_source`: a hash of its canonical JSON."""
+    body = orjson.dumps(source, option=_SORTED)
+    return hashlib.blake2b(body, digest_size=ID_BYTES).hexdigest()

@@ -78,18 +78,21 @@ class _Watchdog:
         self._armed: dict[int, float] = {}
         self._fired: set[int] = set()
         self._thread: threading.Thread | None = None
+        self._wake_at = math.inf  # when the watchdog looks next (it wakes for earlier ones)
 
     def arm(self, seconds: float) -> None:
         ident = threading.get_ident()
+        deadline = time.monotonic() + seconds
         with self._cond:
             self._fired.discard(ident)
-            self._armed[ident] = time.monotonic() + seconds
+            self._armed[ident] = deadline
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="eqlwatch-note-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            if deadline < self._wake_at:  # else it wakes in time anyway: no thread switch
+                self._cond.notify()
 
     def disarm(self) -> None:
         ident = threading.get_ident()
@@ -103,11 +106,13 @@ class _Watchdog:
         with self._cond:
             while True:
                 if not self._armed:
+                    self._wake_at = math.inf
                     self._cond.wait()
                     continue
                 ident, deadline = min(self._armed.items(), key=lambda item: item[1])
                 left = deadline - time.monotonic()
                 if left > 0:
+                    self._wake_at = deadline
                     self._cond.wait(left)
                     continue
                 del self._armed[ident]

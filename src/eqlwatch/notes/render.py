@@ -194,8 +194,9 @@ class NoteRenderer:
         try:
             if self._timeouts.get(name, 0) >= DISABLE_AFTER:
                 raise TemplateLimitError(f"{name}: skipped after {DISABLE_AFTER} time-outs")
+            template = self.template(name)  # compiled once, outside the render's deadline
             context = note_context(rule, hit, enrichment, alert, self.sections(rule), facts)
-            text = guarded(self.limits, name, lambda: self._render(name, context))
+            text = guarded(self.limits, name, lambda: self._render(template, context))
         except Exception as exc:  # any template failure must still leave the alert written
             if isinstance(exc, TemplateTimeoutError):
                 self._timeouts[name] = self._timeouts.get(name, 0) + 1
@@ -211,6 +212,6 @@ class NoteRenderer:
             return Note(fallback_note(rule, hit, message), name, message)
         return Note(text, name)
 
-    def _render(self, name: str, context: dict[str, Any]) -> str:
+    def _render(self, template: Template, context: dict[str, Any]) -> str:
         """The note's text, read piece by piece within the output limit."""
-        return collect(self.template(name).generate(context), self.limits, name)
+        return collect(template.generate(context), self.limits, template.name or "?")

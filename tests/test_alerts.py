@@ -246,17 +246,23 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-@given(_json, st.integers(min_value=1, max_value=30))
+@given(_json, st.integers(min_value=4, max_value=60))
 def test_cap_strings_cuts_only_long_strings_and_marks_the_cut(value: Any, limit: int) -> None:
     capped = cap_strings(value, limit)
     before, after = _strings(value), _strings(capped)
     assert len(before) == len(after)
     for old, new in zip(before, after, strict=True):
-        if len(old) <= limit:
+        size = len(old.encode("utf-8", "surrogatepass"))
+        if size <= limit:
             assert new == old
         else:
-            assert new == f"{old[:limit]}…[truncated {len(old) - limit:,} chars]"
-    if all(len(s) <= limit for s in before):
+            kept, marker = new.rsplit("…[truncated ", 1)
+            assert old.startswith(kept)
+            assert len(kept.encode("utf-8", "surrogatepass")) <= limit
+            # whole characters: one more would not have fitted
+            assert len(old[: len(kept) + 1].encode("utf-8", "surrogatepass")) > limit
+            assert marker == f"{len(old) - len(kept):,} chars]"
+    if all(len(s.encode("utf-8", "surrogatepass")) <= limit for s in before):
         assert capped is value  # nothing to cap: no copy
     assert json.dumps(value) == json.dumps(copy.deepcopy(value))  # the input is not changed
 
@@ -270,7 +276,7 @@ def test_build_alert_caps_event_strings_but_keeps_the_rest(rule: Rule) -> None:
     hit = Hit(kind=plain.kind, events=events, join_keys=plain.join_keys)
     enrichment = Enricher(load_ip_table()).enrich([e.source for e in hit.events])
     alert = build_alert(
-        rule, hit, enrichment, "note", detected_at=NOW, job_id="j", max_string_chars=1000
+        rule, hit, enrichment, "note", detected_at=NOW, job_id="j", max_string_bytes=1000
     )
     doc = alert.document
     assert doc["process"]["command_line"] == long[:1000] + "…[truncated 99,020 chars]"

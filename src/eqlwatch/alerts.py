@@ -7,10 +7,11 @@ produce the same id. The document carries what Kibana's prebuilt "External Alert
 reads: `event.kind: "alert"`, a module other than endpoint/endgame/cloud_defend,
 `event.severity` as 21/47/73/99, `event.risk_score`, and `message` (its rule-name override).
 
-Strings copied from events into the document are capped at `max_string_chars` (default
-`MAX_STRING_CHARS`), the cut marked in the string itself, so one huge event field cannot
-make an alert Elasticsearch would refuse (`http.max_content_length` is 100 MB by default)
-or a local alerts line of that size. The note has its own limit (`eqlwatch.notes.limits`).
+Strings copied from events into the document are capped at `max_string_bytes` of UTF-8
+(default `MAX_STRING_BYTES`), the cut marked in the string itself, so one huge event field
+cannot make an alert Elasticsearch would refuse (`http.max_content_length` is 100 MB, one
+`keyword` term at most 32,766 bytes) or a local alerts line of that size. The note has its
+own limit (`eqlwatch.notes.limits`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from eqlwatch.rules.exceptions import is_excepted, matching_exception
 from eqlwatch.rules.model import Rule
 
 ECS_VERSION = "8.17.0"
-MAX_STRING_CHARS = 32 * 1024
+# Under Lucene's 32,766-byte limit on one indexed term (a longer `keyword` value makes the
+# whole document fail), with room for the marker.
+MAX_STRING_BYTES = 32_000
 SEVERITY_NUMBER = {"low": 21, "medium": 47, "high": 73, "critical": 99}
 
 __all__ = [
@@ -107,14 +110,19 @@ def _iso(value: datetime) -> str:
 
 
 def cap_string(text: str, limit: int) -> str:
-    """`text`, or its first `limit` chars and a marker saying how many were cut."""
-    if len(text) <= limit:
+    """`text`, or as much of it as fits in `limit` bytes of UTF-8 (whole characters) and a
+    marker saying how many characters were cut."""
+    if len(text) * 4 <= limit:  # UTF-8 needs at most 4 bytes a character: no encoding
         return text
-    return f"{text[:limit]}…[truncated {len(text) - limit:,} chars]"
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    kept = data[:limit].decode("utf-8", "ignore")
+    return f"{kept}…[truncated {len(text) - len(kept):,} chars]"
 
 
 def cap_strings(value: Any, limit: int) -> Any:
-    """`value` with every string longer than `limit` capped (keys too); the same object
+    """`value` with every string over `limit` bytes capped (keys too); the same object
     when nothing needed capping, so ordinary alerts pay one walk and no copy."""
     if isinstance(value, str):
         return cap_string(value, limit)
@@ -206,12 +214,12 @@ def build_alert(
     note_error: str | None = None,
     facts: HitFacts | None = None,
     ident: str | None = None,
-    max_string_chars: int = MAX_STRING_CHARS,
+    max_string_bytes: int = MAX_STRING_BYTES,
 ) -> Alert:
     """The ECS alert document of one hit (pure: no I/O, time given).
 
     `note_error` records that `note` is the fallback because the template failed.
-    Strings that come from the events are capped at `max_string_chars`.
+    Strings that come from the events are capped at `max_string_bytes`.
     `facts` (read with the same `timestamp_field`) and `ident` (`alert_id` of this rule
     and hit) may be passed when the caller already has them; they are computed otherwise.
     """
@@ -229,11 +237,11 @@ def build_alert(
         "rule_id": rule.rule_id,
         "severity": rule.rule.severity,
         "kind": hit.kind,
-        "join_keys": cap_strings(list(hit.join_keys), max_string_chars),
+        "join_keys": cap_strings(list(hit.join_keys), max_string_bytes),
         "note": note,
         "template": rule.eqlwatch.template,
         "enrichment": enrichment.document(),
-        "events": cap_strings(refs[0], max_string_chars),
+        "events": cap_strings(refs[0], max_string_bytes),
     }
     if note_error is not None:
         own["note_error"] = note_error
@@ -244,11 +252,11 @@ def build_alert(
         "event": _event_fields(rule, hit, ident, created, refs),
         **rule.ecs_fields,
         **{
-            name: cap_strings(objects[name], max_string_chars)
+            name: cap_strings(objects[name], max_string_bytes)
             for name in COPIED_OBJECTS
             if name in objects
         },
-        "related": cap_strings(_related(digest, enrichment), max_string_chars),
+        "related": cap_strings(_related(digest, enrichment), max_string_bytes),
         "eqlwatch": own,
     }
     return Alert(id=ident, rule_id=rule.rule_id, document=doc)

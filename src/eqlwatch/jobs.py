@@ -102,12 +102,12 @@ class AlertLimits(_Strict):
     """`[job.alert_limits]`: what one alert may cost, whatever its events or template hold.
 
     A note render past `note_timeout` or `note_max_chars` gets the fallback note and a
-    counted error; strings copied from events into the alert are cut at `max_string_chars`.
+    counted error; strings copied from events into the alert are cut at `max_string_bytes`.
     """
 
     note_timeout: Duration = timedelta(seconds=1)
     note_max_chars: int = Field(default=64 * 1024, ge=1024)
-    max_string_chars: int = Field(default=32 * 1024, ge=256)
+    max_string_bytes: int = Field(default=32_000, ge=256)
 
     @model_validator(mode="after")
     def _positive_timeout(self) -> AlertLimits:

@@ -178,7 +178,7 @@ def test_a_huge_event_field_makes_a_bounded_alert(tmp_path: Path) -> None:
     assert max(len(line) for line in lines) < 200_000
     by_cmd = {a["process"]["command_line"][:20]: a for a in map(orjson.loads, lines)}
     capped = by_cmd[huge[:20]]["process"]["command_line"]
-    assert capped == huge[: 32 * 1024] + f"…[truncated {len(huge) - 32 * 1024:,} chars]"
+    assert capped == huge[:32_000] + f"…[truncated {len(huge) - 32_000:,} chars]"
     ok = by_cmd["regsvr32 /s ok.dll"]
     assert ok["process"]["command_line"] == "regsvr32 /s ok.dll"
     # The huge alert's note went past its size limit: fallback note, counted.
@@ -199,7 +199,7 @@ def test_job_alert_limits_are_applied_by_run(tmp_path: Path) -> None:
         '[job]\nid = "j"\nschedule = { interval = "5m" }\nlook_back = "2h"\n'
         'rules = { paths = ["queries/*.toml"] }\n'
         '[job.source]\nbackend = "local"\npaths = ["data/*.ndjson"]\n'
-        '[job.alert_limits]\nmax_string_chars = 1000\nnote_max_chars = 2000\nnote_timeout = "2s"\n'
+        '[job.alert_limits]\nmax_string_bytes = 1000\nnote_max_chars = 2000\nnote_timeout = "2s"\n'
     )
     now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC).isoformat()
     result = _eqlwatch(tmp_path, "run", "--once", "--now", now)

@@ -72,7 +72,7 @@ def build_runtime(job: Job, *, now: datetime, ip_ranges: Path | None) -> JobRunt
             timeout=job.alert_limits.note_timeout.total_seconds(),
             max_chars=job.alert_limits.note_max_chars,
         ),
-        max_string_chars=job.alert_limits.max_string_chars,
+        max_string_bytes=job.alert_limits.max_string_bytes,
     )
     try:
         backends = open_backends(job, now=now)

@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from eqlwatch.alerts import MAX_STRING_CHARS, Links, alert_id, build_alert
+from eqlwatch.alerts import MAX_STRING_BYTES, Links, alert_id, build_alert
 from eqlwatch.enrich import Enricher, IpTable
 from eqlwatch.hitfacts import facts_of, present_sources
 from eqlwatch.model import Alert, Hit
@@ -32,11 +32,11 @@ class AlertBuilder:
         links: Links | None = None,
         timestamp_field: str = "@timestamp",
         note_limits: RenderLimits | None = None,
-        max_string_chars: int = MAX_STRING_CHARS,
+        max_string_bytes: int = MAX_STRING_BYTES,
     ) -> None:
         self.job_id = job_id
         self.renderer = NoteRenderer(templates_dir, limits=note_limits)
-        self.max_string_chars = max_string_chars
+        self.max_string_bytes = max_string_bytes
         self.enricher = Enricher(ip_table)
         self.links = links or Links()
         self.timestamp_field = timestamp_field
@@ -75,7 +75,7 @@ class AlertBuilder:
             facts=facts,
             ident=ident,
             note_error=note.error,
-            max_string_chars=self.max_string_chars,
+            max_string_bytes=self.max_string_bytes,
         )
 
     def attach_counts(self, report: RunReport) -> RunReport:

@@ -55,6 +55,19 @@ sys.exit(code)
 
 RUNNER = CliRunner()
 
+# One Sysmon process start as evtx-rs writes it (values made up for the tests).
+SYSMON_START = {
+    "System": {
+        "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+        "EventID": 1,
+        "TimeCreated": {"#attributes": {"SystemTime": "2026-01-01T00:00:00Z"}},
+        "EventRecordID": 1,
+        "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "Computer": "ws1",
+    },
+    "EventData": {"Image": "C:\\Windows\\System32\\regsvr32.exe", "ProcessId": 10},
+}
+
 
 def _probe(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     report = tmp_path / "modules.json"
@@ -189,18 +202,7 @@ def test_logs_are_json_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> No
     folder = tmp_path / ("a-long-folder-name-so-lines-pass-eighty-columns" * 2)
     folder.mkdir()
     events = folder / "sysmon.json"
-    good = {
-        "System": {
-            "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
-            "EventID": 1,
-            "TimeCreated": {"#attributes": {"SystemTime": "2026-01-01T00:00:00Z"}},
-            "EventRecordID": 1,
-            "Channel": "Microsoft-Windows-Sysmon/Operational",
-            "Computer": "ws1",
-        },
-        "EventData": {"Image": "C:\\Windows\\System32\\regsvr32.exe", "ProcessId": 10},
-    }
-    events.write_text(json.dumps(good) + "\n" + '{"System": [1, 2]}\n')
+    events.write_text(json.dumps(SYSMON_START) + "\n" + '{"System": [1, 2]}\n')
     done, loaded = _probe(tmp_path, "query", "process where true", "--events", str(events))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["hits"]["total"]["value"] == 1
@@ -223,3 +225,35 @@ def test_messages_are_not_wrapped_when_stderr_is_a_file(tmp_path: Path) -> None:
     lines = [x for x in done.stderr.splitlines() if x.startswith("rule not loaded")]
     assert lines, done.stderr
     assert all(str(broken) in line and len(line) > 120 for line in lines), lines
+
+
+def test_logs_are_console_text_when_stderr_is_a_terminal(tmp_path: Path) -> None:
+    pty = pytest.importorskip("pty", reason="pseudo-terminals are POSIX only")
+    events = tmp_path / "sysmon.json"
+    events.write_text(json.dumps(SYSMON_START) + "\n" + '{"System": [1, 2]}\n')
+    master, slave = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "eqlwatch", "query", "any where true", "--events", str(events)],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(master)
+    terminal = b"".join(chunks).decode(errors="replace")
+    assert done.returncode == 0
+    assert "skipped record" in terminal
+    assert not any(line.lstrip().startswith("{") for line in terminal.splitlines())

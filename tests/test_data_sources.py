@@ -93,7 +93,7 @@ def test_modules_reading_shared_directly_are_marked() -> None:
     unmarked = [
         p.relative_to(tests).as_posix()
         for p in sorted(tests.rglob("test_*.py"))
-        if p != Path(__file__)
+        if p.name not in {Path(__file__).name, "test_bare_clone.py"}  # these read no ../shared
         and direct.search(p.read_text(encoding="utf-8"))
         and "pytestmark = pytest.mark.needs_shared" not in p.read_text(encoding="utf-8")
     ]

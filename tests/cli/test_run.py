@@ -162,3 +162,129 @@ def test_health_reads_the_heartbeat(tmp_path: Path) -> None:
     beat(path, datetime.now(UTC))
     code, out = _run(tmp_path, "health", "--heartbeat", str(path), "--max-age", "30m")
     assert code == 0, out
+
+
+FILES_JOB = """
+[job]
+id = "files"
+schedule = { interval = "5m" }
+indices = ["logs-endpoint.events.*", "logs-windows.sysmon_operational-*"]
+rules = { paths = ["queries/*.toml"] }
+ingest_delay = "30s"
+max_wait = "15m"
+
+[job.source]
+backend = "local"
+paths = ["incoming/*.ndjson"]
+"""
+
+
+def _state(project: Path) -> dict[str, str]:
+    path = project / "state" / "state.json"
+    if not path.exists():
+        return {}
+    checkpoints: dict[str, str] = orjson.loads(path.read_bytes())["checkpoints"]
+    return checkpoints
+
+
+def test_a_glob_matching_nothing_fails_the_run_and_holds_the_checkpoint(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9: files absent -> 0 events read, checkpoints advanced, alerts lost for good."""
+    monkeypatch.chdir(project)
+    (project / "jobs" / "default.toml").unlink()
+    (project / "jobs" / "files.toml").write_text(FILES_JOB)
+    code, out = _run(project, "run", "--once", "--now", NOW.isoformat())
+    assert code == 1, out
+    assert "no-data" in out
+    assert "incoming/*.ndjson: no file matches" in out
+    held = _state(project)
+    assert held  # the history's start is recorded: nothing before it is skipped later
+    assert all(v.startswith("2026-11-21T11:00:00") for v in held.values())
+    later = NOW + timedelta(minutes=10)
+    code, out = _run(project, "run", "--once", "--now", later.isoformat())
+    assert code == 1
+    assert _state(project) == held
+    assert not _alerts(project)
+    # The files arrive (late, as copies of the demo data): the next run alerts on them all.
+    (project / "incoming").mkdir()
+    for file in (project / "data" / "demo").glob("*.ndjson"):
+        shutil.copy(file, project / "incoming" / file.name)
+    code, out = _run(project, "run", "--once", "--now", later.isoformat())
+    assert code == 0, out
+    hosts = {a["host"]["name"] for a in _alerts(project)}  # type: ignore[index]
+    assert hosts == {"WS-FIN-014", "WS-HR-007", "SRV-APP-03", "WS-ENG-202"}
+    assert all(v > held[k] for k, v in _state(project).items())
+
+
+def test_a_rule_whose_lease_is_held_elsewhere_exits_3_and_says_which(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eqlwatch.backends.local_state import LocalStateStore
+    from eqlwatch.rules import load_rules
+
+    monkeypatch.chdir(project)
+    rule = next(r for r in load_rules([project / "queries"]).rules if r.eqlwatch.enabled)
+    state = LocalStateStore(project / "state" / "state.json")
+    assert state.acquire_lease(f"default/{rule.rule_id}", "replica-b", datetime.now(UTC), 600)
+    code, out = _run(project, "run", "--once", "--now", NOW.isoformat())
+    assert code == 3, out
+    assert f"skipped {rule.name}: another replica holds its lease" in out.replace("\n", " ")
+    assert _alerts(project)  # the other rules ran
+    (project / "queries" / "broken.toml").write_text("[rule]\nrule_id = 'x'\n")
+    code, out = _run(project, "run", "--once", "--now", NOW.isoformat())
+    assert code == 1  # a failure outranks a lease held elsewhere
+
+
+def test_an_invalid_job_file_beside_a_valid_one_fails_the_run(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    (project / "jobs" / "typo.toml").write_text('[job]\nid = "typo"\nschedule = {}\n')
+    code, out = _run(project, "run", "--once", "--now", NOW.isoformat())
+    assert code == 1
+    assert "job not loaded" in out
+    assert "typo.toml" in out
+    assert _alerts(project)  # the valid job still ran
+
+
+def test_backfill_from_after_to_is_a_clean_usage_error(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(
+        app,
+        ["backfill", "--from", NOW.isoformat(), "--to", (NOW - timedelta(hours=1)).isoformat()],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "must be before --to" in result.output
+    assert not (project / "out").exists()
+
+
+def test_exit_codes_are_documented_in_help() -> None:
+    for command in ("run", "backfill", "hunt"):
+        result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0
+        text = " ".join(result.output.split())
+        assert "Exit codes" in text or "exit 0" in text, command
+        assert "2 bad options" in text or "2 on bad options" in text, command
+
+
+def test_hunt_with_a_missing_input_exits_1_and_does_not_call_it_malformed(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    data = project / "data" / "demo"
+    code, out = _run(
+        project,
+        "hunt", "--rules", "queries", "--format", "ndjson", "--no-progress",
+        str(data / "nope.ndjson"), str(project / "elsewhere" / "*.evtx"), str(data),
+    )  # fmt: skip
+    assert code == 1
+    text = " ".join(out.split())
+    assert "0 malformed skipped, 2 input(s) not read" in text
+    assert "nope.ndjson: no such file or directory" in text
+    assert "*.evtx: no file matches" in text
+    assert any(line.startswith("{") for line in out.splitlines())  # the rest was hunted

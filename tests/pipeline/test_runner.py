@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from eqlwatch.backends.base import Lease
-from eqlwatch.backends.memory import MemorySink, MemoryStateStore
+from eqlwatch.backends.memory import MemoryEventSource, MemorySink, MemoryStateStore
+from eqlwatch.engine import SourceEvent
 from eqlwatch.errors import RetryableBackendError
 from eqlwatch.pipeline.runner import RuleRunner, RunnerSettings
 from eqlwatch.windowing import WindowPolicy, policy_for
@@ -209,3 +213,139 @@ def test_state_store_failing_at_the_end_does_not_fail_the_run() -> None:
     assert report.status == "ok"
     assert report.alerts_created == 2
     assert report.checkpoint is None
+
+
+# --- Source evidence: problems, watermark, deadline (issue 9 item 3, issue 14 item 1) -------
+
+
+def _gated(source: Any, state: MemoryStateStore, sink: MemorySink, **kw: Any) -> RuleRunner:
+    return RuleRunner(
+        settings=RunnerSettings(job_id="job", backoff_s=0.0, **kw),
+        source=source,
+        sink=sink,
+        state=state,
+        make_alert=simple_alert,
+        owner="me",
+        sleep=lambda _s: None,
+    )
+
+
+def test_source_problems_hold_the_checkpoint_and_are_reported() -> None:
+    source = HitsSource(_hits(3, T0 + timedelta(minutes=1), timedelta(minutes=1)))  # type: ignore[arg-type]
+    source.problems = ("data/*.ndjson: no file matches",)
+    sink, state = MemorySink(), MemoryStateStore()
+    state.set_checkpoint(KEY, T0)
+    report = _gated(source, state, sink).run(
+        make_rule(), _policy(), now=T0 + timedelta(hours=1), run_id="1"
+    )
+    assert report.status == "no-data"
+    assert report.failed
+    assert report.errors == ("data/*.ndjson: no file matches",)
+    assert state.get_checkpoint(KEY) == T0
+    assert not source.requests  # nothing searched on a source that was not read
+    assert not sink.alerts
+
+
+def test_no_event_at_all_waits_and_is_not_an_error() -> None:
+    source = MemoryEventSource()
+    sink, state = MemorySink(), MemoryStateStore()
+    runner = _gated(source, state, sink, max_wait=timedelta(minutes=15))
+    now = T0 + timedelta(hours=5)
+    report = runner.run(make_rule(), _policy(), now=now, run_id="1")
+    assert report.status == "waiting"
+    assert not report.failed
+    assert report.errors == ()
+    assert state.get_checkpoint(KEY) == now - timedelta(hours=2)  # the history starts here
+    assert source.status_calls == 1
+
+
+def _event(n: int, at: datetime) -> SourceEvent:
+    stamp = at.isoformat().replace("+00:00", "Z")
+    doc = {"@timestamp": stamp, "event": {"category": "process"}, "process": {"name": "x"}}
+    return SourceEvent("logs-test", f"e{n}", doc)
+
+
+def test_windows_past_the_watermark_wait_then_are_evaluated_with_the_lag() -> None:
+    source = MemoryEventSource([_event(i, T0 + timedelta(minutes=i)) for i in range(10)])
+    sink, state = MemorySink(), MemoryStateStore()
+    state.set_checkpoint(KEY, T0)
+    runner = _gated(source, state, sink, max_wait=timedelta(minutes=15))
+    report = runner.run(make_rule(), _policy(), now=T0 + timedelta(minutes=20), run_id="1")
+    assert report.status == "ok"
+    assert state.get_checkpoint(KEY) == T0 + timedelta(minutes=9)  # the newest event
+    assert report.source_lag_s is None
+    # An event at 9m30s arrives late: it is found, since the checkpoint waited for it.
+    source.add([_event(99, T0 + timedelta(minutes=9, seconds=30))])
+    report = runner.run(make_rule(), _policy(), now=T0 + timedelta(minutes=21), run_id="2")
+    assert state.get_checkpoint(KEY) == T0 + timedelta(minutes=9, seconds=30)
+    assert report.status == "ok"
+    assert len(sink.alerts) == 10
+    # Nothing more arrives: once due for max_wait the windows are evaluated, lag recorded.
+    report = runner.run(make_rule(), _policy(), now=T0 + timedelta(minutes=50), run_id="3")
+    assert state.get_checkpoint(KEY) == T0 + timedelta(minutes=34, seconds=30)
+    assert report.source_lag_s == 25 * 60
+    assert "past the source's newest event" in report.notes[-1]
+
+
+def test_a_run_with_nothing_due_before_the_watermark_says_waiting() -> None:
+    source = MemoryEventSource([_event(1, T0)])
+    sink, state = MemorySink(), MemoryStateStore()
+    state.set_checkpoint(KEY, T0 + timedelta(minutes=5))  # already past the newest event
+    runner = _gated(source, state, sink, max_wait=timedelta(minutes=15))
+    report = runner.run(make_rule(), _policy(), now=T0 + timedelta(minutes=10), run_id="1")
+    assert report.status == "waiting"
+    assert report.searches == 0
+    assert state.get_checkpoint(KEY) == T0 + timedelta(minutes=5)
+
+
+def test_the_deadline_ends_a_long_catch_up_with_the_checkpoint_at_the_last_window() -> None:
+    source = HitsSource(_hits(30, T0, timedelta(minutes=10)))  # type: ignore[arg-type]
+    sink, state = MemorySink(), MemoryStateStore()
+    state.set_checkpoint(KEY, T0)
+    runner = _gated(source, state, sink, deadline_s=0.0)  # passed once the first window is done
+    report = runner.run(
+        make_rule(), _policy(max_chunk=timedelta(minutes=30)), now=T0 + timedelta(hours=5),
+        run_id="1",
+    )  # fmt: skip
+    assert report.status == "partial"
+    assert "run deadline (0s) reached" in report.notes[-1]
+    assert state.get_checkpoint(KEY) == T0 + timedelta(minutes=30)
+    assert len(sink.alerts) == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    delays=st.lists(st.integers(0, 40 * 60), min_size=1, max_size=30),
+    run_minutes=st.lists(st.integers(1, 240), min_size=1, max_size=12),
+)
+def test_late_events_are_never_lost_while_within_max_wait(
+    delays: list[int], run_minutes: list[int]
+) -> None:
+    """The pipeline stalls for up to 40 minutes at a time but delivers in order (what a
+    watermark can vouch for: reordering beyond ingest_delay is ingest_delay's business);
+    with max_wait = 1h every event is alerted exactly once, however the runs fall. Without
+    the watermark the windows would be evaluated before the stalled events arrive."""
+    events: list[tuple[datetime, int]] = []
+    arrival = T0
+    for i, delay in enumerate(delays):
+        at = T0 + timedelta(minutes=2 * i + 1)
+        arrival = max(arrival, at + timedelta(seconds=delay))
+        events.append((at, int((arrival - at).total_seconds())))
+    source = MemoryEventSource()
+    sink, state = MemorySink(), MemoryStateStore()
+    state.set_checkpoint(KEY, T0)
+    runner = _gated(source, state, sink, max_wait=timedelta(hours=1))
+    arrived: set[int] = set()
+    for minute in [*sorted(run_minutes), 24 * 60]:
+        now = T0 + timedelta(minutes=minute)
+        fresh = [
+            i
+            for i, (at, delay) in enumerate(events)
+            if i not in arrived and at + timedelta(seconds=delay) <= now
+        ]
+        source.add(_event(i, events[i][0]) for i in fresh)
+        arrived.update(fresh)
+        for _ in range(5):
+            runner.run(make_rule(), _policy(max_chunk=timedelta(hours=4)), now=now, run_id="x")
+    refs = sorted(a.document["refs"] for a in sink.alerts.values())
+    assert refs == sorted(f"logs-test/e{i}" for i in range(len(events)))

@@ -33,15 +33,23 @@ class OutputFormat(StrEnum):
 
 def _run_hunt(
     rules: list[Rule], files: list[Path], input_format: str, show_progress: bool
-) -> tuple[HuntResult, int]:
-    """The hunt core over every file, with a progress bar over bytes on long input."""
+) -> tuple[HuntResult, int, list[str]]:
+    """The hunt core over every file, with a progress bar over bytes on long input.
+
+    Returns the result, the malformed records skipped, and the inputs not read at all (a
+    missing or unreadable file, a format not recognised, a pattern matching no file).
+    """
     bad = 0
+    unread = [f"{f}: no file matches" for f in files if not expand_paths([f])]
 
     def count(error: DataError) -> None:
         nonlocal bad
+        if error.location is None or error.location.line is None:
+            unread.append(str(error))  # a whole input, not one malformed record
+            return
         bad += 1
         if bad <= 20:
-            err_console.print(f"[yellow]skipped[/yellow] {error}")
+            err_console.print(f"[yellow]skipped[/yellow] {escape(str(error))}")
 
     paths = expand_paths(files)
     total = sum(p.stat().st_size for p in paths if p.exists())
@@ -70,7 +78,9 @@ def _run_hunt(
         )
     for rule, exc in result.failed:
         err_console.print(f"[red]rule failed[/red] {escape(f'{rule.path}: {exc}')}")
-    return result, bad
+    for message in unread:
+        err_console.print(f"[red]not read[/red] {escape(message)}")
+    return result, bad, unread
 
 
 def _print_table(alerts: list[Alert], notes: bool) -> None:
@@ -114,7 +124,12 @@ def hunt(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     log_level: Annotated[str, typer.Option("--log-level")] = "WARNING",
 ) -> None:
-    """Hunt offline: run rules over event files; alerts to stdout, nothing else written."""
+    """Hunt offline: run rules over event files; alerts to stdout, nothing else written.
+
+    Exit codes: 0 every input read and every rule ran (malformed records are skipped and
+    counted); 1 an input was missing, unreadable or matched no file, or a rule was not
+    loaded or failed; 2 bad options or no rule to run.
+    """
     setup_logging("auto", log_level)
     if input_format not in INPUT_FORMATS:
         raise typer.BadParameter(
@@ -129,7 +144,9 @@ def hunt(
     if not rules:
         err_console.print("[red]error[/red] no rule to run")
         raise typer.Exit(2)
-    result, bad = _run_hunt(rules, files, input_format, progress and err_console.is_terminal)
+    result, bad, unread = _run_hunt(
+        rules, files, input_format, progress and err_console.is_terminal
+    )
     template_dir = templates if templates is not None else Path("templates")
     builder = AlertBuilder(
         job_id="hunt",
@@ -145,10 +162,11 @@ def hunt(
     else:
         _print_table(alerts, notes)
     err_console.print(
-        f"{result.counts.events} events, {bad} malformed skipped, {len(rules)} rules, "
-        f"{len(alerts)} alerts, {sum(builder.note_errors.values())} note errors"
+        f"{result.counts.events} events, {bad} malformed skipped, {len(unread)} input(s) not "
+        f"read, {len(rules)} rules, {len(alerts)} alerts, "
+        f"{sum(builder.note_errors.values())} note errors"
     )
-    raise typer.Exit(1 if loaded.errors else 0)
+    raise typer.Exit(1 if loaded.errors or unread or result.failed else 0)
 
 
 def register(app: typer.Typer) -> None:

@@ -175,6 +175,8 @@ class RuleRunner:
         if source.problems:
             tally.errors.extend(source.problems)
             bound.error("source not read completely; checkpoint kept", problems=source.problems)
+            if period is None:  # the history starts at the first attempt, as below
+                self._checkpoint_or_start(rule, policy, now)
             return "no-data"
         plan_now: datetime | None = now
         if period is None:
@@ -341,10 +343,11 @@ class RuleRunner:
         return self._deadline is not None and time.monotonic() >= self._deadline
 
     def _retry(self, action: Callable[[], T], *, what: str) -> T:
-        """The one retry layer: backoff between attempts, never past the run's deadline."""
+        """The one retry layer: backoff between attempts, no retry past the run's deadline
+        (a first attempt always runs, so each run makes at least one step of progress)."""
         delay = self.settings.backoff_s
         for attempt in range(1, self.settings.max_attempts + 1):
-            if self._past_deadline():
+            if attempt > 1 and self._past_deadline():
                 raise DeadlineExceeded(
                     f"run deadline ({self.settings.deadline_s:g}s) reached before {what} "
                     f"(attempt {attempt})"

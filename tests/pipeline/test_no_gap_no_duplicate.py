@@ -4,12 +4,17 @@ For random event streams, running a rule as a sequence of scheduled runs at rand
 (random chunk sizes, processes lost between runs with only the checkpoint kept, sinks that
 fail now and then) yields exactly the alerts of one pass over everything: nothing missing,
 nothing twice. Real engine, real windowing, real runner; local files for the state.
+Processes also die holding their lease (a stale lease of a dead pid is left in the state
+file) and mid-append (a torn alert line is left at the end of the alerts file).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,7 @@ from hypothesis import strategies as st
 
 from eqlwatch.backends.local_sink import LocalFileSink
 from eqlwatch.backends.local_source import LocalEventSource
-from eqlwatch.backends.local_state import LocalStateStore
+from eqlwatch.backends.local_state import LocalStateStore, Process
 from eqlwatch.engine import SourceEvent, compile_query
 from eqlwatch.errors import BackendError
 from eqlwatch.model import Alert, WriteResult
@@ -76,16 +81,42 @@ def _policy(query: str, max_chunk: timedelta) -> WindowPolicy:
 
 
 class FlakySink:
-    """A durable sink (the local file) that fails before writing on chosen calls."""
+    """A durable sink (the local file) that fails on chosen calls: before writing, or
+    having appended only part of a line (the process died mid-write)."""
 
-    def __init__(self, inner: LocalFileSink, failures: set[int]) -> None:
-        self.inner, self.failures, self.calls = inner, failures, 0
+    def __init__(self, inner: LocalFileSink, failures: set[int], torn: set[int]) -> None:
+        self.inner, self.failures, self.torn, self.calls = inner, failures, torn, 0
 
     def write(self, alerts: Sequence[Alert]) -> WriteResult:
         self.calls += 1
+        if self.calls in self.torn and alerts:
+            line = orjson.dumps({"eqlwatch": {"alert_id": alerts[0].id}, "x": "y" * 40})
+            with self.inner.path.open("ab") as handle:
+                handle.write(line[: len(line) // 2])
+            raise BackendError("injected crash mid-append")
         if self.calls in self.failures:
             raise BackendError("injected sink failure")
         return self.inner.write(alerts)
+
+
+@cache
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _leave_stale_lease(state_path: Path) -> None:
+    """What a run killed while holding the rule's lease leaves behind (not yet expired)."""
+    dead = Process(Process.current().host, _dead_pid(), None)
+    lease = LocalStateStore(state_path, process=dead).acquire_lease(
+        "j/r1",
+        "killed",
+        datetime.now(UTC),
+        600,  # leases run on the wall clock
+    )
+    assert lease is not None
 
 
 @pytest.mark.slow
@@ -103,9 +134,11 @@ class FlakySink:
     chunk_minutes=st.integers(3, 90),
     restarts=st.sets(st.integers(0, 8)),
     failures=st.sets(st.integers(1, 12), max_size=3),
+    torn=st.sets(st.integers(1, 12), max_size=2),
+    stale=st.sets(st.integers(0, 8)),
 )
 def test_windowed_runs_equal_one_pass(
-    tmp_path_factory, events, kind, run_offsets, chunk_minutes, restarts, failures
+    tmp_path_factory, events, kind, run_offsets, chunk_minutes, restarts, failures, torn, stale
 ) -> None:
     query = QUERIES[kind]
     rule = make_rule(query)
@@ -118,7 +151,7 @@ def test_windowed_runs_equal_one_pass(
     }
 
     def runner() -> RuleRunner:
-        sink = FlakySink(LocalFileSink(folder / "alerts.ndjson"), failures)
+        sink = FlakySink(LocalFileSink(folder / "alerts.ndjson"), failures, torn)
         return RuleRunner(
             RunnerSettings(job_id="j", size=10_000, backoff_s=0),
             source,
@@ -134,7 +167,11 @@ def test_windowed_runs_equal_one_pass(
     for i, now in enumerate(times):
         if i in restarts:
             current = runner()  # process lost: only the files remain
-        current.run(rule, policy, now=now, run_id=str(i))
+        if i in stale:  # ... and it died holding the lease
+            _leave_stale_lease(folder / "state.json")
+            current = runner()
+        report = current.run(rule, policy, now=now, run_id=str(i))
+        assert report.status != "skipped", "a dead process's lease blocked the rule"
     # Then the job keeps running, long after the data, until it has caught up.
     final = T0 + SPAN + timedelta(hours=2)
     state = LocalStateStore(folder / "state.json")

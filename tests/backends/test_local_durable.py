@@ -135,6 +135,19 @@ def test_damaged_state_file_is_recovered_from_its_backup(tmp_path: Path) -> None
     assert any("recovered from its backup" in e["event"] for e in logs)
 
 
+def test_recovery_drops_the_backups_leases(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = LocalStateStore(path)
+    lease = store.acquire_lease("j/r1", "earlier-run", NOW, 600)
+    assert lease is not None
+    store.set_checkpoint("j/r1", NOW)  # the backup now holds that run's lease
+    store.release_lease(lease)  # a lease-only change: the backup keeps it
+    _damage(path)
+    # This process is alive: a lease kept from the backup would block the rule for 600 s.
+    assert LocalStateStore(path).acquire_lease("j/r1", "next-run", NOW, 600) is not None
+    assert LocalStateStore(path).get_checkpoint("j/r1") == NOW
+
+
 def test_missing_state_file_with_a_backup_is_not_a_silent_reset(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     LocalStateStore(path).set_checkpoint("j/r1", NOW)

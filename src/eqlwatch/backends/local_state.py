@@ -138,6 +138,11 @@ class LocalStateStore:
                 f"{first}backup damaged too ({backup_damage.message}); fix or remove both",
                 location=Location(file=str(self.backup_path)),
             ) from backup_damage
+        # The backup's leases may be older than the damaged file's (lease-only changes skip
+        # the backup) and could name a live process that has since released them: drop
+        # them. A holder still running renews its lease or, if another took it meanwhile,
+        # stops at its next renewal with its checkpoint kept.
+        state["leases"] = {}
         if exists:
             aside = self.path.with_name(self.path.name + ".damaged")
             os.replace(self.path, aside)

@@ -94,6 +94,7 @@ def test_broken_rule_is_reported_and_the_others_run(
     code, out = _run(project, "run", "--once", "--now", NOW.isoformat())
     assert code == 1
     assert "broken.toml" in out
+    assert "[rule.query]" in out  # the field `validate` names for the same error
     assert len(_alerts(project)) > 5
 
 

@@ -100,6 +100,13 @@ RUN_MAPPINGS: Mapping[str, Any] = {
                         "alerts_excepted": {"type": "long"},
                         "note_errors": {"type": "long"},
                         "errors": {"type": "text"},
+                        "notes": {"type": "text"},
+                        "source_newest": {"type": "date"},
+                        "source_lag_s": {"type": "double"},
+                        "files_matched": {"type": "long"},
+                        "files_read": {"type": "long"},
+                        "records": {"type": "long"},
+                        "records_skipped": {"type": "long"},
                     }
                 }
             }

@@ -111,10 +111,12 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
     def __init__(self, render_limits: RenderLimits, **options: Any) -> None:
         super().__init__(**options)
         self.render_limits = render_limits
+        self.ordinary = _ORDINARY  # classes whose public attributes need no sandbox check
+        self.plain_classes = _PLAIN_CLASSES  # classes called without the sandbox's checks
         self.concat = self._concat  # type: ignore[method-assign]  # macro and block buffers too
 
     def _concat(self, parts: Iterable[str]) -> str:
-        pieces = list(parts)
+        pieces = parts if type(parts) is list else list(parts)
         limits.too_big(sum(map(len, pieces)), self.render_limits.max_chars)
         return "".join(pieces)
 
@@ -189,7 +191,7 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
                 _check_text_method(__obj.__name__, __obj.__self__, args, kwargs, __self.max_chars)
             plain = True
         else:
-            plain = kind is type and __obj in _PLAIN_CLASSES
+            plain = kind is type and __obj in __self.plain_classes
         if not plain:
             result = super().call(__context, __obj, *args, **kwargs)
             if isinstance(result, str | bytes | list | tuple):
@@ -216,7 +218,7 @@ class NoteEnvironment(ImmutableSandboxedEnvironment):
                     return value
             elif attribute in _DICT_READERS:  # the sandbox allows these: they change nothing
                 return getattr(obj, attribute)
-        elif type(obj) in _ORDINARY and not attribute.startswith("_"):
+        elif type(obj) in self.ordinary and not attribute.startswith("_"):
             # No such attribute, or a method bound elsewhere (a `str.format` needs the
             # sandbox's wrapper): the sandbox decides. Else its checks would all pass.
             value = getattr(obj, attribute, MISSING)
@@ -284,7 +286,7 @@ class _BoundedNamespace(Namespace):
 
     def __setitem__(self, name: str, value: Any) -> None:
         if isinstance(value, str | bytes | list | tuple):
-            limits.too_big(len(value), _BoundedNamespace.limit)
+            limits.too_big(len(value), type(self).limit)
         super().__setitem__(name, value)
 
     limit = limits.DEFAULT_MAX_CHARS
@@ -295,6 +297,13 @@ def _bounded_filters(limit: int) -> dict[str, Callable[..., Any]]:
     budget = 16 * limit  # items or chars one materialised list may hold
 
     def take(value: Any) -> list[Any]:
+        """`list(value)`, refusing to build more than `budget` chars/items on the way."""
+        kind = type(value)
+        if kind is list or kind is tuple:
+            return list(value)  # references to values that exist already: nothing grows
+        if isinstance(value, str):
+            limits.too_big(len(value), budget)  # one string per character
+            return list(value)
         out: list[Any] = []
         spent = 0
         for item in value:
@@ -412,6 +421,8 @@ def make_environment(
         limit = bounds.max_chars
 
     env.globals["namespace"] = Bounded
+    env.ordinary = env.ordinary | {Bounded}  # as plain as jinja's Namespace (no call flags)
+    env.plain_classes = env.plain_classes | {Bounded}
     env.filters["field"] = field  # `ev | field("a.b")`
     env.filters["join_nonempty"] = _join_nonempty
     env.filters.update(_SYNC_FILTERS)

@@ -289,3 +289,20 @@ def test_hunt_with_a_missing_input_exits_1_and_does_not_call_it_malformed(
     assert "nope.ndjson: no such file or directory" in text
     assert "*.evtx: no file matches" in text
     assert any(line.startswith("{") for line in out.splitlines())  # the rest was hunted
+
+
+def test_a_job_whose_backends_cannot_open_does_not_stop_the_others(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    for name in ("ELASTICSEARCH_URL", "ELASTICSEARCH_CLOUD_ID"):
+        monkeypatch.delenv(name, raising=False)
+    (project / "jobs" / "cluster.toml").write_text(
+        '[job]\nid = "cluster"\nschedule = { interval = "5m" }\n'
+        'source = { backend = "elasticsearch" }\n'
+    )
+    code, out = _run(project, "run", "--once", "--now", NOW.isoformat())
+    assert code == 1, out
+    assert "job cluster" in out
+    assert "ELASTICSEARCH_URL" in out
+    assert _alerts(project)  # the default job ran

@@ -77,7 +77,14 @@ def run(
         raise typer.BadParameter("--now needs --once", param_hint="--now")
     start = parse_time(now, "--now") if now is not None else utc_now()
     selected, jobs_not_loaded = select_jobs(jobs, job_id)
-    runtimes = [build_runtime(job, now=start, ip_ranges=ip_ranges) for job in selected]
+    runtimes = []
+    for job in selected:  # a job whose backends cannot be opened does not stop the others
+        try:
+            runtimes.append(build_runtime(job, now=start, ip_ranges=ip_ranges))
+        except typer.Exit:
+            jobs_not_loaded += 1
+    if not runtimes:
+        raise typer.Exit(EXIT_FAILED)
     metrics = None
     if metrics_port is not None:
         from eqlwatch.metrics import Metrics
@@ -142,7 +149,11 @@ def backfill(
     summaries = []
     selected, jobs_not_loaded = select_jobs(jobs, job_id)
     for job in selected:
-        runtime = build_runtime(job, now=utc_now(), ip_ranges=ip_ranges)
+        try:
+            runtime = build_runtime(job, now=utc_now(), ip_ranges=ip_ranges)
+        except typer.Exit:  # printed; the other jobs still replay
+            jobs_not_loaded += 1
+            continue
         summary = runtime.run_once(utc_now(), period=period)
         print_summary(summary, job)
         summaries.append(summary)

@@ -75,10 +75,12 @@ def _source(job: Job, client: Elasticsearch | None, now: datetime) -> EventSourc
         return LocalEventSource(
             paths, input_format=job.source.input_format, timestamp_field=job.timestamp_field
         )
-    from eqlwatch.backends.elasticsearch import ElasticsearchEventSource
+    from eqlwatch.backends.elasticsearch import ElasticsearchEventSource, EqlOptions
 
     assert client is not None
-    return ElasticsearchEventSource(client)
+    # An async search is never awaited past the rule run's deadline.
+    wait = min(EqlOptions().max_wait_s, job.run_deadline.total_seconds())
+    return ElasticsearchEventSource(client, EqlOptions(max_wait_s=wait))
 
 
 def _sink(job: Job, client: Elasticsearch | None) -> AlertSink:

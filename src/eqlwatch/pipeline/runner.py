@@ -189,8 +189,8 @@ class RuleRunner:
                 return "waiting"
             if verdict.waiting and source.newest is not None:
                 tally.notes.append(
-                    f"waiting for data after {source.newest:%Y-%m-%d %H:%M:%S} "
-                    f"(up to max_wait {self.settings.max_wait})"
+                    f"waiting for data after {source.newest:%H:%M:%S} "
+                    f"(max_wait {self.settings.max_wait})"
                 )
         slices = self._slices(rule, policy, plan_now or now, period)
         for done in self._process(rule, policy, slices, tally, bound, now):

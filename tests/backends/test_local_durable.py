@@ -276,6 +276,25 @@ def test_malformed_lease_record_is_replaced_not_a_crash(tmp_path: Path) -> None:
     assert LocalStateStore(path).acquire_lease("j/r1", "me", NOW, 600) is not None
 
 
+@pytest.mark.parametrize(("ending", "left"), [("sys.exit(5)", False), ("os._exit(5)", True)])
+def test_a_process_exiting_past_its_finally_releases_its_lease(
+    tmp_path: Path, ending: str, left: bool
+) -> None:
+    path = tmp_path / "state.json"
+    script = (
+        "import os, sys\n"
+        "from datetime import UTC, datetime\n"
+        "from pathlib import Path\n"
+        "from eqlwatch.backends.local_state import LocalStateStore\n"
+        f"store = LocalStateStore(Path({str(path)!r}))\n"
+        "assert store.acquire_lease('j/r1', 'me', datetime.now(UTC), 600)\n"
+        f"{ending}\n"
+    )
+    assert subprocess.run([sys.executable, "-c", script], check=False).returncode == 5
+    # os._exit skips interpreter exit, as SIGKILL does: only the pid check frees that one.
+    assert bool(orjson.loads(path.read_bytes())["leases"]) is left
+
+
 def test_release_removes_only_our_lease(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     store = LocalStateStore(path)

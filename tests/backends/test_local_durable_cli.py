@@ -194,3 +194,31 @@ def test_concurrent_first_runs_both_see_all_demo_data(
             ids = sorted(_alert_ids(project, f"out-{name}"))
             assert ids == expected, f"trial {trial}, job {name}: {len(ids)} of {len(expected)}"
         assert not list((project / "data").glob(".*.tmp"))  # no staging folder left behind
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("run", "--once", "--now", NOW.isoformat()),
+        ("backfill", "--from", (NOW - timedelta(hours=1)).isoformat(), "--to", NOW.isoformat()),
+    ],
+)
+def test_sigterm_releases_the_lease(project: Path, command: tuple[str, ...]) -> None:
+    proc = _eqlwatch(project, *command)
+    state_file = project / "state" / "state.json"
+    deadline = time.monotonic() + 60
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+            try:
+                if orjson.loads(state_file.read_bytes()).get("leases"):
+                    proc.send_signal(signal.SIGTERM)
+                    break
+            except (FileNotFoundError, orjson.JSONDecodeError):
+                continue
+        code = proc.wait(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert code == 143, f"exit {code}: ended before SIGTERM, or died of it\n{_logs(project)}"
+    assert _state(project)["leases"] == {}

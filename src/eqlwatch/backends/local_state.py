@@ -17,6 +17,7 @@ does not block the rule until the lease expires.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import socket
@@ -215,6 +216,7 @@ class LocalStateStore:
                     )
                 held = None
             lease = Lease(key=key, owner=owner, expires=now + timedelta(seconds=ttl_s))
+            _HELD[(os.getpid(), self.path, key)] = lease  # before the write: exit releases too
             started = held.get("started") if held is not None else None
             state["leases"][key] = {
                 "owner": owner,
@@ -240,10 +242,26 @@ class LocalStateStore:
         return not process_alive(pid, start if isinstance(start, int) else None)
 
     def release_lease(self, lease: Lease) -> None:
+        _HELD.pop((os.getpid(), self.path, lease.key), None)
         with self._locked() as state:
             held = state["leases"].get(lease.key)
             if isinstance(held, dict) and held.get("owner") == lease.owner:
                 del state["leases"][lease.key]
+
+
+# Leases this process holds, released by `release_held_leases` at interpreter exit: an
+# exit that unwinds past the runner's `finally` (SIGTERM raising SystemExit between taking
+# a lease and entering the `try`) still frees them. SIGKILL cannot; the pid check can.
+_HELD: dict[tuple[int, Path, str], Lease] = {}
+
+
+@atexit.register
+def release_held_leases() -> None:
+    """Release what this process still holds (a forked child skips its parent's)."""
+    for (pid, path, _key), lease in list(_HELD.items()):
+        if pid == os.getpid():
+            with contextlib.suppress(Exception):  # exiting: a state problem must not mask it
+                LocalStateStore(path).release_lease(lease)
 
 
 def _parse(raw: bytes, path: Path) -> dict[str, Any]:

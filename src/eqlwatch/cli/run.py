@@ -17,6 +17,7 @@ from eqlwatch.cli.common import (
     setup_logging,
     utc_now,
 )
+from eqlwatch.cli.signals import exit_on_sigterm
 from eqlwatch.heartbeat import age, beat
 from eqlwatch.model import TimeWindow
 from eqlwatch.pipeline.job import JobRuntime, JobSummary
@@ -92,6 +93,7 @@ def run(
         metrics = Metrics()
         metrics.serve(metrics_port)
     if once:
+        exit_on_sigterm()
         summaries = []
         for runtime in runtimes:
             summary = runtime.run_once(start)
@@ -140,6 +142,7 @@ def backfill(
     could not be read, 2 bad options (e.g. --from not before --to), 3 lease held elsewhere.
     """
     setup_logging(log_format, log_level)
+    exit_on_sigterm()
     first, last = parse_time(start, "--from"), parse_time(end, "--to")
     if last <= first:
         raise typer.BadParameter(

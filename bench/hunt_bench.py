@@ -34,13 +34,12 @@ from eqlwatch.enrich import load_ip_table
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.hunt import alert_line, build_alerts, hunt_files
 from eqlwatch.rules import load_rules
-from eqlwatch.rules.compiled import compiled_query
+from eqlwatch.rules.compiled import clear_caches
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK_HOURS = 6.0
 CHUNK_DENSITY = 4_000  # sessions per host per chunk: ~52,000 events
 DETECTED_AT = datetime(2026, 1, 1, tzinfo=UTC)
-compile_rule_cache_clear = compiled_query.cache_clear
 
 
 def write_demo(path: Path, events: int) -> int:
@@ -71,7 +70,7 @@ def run_orjson(path: Path) -> int:
 
 
 def run_hunt(path: Path, rules_dir: Path, templates: Path, *, screen: bool) -> int:
-    compile_rule_cache_clear()  # every run loads and compiles the pack, as the CLI does
+    clear_caches()  # every run loads and compiles the pack, as the CLI does
     rules = [r for r in load_rules([rules_dir]).rules if r.eqlwatch.enabled]
     result = hunt_files(rules, [path], screen=screen)
     started = time.process_time()

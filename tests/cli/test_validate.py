@@ -210,3 +210,18 @@ def test_job_rule_paths_may_name_a_folder(project: Path, monkeypatch: pytest.Mon
     ]
     code, _, err = run(project, monkeypatch=monkeypatch)
     assert (code, err) == (0, "")
+
+
+def test_syntax_error_points_where_the_bracket_is_missing(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query = 'process where process.name : "regsvr32.exe" and\n  (process.args : "/s"\n'
+    text = minimal_rule("syn").replace('process where process.name : "regsvr32.exe"\n', query)
+    (project / "queries" / "syn.toml").write_text(text)
+    code, _, err = run(project, "queries", monkeypatch=monkeypatch)
+    assert code == 1
+    line = text.splitlines().index('  (process.args : "/s"') + 1
+    column = len('  (process.args : "/s"') + 1
+    assert (
+        f"queries/syn.toml:{line}:{column} [rule.query]: expected ')', but the query ended" in err
+    )

@@ -20,7 +20,7 @@ from eqlwatch.errors import QueryError
         ('process where arrayCount(x, a, a == "b") > 1', "arrayCount", 1, 15),
         ("process where foo(x)", "foo", 1, 15),
         ("process where x == y", "Comparisons against fields", 1, 15),
-        ("process where x ==", "Invalid syntax", 1, 17),
+        ("process where x ==", "expected a value or field, but the query ended", 1, 19),
         ("sequence [a where true]", "at least two", 1, 1),
         ('registry where list[1] : "EN"', "Array indexing", 1, 16),
         ('process where name in (parent, "x")', "Comparisons against fields", 1, 15),

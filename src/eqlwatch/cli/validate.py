@@ -11,6 +11,7 @@ as skipped in the summary, not errors. Each problem is printed as
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +38,15 @@ class Inputs:
     errors: list[EqlwatchError] = field(default_factory=list)
 
 
+_JOB_KEY = re.compile(r"^\s*(\[\s*job\s*[\].]|job\s*=)", re.M)
+
+
 def _is_job(path: Path) -> bool:
+    """Whether the file has a top-level `job` table (cheap text test first: rule folders
+    hold thousands of files, and parsing each twice cost a tenth of `validate`)."""
     try:
-        return "job" in tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return _JOB_KEY.search(text) is not None and "job" in tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return path.parent.name == "jobs"  # the loader reports the real problem
 

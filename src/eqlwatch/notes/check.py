@@ -8,6 +8,7 @@ alerts will have renders, and one with a typo or an unguarded exotic field fails
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +104,14 @@ def synthetic_rule(template: str | None = None) -> Rule:
     return Rule.model_validate({"rule": body, "eqlwatch": {"template": template}})
 
 
+@cache
+def _enricher() -> Enricher:
+    """Read the IANA table once per process, not once per rule (1,081 rules: ~1/3 of validate)."""
+    return Enricher(load_ip_table())
+
+
 def synthetic_enrichment(hit: Hit) -> Enrichment:
-    return Enricher(load_ip_table()).enrich([e.source for e in hit.events if not e.missing])
+    return _enricher().enrich([e.source for e in hit.events if not e.missing])
 
 
 def check_template(

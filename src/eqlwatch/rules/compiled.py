@@ -43,3 +43,11 @@ def compile_rule(
     """The rule's query with its own event fields (else the given defaults), compiled once."""
     fields = rule.event_fields(timestamp_field, tiebreaker_field, event_category_field)
     return compiled_query(rule.query, *fields)
+
+
+def clear_caches() -> None:
+    """Forget every compiled query and parse: benches measure a first load."""
+    from eqlwatch.engine.parse import clear_cache
+
+    compiled_query.cache_clear()
+    clear_cache()

@@ -184,9 +184,12 @@ def test_interval_is_exactly_the_range(lo: int, hi: int, digits: int) -> None:
             assert bool(rx.fullmatch(padded)) is (lo <= n <= hi), n
 
 
-def _common_regex() -> st.SearchStrategy[str]:
+ATOMS = ["a", "b", "B", ".", "[ab]", "[^a]", "[a-b]", "\\.", "\\d"]
+
+
+def _common_regex(atoms: list[str] = ATOMS) -> st.SearchStrategy[str]:
     """Regexes in the syntax Lucene and Python's `re` share, with the same meaning."""
-    atom = st.sampled_from(["a", "b", ".", "[ab]", "[^a]", "[a-b]", "\\.", "\\d"])
+    atom = st.sampled_from(atoms)
 
     def grow(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         quantified = st.tuples(inner, st.sampled_from(["*", "+", "?", "{2}", "{1,2}", "{0,}"]))
@@ -206,6 +209,14 @@ def test_shared_syntax_agrees_with_re(pattern: str, value: str) -> None:
     # On ASCII text, where `\d` means the same in both.
     expected = re.fullmatch(pattern, value, re.DOTALL) is not None
     assert compile_lucene([pattern], False)(value) is expected
+
+
+@settings(max_examples=300)
+@given(_common_regex([a for a in ATOMS if "-" not in a]), st.text("abAB.1\n", max_size=6))
+def test_insensitive_shared_syntax_agrees_with_re_ignorecase(pattern: str, value: str) -> None:
+    """Without ranges (which Lucene does not widen), regex~ is `re`'s IGNORECASE on ASCII."""
+    expected = re.fullmatch(pattern, value, re.DOTALL | re.IGNORECASE) is not None
+    assert compile_lucene([pattern], True)(value) is expected
 
 
 @pytest.mark.parametrize(

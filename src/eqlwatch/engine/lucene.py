@@ -339,7 +339,6 @@ def translate(pattern: str, insensitive: bool = False) -> str:
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
 _OPTIONS.never_capture = True
-_OPTIONS.max_mem = 64 << 20
 
 
 def compile_lucene(patterns: Sequence[str], insensitive: bool) -> Matcher:

@@ -148,6 +148,18 @@ def cap_strings(value: Any, limit: int) -> Any:
     return value
 
 
+def _fits(value: Any, limit: int) -> bool:
+    """True when no string in `value` can be over `limit` bytes: its JSON is not longer.
+
+    One orjson call instead of a walk in Python; a string's UTF-8 bytes never exceed its
+    JSON form. Values orjson cannot write (`default` fails) are walked.
+    """
+    try:
+        return len(orjson.dumps(value, default=str)) <= limit
+    except orjson.JSONEncodeError:
+        return False
+
+
 def _related(digest: Digest, enrichment: Enrichment) -> dict[str, Any]:
     ips = [info.ip for info in enrichment.ips]
     pairs = (("ip", ips), ("user", digest.users), ("hosts", digest.hosts), ("hash", digest.hashes))
@@ -231,17 +243,26 @@ def build_alert(
     digest = facts.digest()
     objects = digest.objects
     created = _iso(detected_at)
+    copied = {name: objects[name] for name in COPIED_OBJECTS if name in objects}
+    related = _related(digest, enrichment)
+    join_keys = list(hit.join_keys)
+    slots = refs[0]
+    if not _fits((copied, related, join_keys, slots), max_string_bytes):
+        copied = cap_strings(copied, max_string_bytes)
+        related = cap_strings(related, max_string_bytes)
+        join_keys = cap_strings(join_keys, max_string_bytes)
+        slots = cap_strings(slots, max_string_bytes)
     own: dict[str, Any] = {
         "alert_id": ident,
         "job_id": job_id,
         "rule_id": rule.rule_id,
         "severity": rule.rule.severity,
         "kind": hit.kind,
-        "join_keys": cap_strings(list(hit.join_keys), max_string_bytes),
+        "join_keys": join_keys,
         "note": note,
         "template": rule.eqlwatch.template,
         "enrichment": enrichment.document(),
-        "events": cap_strings(refs[0], max_string_bytes),
+        "events": slots,
     }
     if note_error is not None:
         own["note_error"] = note_error
@@ -251,12 +272,8 @@ def build_alert(
         "ecs": {"version": ECS_VERSION},
         "event": _event_fields(rule, hit, ident, created, refs),
         **rule.ecs_fields,
-        **{
-            name: cap_strings(objects[name], max_string_bytes)
-            for name in COPIED_OBJECTS
-            if name in objects
-        },
-        "related": cap_strings(_related(digest, enrichment), max_string_bytes),
+        **copied,
+        "related": related,
         "eqlwatch": own,
     }
     return Alert(id=ident, rule_id=rule.rule_id, document=doc)

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -74,7 +75,7 @@ class _Watchdog:
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())  # not re-entered: a plain lock
         self._armed: dict[int, float] = {}
         self._fired: set[int] = set()
         self._thread: threading.Thread | None = None
@@ -137,6 +138,9 @@ def guarded(limits: RenderLimits, what: str, work: Callable[[], T]) -> T:
         raise TemplateTimeoutError(message) from None
 
 
+_BATCH = 256  # output pieces read between two size checks
+
+
 def collect(pieces: Iterable[str], limits: RenderLimits, what: str) -> str:
     """The rendered text, stopping as soon as it passes the output limit.
 
@@ -145,12 +149,13 @@ def collect(pieces: Iterable[str], limits: RenderLimits, what: str) -> str:
     """
     out: list[str] = []
     size = 0
-    for piece in pieces:
-        size += len(piece)
+    iterator = iter(pieces)
+    while batch := list(islice(iterator, _BATCH)):  # counted in C, a batch at a time
+        size += sum(map(len, batch))
         if size > limits.max_chars:
             limit = limits.max_chars
             raise TemplateLimitError(f"{what}: note longer than the {limit:,} chars limit")
-        out.append(piece)
+        out += batch
     return "".join(out)
 
 

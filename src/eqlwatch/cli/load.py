@@ -82,12 +82,19 @@ def run_load(
 def register(app: typer.Typer) -> None:
     @app.command("load")
     def load(
-        paths: list[Path] = typer.Argument(..., help="Event files or folders."),  # noqa: B008
+        paths: list[Path] = typer.Argument(..., metavar="PATH...", help="Event files or folders."),  # noqa: B008
         data_stream: str | None = typer.Option(
-            None, "--data-stream", help="Target data stream (default: each event's own)."
+            None,
+            "--data-stream",
+            metavar="NAME",
+            help="Target data stream (default: each event's own).",
         ),
         input_format: str = typer.Option(
-            "auto", "--input-format", "--format", help=f"One of: {', '.join(INPUT_FORMATS)}."
+            "auto",
+            "--input-format",
+            "--format",
+            metavar="FORMAT",
+            help=f"One of: {', '.join(INPUT_FORMATS)}.",
         ),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:

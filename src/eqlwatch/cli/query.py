@@ -131,27 +131,48 @@ def run_query(
 def register(app: typer.Typer) -> None:
     @app.command("query")
     def query_command(
-        query: Annotated[str, typer.Argument(help="EQL query, in Elasticsearch syntax.")],
+        query: Annotated[
+            str, typer.Argument(help="EQL query, in Elasticsearch syntax.", metavar="QUERY")
+        ],
         events: Annotated[
             list[Path],
             typer.Option(
                 "--events",
+                metavar="PATH",
                 help="Event file, folder or glob (repeatable): ECS NDJSON/JSON, EVTX, "
                 "raw Windows JSON/XML, .gz ok.",
             ),
         ],
         input_format: Annotated[
-            str, typer.Option("--input-format", help=f"One of: {', '.join(INPUT_FORMATS)}.")
+            str,
+            typer.Option(
+                "--input-format", metavar="FORMAT", help=f"One of: {', '.join(INPUT_FORMATS)}."
+            ),
         ] = "auto",
-        mapping: Annotated[list[Path] | None, typer.Option("--mapping", help="ES mapping.")] = None,
-        size: Annotated[int, typer.Option("--size", help="Maximum number of hits.")] = 10,
-        timestamp_field: Annotated[str, typer.Option("--timestamp-field")] = "@timestamp",
-        tiebreaker_field: Annotated[str | None, typer.Option("--tiebreaker-field")] = None,
+        mapping: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--mapping",
+                metavar="FILE",
+                help="Elasticsearch mapping (JSON): once for all files, or once per --events.",
+            ),
+        ] = None,
+        size: Annotated[
+            int, typer.Option("--size", metavar="N", help="Maximum number of hits.")
+        ] = 10,
+        timestamp_field: Annotated[
+            str, typer.Option("--timestamp-field", metavar="FIELD")
+        ] = "@timestamp",
+        tiebreaker_field: Annotated[
+            str | None, typer.Option("--tiebreaker-field", metavar="FIELD")
+        ] = None,
         event_category_field: Annotated[
-            str, typer.Option("--event-category-field")
+            str, typer.Option("--event-category-field", metavar="FIELD")
         ] = "event.category",
-        max_samples_per_key: Annotated[int, typer.Option("--max-samples-per-key")] = 1,
-        output: Annotated[str, typer.Option("--format", help="json or table.")] = "json",
+        max_samples_per_key: Annotated[int, typer.Option("--max-samples-per-key", metavar="N")] = 1,
+        output: Annotated[
+            str, typer.Option("--format", metavar="json|table", help="Output.")
+        ] = "json",
     ) -> None:
         """Run an EQL query over event files with the embedded engine."""
         if output not in ("json", "table"):

@@ -54,8 +54,12 @@ def register(app: typer.Typer) -> None:
     @app.command("setup")
     def setup(
         kibana: bool = typer.Option(True, "--kibana/--no-kibana", help="Import saved objects."),
-        alerts_retention: str = typer.Option("365d", help="Delete alert indices after this."),
-        runs_retention: str = typer.Option("30d", help="Delete run-report indices after this."),
+        alerts_retention: str = typer.Option(
+            "365d", metavar="AGE", help="Delete alert indices after this."
+        ),
+        runs_retention: str = typer.Option(
+            "30d", metavar="AGE", help="Delete run-report indices after this."
+        ),
     ) -> None:
         """Create templates, lifecycle, data streams, state index and Kibana objects."""
         try:

@@ -90,6 +90,19 @@ def test_a_sink_sees_what_another_writer_appended_since(tmp_path: Path) -> None:
     assert _ids(path) == ["x", "y", "z"]
 
 
+def test_a_sink_rereads_a_file_rotated_under_it(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.ndjson"
+    sink = LocalFileSink(path)
+    sink.write(_alerts(3))
+    path.rename(tmp_path / "alerts.ndjson.1")  # rotated away
+    other = LocalFileSink(path)
+    other.write([Alert("r0", "r", {"pad": "x" * 500}), Alert("r1", "r", {"pad": "x" * 500})])
+    # The new file is larger than what `sink` read before: only its inode tells them apart.
+    result = sink.write([Alert("r0", "r", {}), Alert("a0", "r", {})])
+    assert (result.created, result.existing) == (1, 1)
+    assert _ids(path) == ["r0", "r1", "a0"]
+
+
 def _hammer(path: str, worker: int) -> None:
     sink = LocalFileSink(Path(path))
     for i in range(60):

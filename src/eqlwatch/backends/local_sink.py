@@ -83,12 +83,15 @@ class LocalFileSink:
         self._ids: set[str] = set()
         self._offset = 0  # bytes of the file already read into _ids
         self._lines = 0  # complete lines in those bytes
+        self._file: tuple[int, int] | None = None  # (device, inode) those bytes came from
 
     def _catch_up(self, handle: BinaryIO) -> None:
         """Under the lock: read what was appended since our last read; repair a torn tail."""
-        size = os.fstat(handle.fileno()).st_size
-        if size < self._offset:  # replaced or truncated by someone else: read it all again
+        stat = os.fstat(handle.fileno())
+        if (stat.st_dev, stat.st_ino) != self._file or stat.st_size < self._offset:
+            # First read, or the file was rotated, replaced or truncated: read it all.
             self._ids, self._offset, self._lines = set(), 0, 0
+            self._file = (stat.st_dev, stat.st_ino)
         found = scan(handle, start=self._offset, first_line=self._lines + 1)
         self._ids |= found.ids
         self._offset, self._lines = found.end, self._lines + found.lines

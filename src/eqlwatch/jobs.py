@@ -23,6 +23,7 @@ from eqlwatch.actions.config import ActionConfig
 from eqlwatch.errors import ConfigError, EqlwatchError, Location
 from eqlwatch.rules.loader import field_path, folder_files, key_line
 from eqlwatch.rules.model import Duration, Rule
+from eqlwatch.sigma import SIGMA_SUFFIXES
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?]+$")
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -231,7 +232,7 @@ def load_jobs(paths: Iterable[Path | str]) -> tuple[list[Job], list[EqlwatchErro
 
 def rule_paths(job: Job) -> list[Path]:
     """The rule files the job's `rules.paths` globs match (sorted, each once); a matched
-    folder stands for every `*.toml` beneath it."""
+    folder stands for every `*.toml` (and Sigma `*.yml`) beneath it."""
     found: dict[Path, None] = {}
     for pattern in job.rules.paths:
         if Path(pattern).is_absolute():
@@ -240,7 +241,7 @@ def rule_paths(job: Job) -> list[Path]:
             matches = sorted(job.root.glob(pattern))
         for match in matches:
             if match.is_dir():
-                found.update(dict.fromkeys(folder_files(match, (".toml",))))
+                found.update(dict.fromkeys(folder_files(match, (".toml", *SIGMA_SUFFIXES))))
             elif match.is_file():
                 found[match] = None
     return list(found)

@@ -79,4 +79,4 @@ def test_a_folder_with_no_rule_is_an_error(
     code, out, err = hunt(repo_root, tmp_path / "empty", monkeypatch)
     assert code == 2
     assert out == ""
-    assert "no rule file (*.toml) in this folder or below" in err.replace("\n", "")
+    assert "no rule file (*.toml, Sigma *.yml) in this folder or below" in err.replace("\n", "")

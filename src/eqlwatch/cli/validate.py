@@ -24,6 +24,7 @@ from eqlwatch.notes import check_templates
 from eqlwatch.rules import load_rules
 from eqlwatch.rules.loader import folder_files
 from eqlwatch.rules.model import Rule
+from eqlwatch.sigma import SIGMA_SUFFIXES, is_sigma_file
 
 DEFAULT_PATHS = ("queries", "jobs", "templates")
 
@@ -56,7 +57,7 @@ def classify(paths: list[Path]) -> Inputs:
     found = Inputs()
     for path in paths:
         if path.is_dir():
-            files = folder_files(path, (".toml", ".j2"))
+            files = folder_files(path, (".toml", ".j2", *SIGMA_SUFFIXES))
             if not files:
                 message = "no rule, job or template file in this folder or below"
                 found.errors.append(ConfigError(message, location=Location(str(path))))
@@ -70,6 +71,8 @@ def classify(paths: list[Path]) -> Inputs:
         for file in files:
             if file.suffix == ".j2":
                 found.templates.append(file)
+            elif is_sigma_file(file):
+                found.rules.append(file)
             elif _is_job(file):
                 found.jobs.append(file)
             else:

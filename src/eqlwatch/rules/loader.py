@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from eqlwatch.errors import ConfigError, EqlwatchError, Location, QueryError
 from eqlwatch.rules.compiled import compile_rule
 from eqlwatch.rules.model import Rule
+from eqlwatch.sigma import SIGMA_SUFFIXES, SigmaConversionError, is_sigma_file, sigma_rule_data
 
 # Kibana's other rule types: a detection-rules folder mixes them with EQL rules.
 OTHER_TYPES = frozenset(
@@ -129,6 +130,8 @@ def _parse_rule(
     text: str, *, file: str, skip_other_types: bool
 ) -> tuple[Rule | None, list[EqlwatchError], str | None]:
     """(rule, errors, skipped type): any exception is this file's error, never the caller's."""
+    if is_sigma_file(file):
+        return _parse_sigma(text, file=file)
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -155,6 +158,22 @@ def _parse_rule(
         message = f"cannot validate: {type(exc).__name__}: {exc}"
         return None, [ConfigError(message, location=Location(file))], None
     return rule, [], None
+
+
+def _parse_sigma(text: str, *, file: str) -> tuple[Rule | None, list[EqlwatchError], None]:
+    """A Sigma YAML file, converted to the rule data a TOML file would hold (eqlwatch.sigma)."""
+    try:
+        data = sigma_rule_data(text)
+    except SigmaConversionError as exc:
+        where = Location(file, field=exc.field)
+        return None, [ConfigError(f"Sigma rule not loaded: {exc.message}", location=where)], None
+    except Exception as exc:  # pySigma's own slip is still this file's error
+        message = f"Sigma rule not loaded: {type(exc).__name__}: {exc}"
+        return None, [ConfigError(message, location=Location(file))], None
+    try:
+        return Rule.model_validate({**data, "path": file}), [], None
+    except ValidationError as exc:
+        return None, _pydantic_errors(exc, file, ""), None
 
 
 def query_origin(text: str) -> tuple[int, int] | None:
@@ -240,7 +259,7 @@ def folder_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
 
 
 def rule_files(paths: Iterable[Path | str]) -> tuple[list[Path], list[EqlwatchError]]:
-    """Expand files and folders (every `*.toml` beneath, sorted) into rule files.
+    """Expand files and folders (every `*.toml` and Sigma `*.yml` beneath, sorted) into rule files.
 
     A folder without a single `.toml` file is an error: a mistyped path must not look like
     a clean run.
@@ -250,9 +269,9 @@ def rule_files(paths: Iterable[Path | str]) -> tuple[list[Path], list[EqlwatchEr
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = folder_files(path, (".toml",))
+            found = folder_files(path, (".toml", *SIGMA_SUFFIXES))
             if not found:
-                message = "no rule file (*.toml) in this folder or below"
+                message = "no rule file (*.toml, Sigma *.yml) in this folder or below"
                 errors.append(ConfigError(message, location=Location(str(path))))
             files.extend(found)
         elif path.is_file():

@@ -150,3 +150,90 @@ def test_ids_come_from_content_not_place(
         assert ids[orjson.dumps(record, option=orjson.OPT_SORT_KEYS)] == record_id(record)
         # distinct records, distinct ids
         assert len(set(ids.values())) == len(ids)
+
+
+def _demo_file(project: Path) -> Path:
+    return project / "data" / "demo" / PROCESS
+
+
+def test_a_huge_number_as_timestamp_costs_its_event_not_the_rules(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`"@timestamp": 1e300` raised OverflowError in every rule (rc=1, no file named)."""
+    monkeypatch.chdir(project)
+    _job(project, ["data/demo/*.ndjson"])
+    path = _demo_file(project)
+    lines = path.read_bytes().splitlines()
+    odd = [b'{"@timestamp": 1e300, "event": {"category": ["process"]}}', b'{"@timestamp": "x"}']
+    path.write_bytes(b"\n".join([lines[0], *odd, *lines[1:]]) + b"\n")
+    code, out = _run("run", "--once", "--now", NOW.isoformat())
+    assert code == 0, out
+    assert "OverflowError" not in out
+    assert len(_alerts(project)) >= 10
+    flat = out.replace("\n", "")
+    assert "events without a usable timestamp skipped" in flat
+    assert f"{path}:2: timestamp out of range" in flat
+    assert f"{path}:3: not a timestamp" in flat
+
+
+def test_a_torn_first_line_costs_that_line_only(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A torn first line made format detection skip the whole file."""
+    monkeypatch.chdir(project)
+    _job(project, ["data/demo/*.ndjson"])
+    code, out = _run("run", "--once", "--now", NOW.isoformat())
+    assert code == 0, out
+    clean = {a["eqlwatch"]["alert_id"] for a in _alerts(project)}
+    shutil.rmtree(project / "out")
+    shutil.rmtree(project / "state")
+    for path in (project / "data" / "demo").glob("*.ndjson"):
+        first = path.read_bytes().splitlines(keepends=True)[0]
+        path.write_bytes(first[: len(first) // 2] + b"\n" + path.read_bytes())
+    code, out = _run("run", "--once", "--now", NOW.isoformat())
+    assert code == 0, out
+    assert {a["eqlwatch"]["alert_id"] for a in _alerts(project)} == clean
+    flat = out.replace("\n", "")
+    assert f"{_demo_file(project)}:1" in flat
+    assert f"{_demo_file(project)}:2" not in flat
+
+
+def test_a_glob_matching_nothing_holds_the_checkpoint(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A glob matching nothing read 0 events and the checkpoints advanced."""
+    monkeypatch.chdir(project)
+    _job(project, ["data/demo/*.ndjson", "data/late/*.ndjson"])
+    code, out = _run("run", "--once", "--now", NOW.isoformat())
+    assert code != 0, out
+    assert "data/late/*.ndjson: no file matches" in out.replace("\n", "")
+    state = project / "state" / "state.json"
+    assert not state.exists() or not orjson.loads(state.read_bytes()).get("checkpoints")
+
+
+def test_status_names_each_file_it_could_not_read(tmp_path: Path) -> None:
+    from eqlwatch.backends.local_source import LocalEventSource
+
+    good = tmp_path / "logs-a.ndjson"
+    good.write_bytes(
+        b'{"@timestamp": "2026-01-01T00:00:00Z", "event": {"category": ["process"]}}\n'
+        b'{"@timestamp": "2026-01-01T00:00:02Z", "event": {"category": ["process"]}}\n'
+        b"{torn\n"
+        b'{"@timestamp": 1e300}\n'
+    )
+    (tmp_path / "logs-b.ndjson").write_bytes(b"not json\nnor this\n")
+    (tmp_path / "logs-c.ndjson").symlink_to(tmp_path / "gone.ndjson")
+    empty = tmp_path / "logs-d.ndjson"
+    empty.write_bytes(b"")
+    source = LocalEventSource([str(tmp_path / "logs-*.ndjson"), str(tmp_path / "none-*.json")])
+    status = source.status(("logs-a",), "@timestamp")
+    assert status.newest == datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC)
+    assert (status.files_matched, status.files_read) == (4, 2)
+    assert (status.records, status.records_skipped) == (2, 2)
+    problems = "\n".join(status.problems)
+    assert f"{tmp_path}/logs-b.ndjson:1" in problems
+    assert "cannot tell the input format" in problems
+    assert f"{tmp_path}/logs-c.ndjson: cannot read" in problems
+    assert f"{tmp_path}/none-*.json: no file matches" in problems
+    assert len(status.problems) == 3
+    assert source.status(("other-*",), "@timestamp").newest is None

@@ -80,6 +80,11 @@ def _read_one(
                 raise
             on_error(error)
             return
+    yield from read_file_events(path, fmt, on_error)
+
+
+def read_file_events(path: Path, fmt: str, on_error: ErrorHandler | None) -> Iterator[SourceEvent]:
+    """The events of one file of a known format (never "auto")."""
     if fmt == "ecs":
         events, _counter = read_event_file(path, errors=ErrorCounter(on_error=on_error))
         yield from events

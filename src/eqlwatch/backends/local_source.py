@@ -1,8 +1,11 @@
-"""The embedded backend's event source: files read once, searched by time window in memory.
+"""The embedded backend's event source: files indexed once by time, read back per window.
 
-Events are loaded on first use and kept sorted by timestamp, so each (rule, window) search
-is a bisect plus one pass of the compiled query over that slice — the same request shape,
-and the same answers, as an EQL search against Elasticsearch.
+On first use one pass over the files builds a compact time index (`event_index`): per event
+its time and where it lives, not the event itself. Each (rule, window) search is then a
+bisect plus one pass of the compiled query over the window's events, read back from the
+files in time order — the same request shape, and the same answers, as an EQL search
+against Elasticsearch, in memory bounded by the index and the query's own state rather than
+by the size of the files (a 1 GB NDJSON file: see docs/windowing.md).
 """
 
 from __future__ import annotations
@@ -10,21 +13,19 @@ from __future__ import annotations
 import bisect
 import fnmatch
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
 
 from eqlwatch.backends.base import SourceStatus
-from eqlwatch.backends.event_files import ErrorHandler, expand_paths, read_events
+from eqlwatch.backends.event_files import ErrorHandler
+from eqlwatch.backends.event_index import IndexBuilder, TimeIndex, read_back, to_micros
 from eqlwatch.engine import CompiledQuery, SourceEvent, compile_query
-from eqlwatch.errors import DataError
 from eqlwatch.model import SearchRequest, SearchResult
-from eqlwatch.rules.fields import get_field
-from eqlwatch.windowing import parse_timestamp
 
 log = structlog.get_logger(__name__)
-_MAX_LOGGED = 20
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class LocalEventSource:
@@ -40,64 +41,55 @@ class LocalEventSource:
         self.input_format = input_format
         self.timestamp_field = timestamp_field
         self.on_error = on_error
-        self.bad_records = 0
-        self.file_problems: list[str] = []
-        self.untimed = 0
-        self._times: list[datetime] = []
-        self._events: list[SourceEvent] = []
-        self._loaded = False
+        self._indexes: dict[str, TimeIndex] = {}
+        self._given: list[SourceEvent] | None = None
         self._queries: dict[tuple[object, ...], CompiledQuery] = {}
         self._index_match: dict[tuple[str, tuple[str, ...]], bool] = {}
-
-    def _report(self, error: DataError) -> None:
-        if error.location is None or error.location.line is None:
-            self.file_problems.append(str(error))  # a whole file unread, not one record
-            return
-        self.bad_records += 1
-        if self.bad_records <= _MAX_LOGGED:
-            log.warning("skipped malformed event", error=str(error))
-        if self.on_error is not None:
-            self.on_error(error)
 
     @classmethod
     def from_events(
         cls, events: Iterable[SourceEvent], *, timestamp_field: str = "@timestamp"
     ) -> LocalEventSource:
-        """A source over events already in memory (tests, `hunt` pipelines)."""
+        """A source over events already read (tests, `hunt` pipelines)."""
         source = cls([], timestamp_field=timestamp_field)
-        source._ingest(events)
+        source._given = list(events)
         return source
 
-    def load(self) -> None:
-        if self._loaded:
-            return
-        self._ingest(read_events(self.paths, input_format=self.input_format, on_error=self._report))
+    def _index(self, timestamp_field: str) -> TimeIndex:
+        """The time index for this timestamp field, built on first use."""
+        index = self._indexes.get(timestamp_field)
+        if index is None:
+            builder = IndexBuilder(timestamp_field, self.input_format, self.on_error)
+            if self._given is not None:
+                builder.add_events(self._given, "events")
+                builder.index.files_matched = builder.index.files_read = 1
+                builder.index.sort()
+                index = builder.index
+            else:
+                index = builder.build(self.paths)
+            self._indexes[timestamp_field] = index
+            log.info(
+                "events indexed",
+                events=len(index),
+                files=index.files_read,
+                skipped=index.skipped,
+                problems=len(index.problems),
+            )
+        return index
 
-    def _ingest(self, events: Iterable[SourceEvent]) -> None:
-        keyed: list[tuple[datetime, int, SourceEvent]] = []
-        field = self.timestamp_field
-        for seq, event in enumerate(events):
-            try:
-                when = parse_timestamp(get_field(event.source, field))
-            except ValueError:
-                self.untimed += 1
-                continue
-            keyed.append((when, seq, event))
-        keyed.sort(key=lambda item: (item[0], item[1]))
-        self._times = [when for when, _, _ in keyed]
-        self._events = [event for _, _, event in keyed]
-        self._loaded = True
-        log.info(
-            "events loaded",
-            events=len(self._events),
-            skipped_malformed=self.bad_records,
-            without_timestamp=self.untimed,
-        )
+    def load(self) -> None:
+        """Index the files now (otherwise done by the first search or status)."""
+        self._index(self.timestamp_field)
+
+    def close(self) -> None:
+        for index in self._indexes.values():
+            index.close()
 
     @property
     def events(self) -> list[SourceEvent]:
-        self.load()
-        return self._events
+        """Every indexed event in time order (tests; a search reads only its window)."""
+        index = self._index(self.timestamp_field)
+        return list(read_back(index, 0, len(index), lambda _: True, lambda _: None))
 
     def _compiled(self, request: SearchRequest) -> CompiledQuery:
         key = (
@@ -130,32 +122,39 @@ class LocalEventSource:
         return verdict
 
     def status(self, indices: tuple[str, ...], timestamp_field: str) -> SourceStatus:
-        """Minimal evidence: every configured path matched a file, and each file was read."""
-        self.load()
-        problems = [f"{raw}: no file matches" for raw in self.paths if not expand_paths([raw])]
-        problems += self.file_problems
-        newest = next(
-            (
-                self._times[i]
-                for i in range(len(self._events) - 1, -1, -1)
-                if self._in_indices(self._events[i].index, indices)
-            ),
-            None,
+        """What the files hold for these indices: problems that must hold the checkpoint
+        (a path matching no file, an unreadable file, an unknown format), the newest event
+        time (the watermark) and what was read."""
+        index = self._index(timestamp_field)
+        names = index.index_names
+        newest_us = max(
+            (t for code, t in index.newest.items() if self._in_indices(names[code], indices)),
+            default=None,
         )
+        newest = None if newest_us is None else _EPOCH + timedelta(microseconds=newest_us)
         return SourceStatus(
             newest=newest,
-            problems=tuple(problems),
-            records=len(self._events),
-            records_skipped=self.bad_records + self.untimed,
+            problems=tuple(index.problems),
+            files_matched=index.files_matched,
+            files_read=index.files_read,
+            records=len(index),
+            records_skipped=index.skipped,
         )
 
     def search(self, request: SearchRequest) -> SearchResult:
-        self.load()
-        lo, hi = 0, len(self._events)
+        index = self._index(request.timestamp_field)
+        lo, hi = 0, len(index)
         if request.window is not None:
-            lo = bisect.bisect_left(self._times, request.window.start)
-            hi = bisect.bisect_left(self._times, request.window.end)
-        patterns = request.indices
-        selected = (e for e in self._events[lo:hi] if self._in_indices(e.index, patterns))
-        hits = self._compiled(request).run(selected)
+            lo = bisect.bisect_left(index.times, to_micros(request.window.start))
+            hi = bisect.bisect_left(index.times, to_micros(request.window.end))
+        compiled = self._compiled(request)
+        names, patterns = index.index_names, request.indices
+        selected = read_back(
+            index,
+            lo,
+            hi,
+            lambda code: self._in_indices(names[code], patterns),
+            lambda code: compiled.line_filter(names[code]),
+        )
+        hits = compiled.run(selected)
         return SearchResult(hits=tuple(hits), total=len(hits), relation="eq")

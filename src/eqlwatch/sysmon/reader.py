@@ -67,20 +67,34 @@ class NormalizedEvent:
 
 
 def detect_format(path: Path) -> str:
-    """The input format of one file (never "auto"); `DataError` when it cannot be told."""
+    """The input format of one file (never "auto"); `DataError` when it cannot be told.
+
+    Told from the first records that parse (up to `DETECT_RECORDS` of them are looked at),
+    so a torn or damaged first line costs that line, not the file.
+    """
     if head_bytes(path, len(EVTX_MAGIC)).startswith(EVTX_MAGIC):
         return "evtx"
     start = first_text(path)
     if start.startswith("<"):
         return "splunk-xml"
-    for loc, value in json_records(path):
+    first: tuple[Location, DataError] | None = None
+    for seen, (loc, value) in enumerate(json_records(path), 1):
+        if seen > DETECT_RECORDS:
+            break
         if isinstance(value, DataError):
-            raise DataError(f"cannot tell the input format: {value.message}", location=loc)
+            first = first or (loc, value)
+            continue
         shape = record_shape(value)
-        if shape is None:
-            raise DataError("cannot tell the input format of this record", location=loc)
-        return shape
+        if shape is not None:
+            return shape
+        first = first or (loc, DataError("cannot tell the input format of this record"))
+    if first is not None:
+        loc, error = first
+        raise DataError(f"cannot tell the input format: {error.message}", location=loc)
     raise DataError("no records to tell the input format from", location=Location(str(path)))
+
+
+DETECT_RECORDS = 100
 
 
 def _stable_id(rec: WinRecord | None, raw: Any, seen: Counter[bytes]) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -72,29 +73,66 @@ def _container_records(path: Path, value: Any) -> Iterator[RawRecord]:
 
 
 def json_records(path: Path) -> Iterator[RawRecord]:
-    """JSON records: NDJSON line by line, or a whole-file array / wrapper object."""
+    """JSON records: NDJSON line by line, or a whole-file array / wrapper object.
+
+    A first line that does not parse is a pretty-printed document only when none of the
+    next lines parses as an object either; otherwise it is a torn NDJSON line, reported
+    alone, and the rest of the file is read.
+    """
     start = first_text(path)
     if start.startswith("["):
         yield from _whole_json(path)
         return
     with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
+        lines = enumerate(fh, 1)
+        for lineno, line in lines:
             if not line.strip():
                 continue
             try:
                 value = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
                 if lineno == 1 and start.startswith("{"):
-                    break  # a pretty-printed single document, not NDJSON
+                    ahead = list(islice(lines, _LOOKAHEAD))
+                    if not any(_is_object(text) for _, text in ahead):
+                        break  # a pretty-printed single document, not NDJSON
+                    yield _loc(path, line=lineno), DataError(f"invalid JSON: {exc}")
+                    yield from _ndjson(path, ahead)
+                    yield from _ndjson(path, lines)
+                    return
                 yield _loc(path, line=lineno), DataError(f"invalid JSON: {exc}")
                 continue
-            if isinstance(value, dict):
-                yield _loc(path, line=lineno), value
-            else:
-                yield _loc(path, line=lineno), DataError("line is not a JSON object")
+            yield _record(path, lineno, value)
         else:
             return
     yield from _whole_json(path)
+
+
+_LOOKAHEAD = 8  # lines looked at to tell a torn first NDJSON line from a pretty document
+
+
+def _is_object(text: str) -> bool:
+    try:
+        return isinstance(orjson.loads(text), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _record(path: Path, lineno: int, value: Any) -> RawRecord:
+    if isinstance(value, dict):
+        return _loc(path, line=lineno), value
+    return _loc(path, line=lineno), DataError("line is not a JSON object")
+
+
+def _ndjson(path: Path, lines: Iterable[tuple[int, str]]) -> Iterator[RawRecord]:
+    for lineno, line in lines:
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield _loc(path, line=lineno), DataError(f"invalid JSON: {exc}")
+            continue
+        yield _record(path, lineno, value)
 
 
 def _whole_json(path: Path) -> Iterator[RawRecord]:

@@ -237,3 +237,74 @@ def test_status_names_each_file_it_could_not_read(tmp_path: Path) -> None:
     assert f"{tmp_path}/none-*.json: no file matches" in problems
     assert len(status.problems) == 3
     assert source.status(("other-*",), "@timestamp").newest is None
+
+
+_event = st.fixed_dictionaries(
+    {
+        "@timestamp": st.one_of(
+            st.integers(0, 60_000),  # epoch millis: the first minute of 1970
+            st.sampled_from([1e300, "soon", None, float("inf")]),
+        ),
+        "event": st.fixed_dictionaries({"category": st.sampled_from(["process", "network"])}),
+        "h": st.sampled_from(["a", "b"]),
+        "n": st.integers(0, 3),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    files=st.lists(st.lists(_event, max_size=12), min_size=1, max_size=3),
+    kinds=st.lists(st.sampled_from(["ndjson", "gz", "array"]), min_size=3, max_size=3),
+    bounds=st.tuples(st.integers(-1_000, 61_000), st.integers(-1_000, 61_000)),
+    query=st.sampled_from(
+        [
+            "process where n > 0",
+            "sequence by h [process where true] [network where true]",
+            "sequence by h with maxspan=5s [process where n == 1] ![network where n == 2]"
+            " [process where true]",
+        ]
+    ),
+)
+def test_window_search_equals_the_engine_over_the_window(
+    tmp_path_factory: pytest.TempPathFactory,
+    files: list[list[dict[str, Any]]],
+    kinds: list[str],
+    bounds: tuple[int, int],
+    query: str,
+) -> None:
+    """Whatever the files' order, format and odd timestamps, a window's search answers what
+    the engine answers over that window's events in (time, reading) order."""
+    import gzip
+
+    from eqlwatch.backends.local_source import LocalEventSource
+    from eqlwatch.engine import SourceEvent, compile_query
+    from eqlwatch.model import SearchRequest, TimeWindow
+
+    base = tmp_path_factory.mktemp("window")
+    expected: list[tuple[int, int, SourceEvent]] = []
+    for n, (docs, kind) in enumerate(zip(files, kinds, strict=False)):
+        body = b"".join(orjson.dumps(d) + b"\n" for d in docs)
+        name = f"logs-{n}.json" if kind == "array" else f"logs-{n}.ndjson"
+        path = base / (name + (".gz" if kind == "gz" else ""))
+        data = orjson.dumps(docs) if kind == "array" else body
+        path.write_bytes(gzip.compress(data) if kind == "gz" else data)
+        for doc in docs:
+            ts = doc["@timestamp"]
+            if isinstance(ts, int) and min(bounds) <= ts < max(bounds):
+                event = SourceEvent(f"logs-{n}", record_id(doc), doc)
+                expected.append((ts, len(expected), event))
+    expected.sort(key=lambda item: (item[0], item[1]))
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    window = TimeWindow(*(epoch + timedelta(milliseconds=b) for b in sorted(bounds)))
+    source = LocalEventSource([str(base / "logs-*")])
+    got = source.search(SearchRequest(query=query, indices=("logs-*",), window=window))
+    want = compile_query(query).run([event for _, _, event in expected])
+    assert [[(e.index, e.id) for e in h.events] for h in got.hits] == [
+        [(e.index, e.id) for e in h.events] for h in want
+    ]
+    status = source.status(("logs-*",), "@timestamp")
+    assert status.problems == ()
+    assert status.records_skipped == sum(
+        1 for docs in files for d in docs if not isinstance(d["@timestamp"], int)
+    )

@@ -37,6 +37,7 @@ from eqlwatch.engine.reader import index_name, source_event
 from eqlwatch.errors import DataError, Location, RetryableBackendError
 from eqlwatch.rules.fields import get_field
 from eqlwatch.sysmon import detect_format
+from eqlwatch.sysmon.reader import NoRecordsError
 from eqlwatch.sysmon.sources import GZIP_MAGIC
 from eqlwatch.windowing import parse_timestamp
 
@@ -223,7 +224,11 @@ class IndexBuilder:
                 if not head.strip():
                     self.index.files_read += 1  # empty: nothing to read, nothing lost
                     return
-                fmt = detect_format(path)
+                try:
+                    fmt = detect_format(path)
+                except NoRecordsError:
+                    self.index.files_read += 1
+                    return
             if fmt == "ecs" and not head.startswith(GZIP_MAGIC) and head.lstrip()[:1] != b"[":
                 self._lines(path, tally)
             else:

@@ -91,10 +91,14 @@ def detect_format(path: Path) -> str:
     if first is not None:
         loc, error = first
         raise DataError(f"cannot tell the input format: {error.message}", location=loc)
-    raise DataError("no records to tell the input format from", location=Location(str(path)))
+    raise NoRecordsError("no records to tell the input format from", location=Location(str(path)))
 
 
 DETECT_RECORDS = 100
+
+
+class NoRecordsError(DataError):
+    """The file holds no record at all (empty, `[]`): nothing to tell, nothing lost."""
 
 
 def _stable_id(rec: WinRecord | None, raw: Any, seen: Counter[bytes]) -> str:

@@ -66,6 +66,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "hunt", "Hunt offline: run rules over event files; alerts to stdout, nothing else written."
     ),
     "actions": CommandEntry("actions", "Notifications: check a job's actions."),
+    "convert": CommandEntry(
+        "convert",
+        "Print the detection-rules TOML (with its [eqlwatch] table) a Sigma rule runs as.",
+    ),
 }
 
 

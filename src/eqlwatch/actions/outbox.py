@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -20,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
+from eqlwatch.backends.filelock import exclusive, write_atomic
 from eqlwatch.errors import DataError, Location
 
 Status = Literal["pending", "sent", "gave_up", "throttled"]
@@ -95,11 +94,7 @@ class LocalOutbox:
 
     @contextmanager
     def transaction(self) -> Iterator[OutboxState]:
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(self.path.name + ".lock"), "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with exclusive(self.path):
             state = self._read()
             yield state
             self._write(state)
@@ -129,16 +124,7 @@ class LocalOutbox:
             "deliveries": [d.to_json() for d in state.deliveries.values()],
             "throttle": {k: t.isoformat() for k, t in state.throttle.items()},
         }
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(payload, fh, ensure_ascii=False)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
 
     def _where(self) -> Location:
         return Location(file=str(self.path))

@@ -9,11 +9,12 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import orjson
 
 from eqlwatch.backends.base import AlertSink, EventSource, StateStore
+from eqlwatch.backends.filelock import exclusive
 from eqlwatch.backends.local_sink import LocalFileSink
 from eqlwatch.backends.local_source import LocalEventSource
 from eqlwatch.backends.local_state import LocalStateStore
@@ -35,12 +36,36 @@ class LocalRunReports:
         self.path = path
 
     def write_reports(self, reports: Sequence[RunReport]) -> None:
+        """Append under the file's lock; a report torn by a killed writer is dropped first
+        (reports are telemetry: losing a half-written one beats corrupting the next)."""
+        payload = b"".join(orjson.dumps(r.to_document()) + b"\n" for r in reports)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("ab") as handle:
-                handle.write(b"".join(orjson.dumps(r.to_document()) + b"\n" for r in reports))
+            with exclusive(self.path), self.path.open("ab+") as handle:
+                handle.seek(0, os.SEEK_END)
+                if handle.tell() > 0:
+                    handle.seek(-1, os.SEEK_END)
+                    if handle.read(1) != b"\n":
+                        _drop_torn_tail(handle)
+                handle.write(payload)
         except OSError as exc:
             raise BackendError(f"cannot write run reports to {self.path}: {exc}") from exc
+
+
+def _drop_torn_tail(handle: BinaryIO) -> None:
+    """Truncate an unterminated last line (read backwards in blocks; files can be large)."""
+    end = handle.seek(0, os.SEEK_END)
+    position = end
+    while position > 0:
+        start = max(0, position - 65536)
+        handle.seek(start)
+        block = handle.read(position - start)
+        newline = block.rfind(b"\n")
+        if newline >= 0:
+            handle.truncate(start + newline + 1)
+            return
+        position = start
+    handle.truncate(0)
 
 
 def open_backends(job: Job, *, now: datetime, env: Mapping[str, str] | None = None) -> Backends:

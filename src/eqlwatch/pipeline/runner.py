@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 import structlog
 
@@ -40,6 +40,13 @@ from eqlwatch.windowing import (
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+
+@runtime_checkable
+class DescribesLeases(Protocol):
+    """A state store that can say who holds a lease (the local one: owner, host, pid)."""
+
+    def holder(self, key: str) -> str | None: ...
 
 
 class AlertFactory(Protocol):
@@ -136,8 +143,11 @@ class RuleRunner:
             bound.error("rule not run: state store unavailable", error=str(exc))
             return self._report(rule, run_id, started, clock, "error", tally, None)
         if lease is None:
-            bound.info("rule skipped: another replica holds the lease")
-            tally.notes.append("another replica holds the lease")
+            holder = self._holder(rule)
+            bound.info("rule skipped: another replica holds the lease", held_by=holder)
+            tally.notes.append(
+                "another replica holds the lease" + (f" ({holder})" if holder else "")
+            )
             return self._report(rule, run_id, started, clock, "skipped", tally, None)
         status, held = "ok", [lease]  # held[0]: the lease as last renewed
         try:
@@ -224,6 +234,15 @@ class RuleRunner:
         if not slices and period is None and plan_now is not None and plan_now < now:
             return "waiting"
         return "ok"
+
+    def _holder(self, rule: Rule) -> str | None:
+        """Who holds the rule's lease, where the state store can tell (for the summary)."""
+        if not isinstance(self.state, DescribesLeases):
+            return None
+        try:
+            return self.state.holder(self.key(rule))
+        except EqlwatchError:
+            return None
 
     def _release(self, lease: Lease, bound: structlog.typing.FilteringBoundLogger) -> None:
         try:

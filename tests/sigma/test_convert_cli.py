@@ -53,7 +53,7 @@ def test_convert_writes_output_file(tmp_path: Path) -> None:
 
 def test_convert_refuses_with_file_and_reason(tmp_path: Path) -> None:
     sigma = tmp_path / "rule.yml"
-    sigma.write_text(REGSVR32.replace("|contains|windash", "|re").replace("'/i:http'", "'\\\\bx'"))
+    sigma.write_text(REGSVR32.replace("|contains|windash", "|re").replace("'/i:http'", "'\\bx'"))
     proc = _convert(str(sigma))
     assert proc.returncode == 1
     assert proc.stdout == ""

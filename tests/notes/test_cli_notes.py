@@ -11,7 +11,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -98,8 +97,8 @@ def test_hostile_template_ends_within_the_limit_and_the_alert_is_written(
     extra = '\n[eqlwatch]\ntemplate = "evil.md.j2"\n'
     (tmp_path / "rules" / "r.toml").write_text(minimal_rule(extra=extra))
     events = _events_file(tmp_path / "e.ndjson", _event("regsvr32 /s x.dll"))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.monotonic()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     result = _eqlwatch(
         tmp_path,
         "hunt",
@@ -111,8 +110,9 @@ def test_hostile_template_ends_within_the_limit_and_the_alert_is_written(
         "ndjson",
         str(events),
     )
-    elapsed = time.monotonic() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
+    peak_mb = usage.ru_maxrss / 1024
     assert result.returncode == 0, result.stderr.decode()
     (alert,) = _ndjson(result.stdout)
     own = alert["eqlwatch"]
@@ -123,8 +123,9 @@ def test_hostile_template_ends_within_the_limit_and_the_alert_is_written(
     assert "1 alerts, 1 note errors" in stderr
     assert "evil.md.j2" in stderr  # the log line names the template ...
     assert "11111111-2222-3333-4444-555555555555" in stderr  # ... and the rule
-    # The limit is 1 s; start-up, rule loading and the read take the rest.
-    assert elapsed < 30, elapsed
+    # CPU seconds of the child (steadier than wall time on a busy machine): the limit is
+    # 1 s, start-up and rule loading take ~2 s; before the limits, minutes or hours.
+    assert cpu < 20, cpu
     # Children's peak RSS: this child's when it set a new maximum (else an earlier one's).
     assert peak_mb < 600 or peak_mb == before / 1024, peak_mb
 

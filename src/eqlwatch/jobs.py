@@ -136,6 +136,9 @@ class Job(_Strict):
     max_slices: int = Field(default=24, ge=1)
     min_split: Duration = timedelta(seconds=1)
     max_sequence_span: Duration = timedelta(hours=1)
+    # Windows are cut on selection time (arrival); a sequence whose events arrive within
+    # this much of each other is found once, whatever their event times (docs/windowing.md).
+    late_tolerance: Duration = timedelta(hours=1)
     # How long a due window waits for the source's newest event to reach its end before it
     # is evaluated anyway (the lag is recorded); and the most one rule run may take.
     max_wait: Duration = timedelta(minutes=15)
@@ -158,6 +161,8 @@ class Job(_Strict):
             raise ValueError("max_wait must not be negative")
         if self.run_deadline <= timedelta(0):
             raise ValueError("run_deadline must be positive")
+        if self.late_tolerance < timedelta(0):
+            raise ValueError("late_tolerance must not be negative")
         return self
 
     def resolve(self, path: str) -> Path:

@@ -23,6 +23,9 @@ class HitEvent:
     id: str
     source: Mapping[str, Any]
     missing: bool = False
+    # When the event reached the source (the local arrival clock), if the backend knows it
+    # better than the event itself does; windows then select and attribute by it.
+    arrived: datetime | None = None
 
     def to_es(self) -> dict[str, Any]:
         """The event as it appears in an Elasticsearch EQL response."""
@@ -67,6 +70,11 @@ class SearchRequest:
     event_category_field: str = "event.category"
     max_samples_per_key: int = 1
     filter: Mapping[str, Any] | None = None
+    # The window selects by this field (Kibana's `timestamp_override`, e.g. event.ingested)
+    # instead of `timestamp_field`; events without it fall back to `timestamp_field` unless
+    # `selection_fallback` is False. Ordering, maxspan and `by` stay on `timestamp_field`.
+    selection_field: str | None = None
+    selection_fallback: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,11 @@
 """Which time windows a rule run evaluates: pure functions of (checkpoint, now, policy).
 
+Windows are cut on *selection time* (`Selection`): when an event became visible to us
+(Kibana's `timestamp_override`, e.g. `event.ingested`, or the local source's arrival clock),
+falling back to event time. Event time (`timestamp_field`) still orders events and drives
+maxspan, `by` and sequences; only which run looks at an event moves to the selection axis,
+so an event that arrives late is evaluated in the first run after it arrived.
+
 Each `Slice` has an *attribution* interval [a, b) and a wider *query* interval
 [a - overlap, b + hold_back). The search runs over the query interval, but a slice emits
 only the hits that *complete* (last non-missing event) inside its attribution interval.
@@ -16,13 +22,13 @@ whole span in which a voiding event could arrive. See docs/windowing.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eqlwatch.errors import DataError, EqlwatchError, Location
-from eqlwatch.model import Hit, TimeWindow
+from eqlwatch.model import Hit, HitEvent, TimeWindow
 from eqlwatch.rules.fields import get_field
 
 _ZERO = timedelta(0)
@@ -57,6 +63,41 @@ class WindowPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Selection:
+    """Which clock decides the run that looks at an event (Kibana's timestamp override).
+
+    `override` (e.g. `event.ingested`) is read first; an event without it falls back to
+    `timestamp_field` unless `fallback` is False, and is then never selected.
+    """
+
+    timestamp_field: str = "@timestamp"
+    override: str | None = None
+    fallback: bool = True
+
+    def time_of(self, source: Mapping[str, Any], where: Location | None = None) -> datetime | None:
+        """The event's selection time; None: never selected (no override, no fallback).
+
+        An unreadable override value raises `DataError`, as an unreadable timestamp does.
+        """
+        fields = [self.override] if self.override else []
+        if self.fallback or not self.override:
+            fields.append(self.timestamp_field)
+        for name in fields:
+            raw = get_field(source, name)
+            if raw is None:
+                continue
+            try:
+                return parse_timestamp(raw)
+            except ValueError as exc:
+                located = Location(where.file if where else None, field=name)
+                raise DataError(str(exc), location=located) from exc
+        if self.override and not self.fallback:
+            return None
+        loc = Location(where.file if where else None, field=self.timestamp_field)
+        raise DataError("event has no timestamp", location=loc)
+
+
+@dataclass(frozen=True, slots=True)
 class Slice:
     """Search over `query`; emit only hits completing inside `attribution`."""
 
@@ -76,12 +117,18 @@ def policy_for(
     max_slices: int,
     min_split: timedelta,
     max_sequence_span: timedelta,
+    late_tolerance: timedelta = _ZERO,
 ) -> WindowPolicy:
     """The policy for one query: overlap is its maxspan, hold-back only if it can change.
 
     A sequence or sample without `maxspan` could span any time, so the job bounds it with
     `max_sequence_span`: matches longer than that are not found across window edges.
+    Windows are on the selection axis, where a sequence's events can lie further apart
+    than on event time when some arrive late: `late_tolerance` widens the overlap so a
+    sequence whose events arrive within that much of each other is still seen whole.
     """
+    if late_tolerance < _ZERO:
+        raise ValueError("late_tolerance must not be negative")
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
     if maxspan is not None and maxspan < _ZERO:
@@ -91,7 +138,7 @@ def policy_for(
         span = _ZERO
     can_change = kind == "sequence" and (has_until or has_trailing_missing)
     return WindowPolicy(
-        overlap=span,
+        overlap=span if kind == "event" else max(span, late_tolerance),
         hold_back=span if can_change else _ZERO,
         ingest_delay=ingest_delay,
         look_back=look_back,
@@ -155,10 +202,53 @@ def split(s: Slice, policy: WindowPolicy) -> tuple[Slice, Slice]:
     return make_slice(start, middle, policy), make_slice(middle, end, policy)
 
 
-def attributed(hits: Iterable[Hit], s: Slice, completion: Callable[[Hit], datetime]) -> list[Hit]:
+def attributed(
+    hits: Iterable[Hit], s: Slice, completion: Callable[[Hit], datetime | None]
+) -> list[Hit]:
     """The hits this slice owns: those completing inside its attribution interval."""
     start, end = s.attribution.start, s.attribution.end
-    return [hit for hit in hits if start <= completion(hit) < end]
+    owned = []
+    for hit in hits:
+        when = completion(hit)
+        if when is not None and start <= when < end:
+            owned.append(hit)
+    return owned
+
+
+def selection_time(hit: Hit, selection: Selection) -> datetime | None:
+    """Which slice owns a hit: the latest selection time of its non-missing events.
+
+    An event the backend gave an arrival time (`HitEvent.arrived`, the local source) is
+    selected by it unless it carries the override field itself; then by the later of the
+    two, so a file dropped in late is never attributed to a run already past. None: an
+    event the selection never picks (the backend's filter would not have returned it).
+    """
+    latest: datetime | None = None
+    for event in hit.events:
+        if event.missing:
+            continue
+        when = event_selection_time(event, selection)
+        if when is None:
+            return None
+        latest = when if latest is None or when > latest else latest
+    if latest is None:
+        raise DataError("hit has no non-missing event", location=Location(field="selection"))
+    return latest
+
+
+def event_selection_time(event: HitEvent, selection: Selection) -> datetime | None:
+    """One event's selection time: the override field, else arrival, else event time."""
+    where = Location(file=f"{event.index}/{event.id}")
+    if event.arrived is None:
+        return selection.time_of(event.source, where)
+    if selection.override:
+        raw = get_field(event.source, selection.override)
+        if raw is not None:
+            own = Selection(selection.override, None, True).time_of(event.source, where)
+            return own if own is not None and own > event.arrived else event.arrived
+        if not selection.fallback:
+            return None
+    return event.arrived
 
 
 def completion_time(hit: Hit, timestamp_field: str = "@timestamp") -> datetime:

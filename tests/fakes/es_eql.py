@@ -51,7 +51,8 @@ def epoch_ms(value: Any) -> int:
 
 
 def matches_filter(source: Mapping[str, Any], flt: Mapping[str, Any] | None) -> bool:
-    """The Query DSL subset eqlwatch sends: bool.filter/must of range, term, match_all."""
+    """The Query DSL subset eqlwatch sends: bool filter/must/should/must_not of range,
+    term, exists, match_all."""
     if not flt:
         return True
     ((kind, spec),) = flt.items()
@@ -59,7 +60,15 @@ def matches_filter(source: Mapping[str, Any], flt: Mapping[str, Any] | None) -> 
         return True
     if kind == "bool":
         clauses = list(spec.get("filter", [])) + list(spec.get("must", []))
-        return all(matches_filter(source, c) for c in clauses)
+        if not all(matches_filter(source, c) for c in clauses):
+            return False
+        if any(matches_filter(source, c) for c in spec.get("must_not", [])):
+            return False
+        should = list(spec.get("should", []))
+        need = int(spec.get("minimum_should_match", 1 if should and not clauses else 0))
+        return sum(matches_filter(source, c) for c in should) >= need
+    if kind == "exists":
+        return lookup(source, spec["field"]) is not None
     if kind == "term":
         ((field, want),) = spec.items()
         want = want.get("value") if isinstance(want, Mapping) else want

@@ -14,10 +14,10 @@ from typing import Any
 
 from eqlwatch.backends.base import Lease, SourceStatus
 from eqlwatch.engine import SourceEvent, compile_query
-from eqlwatch.errors import BackendError
+from eqlwatch.errors import BackendError, DataError
 from eqlwatch.model import Alert, SearchRequest, SearchResult, WriteResult
 from eqlwatch.rules.fields import get_field
-from eqlwatch.windowing import parse_timestamp
+from eqlwatch.windowing import Selection, parse_timestamp
 
 
 class MemoryEventSource:
@@ -46,12 +46,23 @@ class MemoryEventSource:
 
     def search(self, request: SearchRequest) -> SearchResult:
         chosen: list[tuple[datetime, int, SourceEvent]] = []
+        selection = Selection(
+            request.timestamp_field, request.selection_field, request.selection_fallback
+        )
         for seq, event in enumerate(self.events):
             when = self._time(event, request.timestamp_field)
             if when is None or not self._in(event, request.indices):
                 continue
             window = request.window
-            if window is None or window.start <= when < window.end:
+            if window is not None and request.selection_field:
+                try:
+                    picked = selection.time_of(event.source)
+                except DataError:
+                    continue
+                if picked is None or not window.start <= picked < window.end:
+                    continue
+                chosen.append((when, seq, event))
+            elif window is None or window.start <= when < window.end:
                 chosen.append((when, seq, event))
         chosen.sort(key=lambda item: (item[0], item[1]))
         compiled = compile_query(

@@ -100,6 +100,7 @@ def prepare_rules(job: Job, rules: Sequence[Rule]) -> tuple[list[PreparedRule], 
             max_slices=job.max_slices,
             min_split=job.min_split,
             max_sequence_span=job.max_sequence_span,
+            late_tolerance=job.late_tolerance,
         )
         prepared.append(PreparedRule(rule, policy))
     return prepared, errors

@@ -29,12 +29,13 @@ from eqlwatch.pipeline.reports import RunReport
 from eqlwatch.pipeline.watermark import gate
 from eqlwatch.rules import Rule
 from eqlwatch.windowing import (
+    Selection,
     Slice,
     WindowPolicy,
     WindowTooDense,
     attributed,
-    completion_time,
     plan,
+    selection_time,
     split,
 )
 
@@ -315,10 +316,10 @@ class RuleRunner:
     def _evaluate(
         self, rule: Rule, policy: WindowPolicy, planned: Slice, tally: _Tally
     ) -> Iterator[tuple[Slice, list[Hit]]]:
-        ts_field = self.settings.timestamp_field
+        selection = self.selection(rule)
 
-        def completed(hit: Hit) -> datetime:
-            return completion_time(hit, ts_field)
+        def completed(hit: Hit) -> datetime | None:
+            return selection_time(hit, selection)
 
         stack = [planned]
         while stack:
@@ -346,13 +347,27 @@ class RuleRunner:
                 alerts.append(alert)
         return alerts
 
+    def selection(self, rule: Rule) -> Selection:
+        """The clock that picks this rule's windows: its timestamp override, if any, with
+        its event time as the fallback (Kibana's semantics); see docs/windowing.md."""
+        s = self.settings
+        fields = rule.event_fields(s.timestamp_field, s.tiebreaker_field, s.event_category_field)
+        return Selection(
+            timestamp_field=fields.timestamp_field,
+            override=rule.rule.timestamp_override or None,
+            fallback=not rule.rule.timestamp_override_fallback_disabled,
+        )
+
     def _request(self, rule: Rule, piece: Slice) -> SearchRequest:
         s = self.settings
+        selection = self.selection(rule)
         return SearchRequest(
             query=rule.query,
             indices=s.indices or rule.rule.index,
             window=piece.query,
             size=s.size,
+            selection_field=selection.override,
+            selection_fallback=selection.fallback,
             **rule.event_fields(
                 s.timestamp_field, s.tiebreaker_field, s.event_category_field
             )._asdict(),

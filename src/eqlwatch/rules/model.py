@@ -93,6 +93,7 @@ class RuleBody(_Open):
     version: int | None = None
     max_signals: int | None = Field(default=None, ge=1)
     timestamp_override: str | None = None
+    timestamp_override_fallback_disabled: bool = False
     timestamp_field: str | None = None
     tiebreaker_field: str | None = None
     event_category_override: str | None = None

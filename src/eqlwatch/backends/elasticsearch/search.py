@@ -54,14 +54,37 @@ def es_time(value: datetime) -> str:
 
 
 def window_filter(
-    timestamp_field: str, window: TimeWindow | None, extra: Mapping[str, Any] | None
+    timestamp_field: str,
+    window: TimeWindow | None,
+    extra: Mapping[str, Any] | None,
+    *,
+    selection_field: str | None = None,
+    selection_fallback: bool = True,
 ) -> dict[str, Any] | None:
-    """Query DSL limiting the search to [start, end) plus the rule's own filter, if any."""
+    """Query DSL limiting the search to [start, end) plus the rule's own filter, if any.
+
+    With a selection field (the rule's `timestamp_override`) the range is on that field,
+    and, unless the fallback is disabled, on `timestamp_field` for documents without it:
+    the filter Kibana builds for such rules (the query still orders by `timestamp_field`).
+    """
     clauses: list[Mapping[str, Any]] = []
     if window is not None:
         bounds = {"gte": es_time(window.start), "lt": es_time(window.end)}
         bounds["format"] = "strict_date_optional_time"
-        clauses.append({"range": {timestamp_field: bounds}})
+        if selection_field and selection_field != timestamp_field:
+            should: list[dict[str, Any]] = [{"range": {selection_field: bounds}}]
+            if selection_fallback:
+                should.append(
+                    {
+                        "bool": {
+                            "filter": [{"range": {timestamp_field: dict(bounds)}}],
+                            "must_not": [{"exists": {"field": selection_field}}],
+                        }
+                    }
+                )
+            clauses.append({"bool": {"should": should, "minimum_should_match": 1}})
+        else:
+            clauses.append({"range": {timestamp_field: bounds}})
     if extra:
         clauses.append(extra)
     if not clauses:
@@ -87,7 +110,13 @@ def request_body(request: SearchRequest, query: str, options: EqlOptions) -> dic
         body["tiebreaker_field"] = request.tiebreaker_field
     if request.max_samples_per_key != 1:
         body["max_samples_per_key"] = request.max_samples_per_key
-    flt = window_filter(request.timestamp_field, request.window, request.filter)
+    flt = window_filter(
+        request.timestamp_field,
+        request.window,
+        request.filter,
+        selection_field=request.selection_field,
+        selection_fallback=request.selection_fallback,
+    )
     if flt is not None:
         body["filter"] = flt
     return body

@@ -1,0 +1,114 @@
+"""Issue 15's transcript through the CLI: an event at 02:50 that arrives at 03:03, after the
+03:00 run moved the checkpoint past it, is alerted by the 03:05 run, once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from eqlwatch.backends.elasticsearch import setup_cluster
+from eqlwatch.cli.app import app
+from eqlwatch.settings import RUNS_DATA_STREAM
+from tests.backends.es_cluster import fast_client
+from tests.fakes.es_server import FakeElasticsearch
+
+ALERTS = "logs-eqlwatch.alerts-late"
+STATE = "eqlwatch-state-late"
+
+
+def at(hhmm: str) -> datetime:
+    return datetime.fromisoformat(f"2026-03-01T{hhmm}:00+00:00").astimezone(UTC)
+
+
+def rule(override: bool) -> str:
+    line = 'timestamp_override = "event.ingested"\n' if override else ""
+    return f"""
+[metadata]
+creation_date = "2026/03/01"
+[rule]
+rule_id = "r-whoami"
+name = "Whoami"
+description = "test"
+type = "eql"
+language = "eql"
+index = ["logs-test-*"]
+query = 'process where process.name == "whoami.exe"'
+risk_score = 50
+severity = "medium"
+{line}"""
+
+
+def event(ident: str, when: str, ingested: str | None, name: str) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "_id": ident,
+        "@timestamp": at(when).isoformat(),
+        "event": {"category": "process"},
+        "process": {"name": name},
+    }
+    if ingested is not None:
+        doc["event"] = {"category": "process", "ingested": at(ingested).isoformat()}
+    return doc
+
+
+def run(now: str) -> str:
+    result = CliRunner().invoke(
+        app, ["run", "--once", "--now", at(now).isoformat(), "--log-format", "json"],
+        catch_exceptions=False, env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeElasticsearch]:
+    server = FakeElasticsearch().start()
+    client = fast_client(server.url)
+    setup_cluster(client, alerts_data_stream=ALERTS, runs_data_stream=RUNS_DATA_STREAM,
+                  state_index=STATE)  # fmt: skip
+    client.close()
+    yield server
+    server.stop()
+
+
+def es_project(tmp_path: Path, fake: FakeElasticsearch, mp: pytest.MonkeyPatch, override: bool):
+    (tmp_path / "queries").mkdir()
+    (tmp_path / "queries" / "rule.toml").write_text(rule(override))
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "es.toml").write_text(f"""
+[job]
+id = "es"
+schedule = {{ interval = "5m" }}
+indices = ["logs-test-*"]
+rules = {{ paths = ["queries/*.toml"] }}
+look_back = "1h"
+max_wait = "0s"
+source = {{ backend = "elasticsearch" }}
+alerts = {{ backend = "elasticsearch", data_stream = "{ALERTS}" }}
+state = {{ backend = "elasticsearch", index = "{STATE}" }}
+""")
+    for name in ("ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CLOUD_ID", "KIBANA_URL"):
+        mp.delenv(name, raising=False)
+    mp.setenv("ELASTICSEARCH_URL", fake.url)
+    mp.setenv("ELASTICSEARCH_USERNAME", "elastic")
+    mp.setenv("ELASTICSEARCH_PASSWORD", "pw")
+    mp.chdir(tmp_path)
+
+
+@pytest.mark.parametrize("override", [True, False])
+def test_elasticsearch_late_event_alerted_by_ingest_time(
+    tmp_path: Path, fake: FakeElasticsearch, monkeypatch: pytest.MonkeyPatch, override: bool
+) -> None:
+    es_project(tmp_path, fake, monkeypatch, override)
+    fake.add_events("logs-test-a", [event("early", "02:40", "02:40", "cmd.exe")])
+    assert "0 new alert(s)" in run("03:00")  # checkpoint 02:59:30
+    fake.add_events("logs-test-a", [event("late", "02:50", "03:03", "whoami.exe")])
+    out = run("03:05")
+    if override:  # selected by event.ingested: inside the 03:05 run's window
+        assert "1 new alert(s)" in out
+        assert "0 new alert(s)" in run("03:10")  # once
+    else:  # the control: without the override the rule selects by @timestamp and misses it
+        assert "0 new alert(s)" in out

@@ -6,17 +6,19 @@ folder of rules:
 
     uv run python bench/rules_bench.py --rules /tmp/dr/rules --hunt-rules /tmp/dr/rules/windows
 
-(a) `validate`: `eqlwatch validate RULES` as a new process each time (cold: a fresh
-    interpreter, so every query is read, parsed and compiled);
+(a) `validate`: `eqlwatch validate RULES` as a new process each time;
 (b) `hunt`: `eqlwatch hunt --rules HUNT_RULES` over a file of one event, as a new process:
     the whole command is what it spends before its first event (loading, compiling and
     analysing the rules) plus one event;
-(c) `split`: in this process, where (a)'s time goes for the EQL rules: TOML + model, parse,
-    plan (in CPU seconds).
+(c) `split`: in this process, where a cold (a) goes for the EQL rules: TOML + model,
+    parse, plan (in CPU seconds).
 
-Each command is run `--repeat` times; best and median wall seconds are printed, with the
-CPU seconds the child used (steadier than wall time when the cores are shared) and the
-load average at the start.
+Each command runs `--repeat` times `cold` (an empty rule cache, `EQLWATCH_CACHE_DIR` set
+to a new folder each run: every rule read and every query parsed) and `warm` (the cache
+the first cold run left). Python's bytecode cache is warm for both (kept in a temporary
+`PYTHONPYCACHEPREFIX`, whatever PYTHONDONTWRITEBYTECODE says), as for an installed
+eqlwatch. Best and median wall seconds are printed, with the CPU seconds the child used
+(steadier than wall time when the cores are shared) and the load average at the start.
 """
 
 from __future__ import annotations
@@ -38,11 +40,11 @@ EVENT = (
 )
 
 
-def timed(args: list[str], cwd: Path) -> tuple[float, float, int, str]:
+def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int, str]:
     """(wall s, child CPU s, exit code, last line of stdout+stderr) of one command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -50,12 +52,25 @@ def timed(args: list[str], cwd: Path) -> tuple[float, float, int, str]:
     return wall, cpu, done.returncode, lines[-1] if lines else ""
 
 
-def report(name: str, args: list[str], cwd: Path, repeat: int) -> None:
-    runs = [timed(args, cwd) for _ in range(repeat)]
+def report(name: str, args: list[str], cwd: Path, repeat: int, scratch: Path) -> None:
+    """`repeat` cold runs (a new, empty rule cache each), then `repeat` warm ones."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
+    cold = []
+    for i in range(repeat):
+        env["EQLWATCH_CACHE_DIR"] = str(scratch / f"{name}-cache-{i}")
+        cold.append(timed(args, cwd, env))
+    env["EQLWATCH_CACHE_DIR"] = str(scratch / f"{name}-cache-0")
+    warm = [timed(args, cwd, env) for _ in range(repeat)]
+    show(f"{name} cold", cold)
+    show(f"{name} warm", warm)
+
+
+def show(name: str, runs: list[tuple[float, float, int, str]]) -> None:
     walls = sorted(r[0] for r in runs)
     cpus = sorted(r[1] for r in runs)
     print(
-        f"{name:9} wall best {walls[0]:6.2f} s  median {statistics.median(walls):6.2f} s  "
+        f"{name:13} wall best {walls[0]:6.2f} s  median {statistics.median(walls):6.2f} s  "
         f"cpu best {cpus[0]:6.2f} s  exit {runs[-1][2]}  | {runs[-1][3][:110]}"
     )
 
@@ -72,6 +87,7 @@ def split(root: Path) -> None:
     from eqlwatch.rules.compiled import clear_caches
     from eqlwatch.rules.loader import parse_rule
 
+    os.environ["EQLWATCH_CACHE_DIR"] = "off"
     clear_caches()
     files = eql_rule_files(root)
     texts = [(str(p), p.read_text("utf-8")) for p in files]
@@ -101,15 +117,20 @@ def main() -> None:
     root = Path(__file__).resolve().parents[1]
     exe = [sys.executable, "-m", "eqlwatch"]
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    print(f"{len(eql_rule_files(ns.rules))} EQL rule files under {ns.rules}")
-    report("validate", [*exe, "validate", str(ns.rules)], root, ns.repeat)
     hunt_rules = ns.hunt_rules or ns.rules
     with tempfile.TemporaryDirectory() as tmp:
-        event = Path(tmp) / "one.ndjson"
+        scratch = Path(tmp)
+        env = {**os.environ, "PYTHONPYCACHEPREFIX": str(scratch / "pycache")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["EQLWATCH_CACHE_DIR"] = "off"
+        timed([*exe, "validate", str(root / "queries")], root, env)  # fills the bytecode cache
+        print(f"{len(eql_rule_files(ns.rules))} EQL rule files under {ns.rules}")
+        report("validate", [*exe, "validate", str(ns.rules)], root, ns.repeat, scratch)
+        event = scratch / "one.ndjson"
         event.write_bytes(EVENT)
         args = [*exe, "hunt", "--rules", str(hunt_rules), "--no-progress", str(event)]
         print(f"{len(eql_rule_files(hunt_rules))} EQL rule files under {hunt_rules}")
-        report("hunt", args, root, ns.repeat)
+        report("hunt", args, root, ns.repeat, scratch)
     split(ns.rules)
 
 

@@ -80,3 +80,9 @@ def _quiet_logs() -> None:
     from eqlwatch.logs import configure
 
     configure(json=True, level="WARNING")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_rule_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests (and the commands they start) use a cache of parsed rules of their own."""
+    os.environ["EQLWATCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("rule-cache"))

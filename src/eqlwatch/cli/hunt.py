@@ -128,7 +128,10 @@ def hunt(
 
     Exit codes: 0 every input read and every rule ran (malformed records are skipped and
     counted); 1 an input was missing, unreadable or matched no file, or a rule was not
-    loaded or failed; 2 bad options or no rule to run.
+    loaded or failed; 2 bad options or no rule to run. Rule folders are read recursively;
+    rules of other Kibana types are counted as skipped.
+
+    Reads EQLWATCH_CACHE_DIR: where loaded rules are kept between runs ("off": nowhere).
     """
     setup_logging("auto", log_level)
     if input_format not in INPUT_FORMATS:

@@ -158,7 +158,10 @@ def register(app: typer.Typer) -> None:
             Path("templates"), "--templates", help="Folder of note templates for the rules."
         ),
     ) -> None:
-        """Check rules, jobs and templates; exit 1 when anything is wrong."""
+        """Check rules, jobs and templates; exit 1 when anything is wrong.
+
+        Reads EQLWATCH_CACHE_DIR: where loaded rules are kept between runs ("off": nowhere).
+        """
         targets = paths or [Path(p) for p in DEFAULT_PATHS if Path(p).exists()]
         errors, summary = validate(targets, templates)
         for error in errors:

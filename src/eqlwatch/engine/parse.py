@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import eql  # type: ignore[import-untyped,unused-ignore]
@@ -262,22 +261,42 @@ class _Optimizer(eql.optimizer.Optimizer):  # type: ignore[misc]
 _OPTIMIZER = _Optimizer()
 
 
+CACHE_SIZE = 8192  # parses kept per process: well above the largest public rule set
+_PARSED: dict[str, ParsedQuery] = {}
+
+
 def parse(text: str) -> ParsedQuery:
     """Parse `text` once per process; raise QueryError with the line and column of a problem.
 
     The result is shared by every compile of the same text (it is never mutated), so a
-    rule checked by the loader and then run by a job or a hunt is parsed once.
+    rule checked by the loader and then run by a job or a hunt is parsed once. Errors are
+    not kept: a broken query raises again each time.
     """
-    return _parse_once(text)
+    known = _PARSED.get(text)
+    if known is None:
+        known = _parse_text(text)
+        remember(text, known)
+    return known
+
+
+def known_parse(text: str) -> ParsedQuery | None:
+    """This process's parse of `text`, if it has one."""
+    return _PARSED.get(text)
+
+
+def remember(text: str, parsed: ParsedQuery) -> None:
+    """Keep `parsed` as the parse of `text` (a cache across processes hands them in)."""
+    if len(_PARSED) >= CACHE_SIZE:
+        _PARSED.clear()
+    _PARSED[text] = parsed
 
 
 def clear_cache() -> None:
     """Forget every parse (benches measure the first one)."""
-    _parse_once.cache_clear()
+    _PARSED.clear()
 
 
-@lru_cache(maxsize=8192)
-def _parse_once(text: str) -> ParsedQuery:
+def _parse_text(text: str) -> ParsedQuery:
     if not text.strip():
         raise QueryError("empty query", location=Location(line=1, column=1))
     source, added = quote_at_fields(text)

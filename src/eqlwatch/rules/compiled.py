@@ -23,9 +23,14 @@ CACHE_SIZE = 8192  # well above the largest public rule set (~1,100 EQL rules)
 def compiled_query(
     text: str, timestamp_field: str, tiebreaker_field: str | None, event_category_field: str
 ) -> CompiledQuery:
-    """`text` compiled with these event fields; raises QueryError (or worse) as compile does."""
-    from eqlwatch.engine import compile_query
+    """`text` compiled with these event fields; raises QueryError (or worse) as compile does.
 
+    The parse comes from the cache across processes when an earlier run made it.
+    """
+    from eqlwatch.engine import compile_query
+    from eqlwatch.rules.cache import parse
+
+    parse(text)  # later parses of this text in this process are then free
     return compile_query(
         text,
         timestamp_field=timestamp_field,

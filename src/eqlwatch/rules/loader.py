@@ -246,6 +246,27 @@ def _load_text(
     return rule, errors, skipped
 
 
+def _load_cached(
+    text: str, *, file: str, compile: bool
+) -> tuple[Rule | None, list[EqlwatchError], str | None]:
+    """`_load_text`, with rules (and skipped types) read back from the cross-process cache.
+
+    A cached rule's query is still compiled in this process (its parse is cached too).
+    """
+    from eqlwatch.rules import cache
+
+    known = cache.cached_rule(file, text)
+    if isinstance(known, str):
+        return None, [], known
+    if isinstance(known, Rule):
+        errors = check_query(known, text, file=file) if compile else []
+        return (None, errors, None) if errors else (known, [], None)
+    rule, errors, kind = _load_text(text, file=file, compile=compile, skip_other_types=True)
+    if not errors and (rule is not None or kind is not None):
+        cache.keep_rule(file, text, rule if rule is not None else str(kind))
+    return rule, errors, kind
+
+
 def _hidden(path: Path, root: Path) -> bool:
     """Dot-folders (`.git`, `.venv`) and caches under a folder hold no rules."""
     parts = path.relative_to(root).parts[:-1]
@@ -300,9 +321,7 @@ def load_rules(paths: Iterable[Path | str], *, compile: bool = True) -> LoadResu
             errors.append(ConfigError(f"cannot read: {exc}", location=Location(file)))
             continue
         try:
-            rule, problems, kind = _load_text(
-                text, file=file, compile=compile, skip_other_types=True
-            )
+            rule, problems, kind = _load_cached(text, file=file, compile=compile)
         except Exception as exc:  # the last guard: this file's error only
             message = f"cannot load: {type(exc).__name__}: {exc}"
             errors.append(ConfigError(message, location=Location(file)))

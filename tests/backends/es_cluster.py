@@ -126,11 +126,18 @@ def open_cluster(kind: str) -> Iterator[Cluster]:
 _SHARED: dict[str, tuple[Elasticsearch, FakeElasticsearch | None]] = {}
 
 
+# The versions the contract suite's stand-ins play: the supported range's edges and the
+# versions where request shapes change (8.18: partial-result flags; 8.19: failure store).
+CONTRACT_VERSIONS = ("8.9.2", "8.17.4", "8.18.0", "9.2.1")
+
+
 def _shared(kind: str) -> tuple[Elasticsearch, FakeElasticsearch | None]:
-    """One process-wide client per kind for the contract suite (its factories get no teardown)."""
+    """One process-wide client per kind for the contract suite (its factories get no teardown).
+
+    `fake-8.17.4` is a stand-in playing Elasticsearch 8.17.4."""
     if kind not in _SHARED:
-        if kind == "fake":
-            fake = FakeElasticsearch().start()
+        if kind.startswith("fake"):
+            fake = FakeElasticsearch(version=kind.partition("-")[2] or "8.19.0").start()
             _SHARED[kind] = (fast_client(fake.url), fake)
         else:
             _SHARED[kind] = (real_client(), None)
@@ -160,4 +167,5 @@ def contract_factory(kind: str) -> Callable[[Path], Any]:
 
 
 def contract_backends() -> dict[str, Callable[[Path], Any]]:
-    return {f"elasticsearch-{kind}": contract_factory(kind) for kind in cluster_kinds()}
+    kinds = [f"fake-{v}" for v in CONTRACT_VERSIONS] + [k for k in cluster_kinds() if k != "fake"]
+    return {f"elasticsearch-{kind}": contract_factory(kind) for kind in kinds}

@@ -167,11 +167,13 @@ def test_no_secret_reaches_any_debug_log(caplog: pytest.LogCaptureFixture) -> No
 
 
 def test_the_real_cluster_parameter_exists_only_with_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.backends.es_cluster import cluster_kinds, contract_backends
+    from tests.backends.es_cluster import CONTRACT_VERSIONS, cluster_kinds, contract_backends
 
+    fakes = {f"elasticsearch-fake-{v}" for v in CONTRACT_VERSIONS}
+    assert {"elasticsearch-fake-8.9.2", "elasticsearch-fake-9.2.1"} <= fakes
     monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
     assert cluster_kinds() == ["fake"]
-    assert set(contract_backends()) == {"elasticsearch-fake"}
+    assert set(contract_backends()) == fakes
     monkeypatch.setenv("ELASTICSEARCH_URL", URL)
     assert cluster_kinds() == ["fake", "real"]
-    assert set(contract_backends()) == {"elasticsearch-fake", "elasticsearch-real"}
+    assert set(contract_backends()) == fakes | {"elasticsearch-real"}

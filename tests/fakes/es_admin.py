@@ -22,6 +22,23 @@ def put_template(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int,
     body = req.json()
     if not body.get("index_patterns"):
         raise EsError(400, "action_request_validation_exception", "index patterns are missing")
+    if "data_stream_options" in body.get("template", {}) and not fake.at_least(8, 19):
+        raise EsError(
+            400, "x_content_parse_exception", "[template] unknown field [data_stream_options]"
+        )
+    for other in fake.store.templates.values():
+        overlap = set(other["index_patterns"]) & set(body["index_patterns"])
+        if (
+            other is not fake.store.templates.get(name)
+            and overlap
+            and (other.get("priority", 0) == body.get("priority", 0))
+        ):
+            raise EsError(
+                400,
+                "illegal_argument_exception",
+                f"index template [{name}] has index patterns {sorted(overlap)} matching "
+                "another template's with the same priority",
+            )
     fake.store.templates[name] = body
     return 200, {"acknowledged": True}
 

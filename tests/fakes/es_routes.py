@@ -30,8 +30,9 @@ from tests.fakes.es_store import EsError
 if TYPE_CHECKING:
     from tests.fakes.es_server import FakeElasticsearch
 
-# Body fields of eql/search/EqlSearchRequest.ts (8.18+ adds the allow_partial_* pair,
-# runtime_mappings and max_samples_per_key); Elasticsearch rejects any other field.
+# Body fields of eql/search/EqlSearchRequest.ts; Elasticsearch rejects any other field.
+# The allow_partial_* pair exists from 8.18 (the spec's 8.17 branch lacks it).
+EQL_PARTIAL_FLAGS = frozenset({"allow_partial_search_results", "allow_partial_sequence_results"})
 EQL_BODY = frozenset(
     {
         "query",
@@ -80,13 +81,13 @@ def _known_fields(api: str, body: dict[str, Any], allowed: frozenset[str]) -> No
 
 
 def info(fake: FakeElasticsearch, req: Request) -> tuple[int, Any]:
-    """`GET /` (spec: _global/info/RootNodeInfoResponse)."""
+    """`GET /` (spec: _global/info/RootNodeInfoResponse), for the version this fake plays."""
     return 200, {
         "name": "fake-node",
         "cluster_name": "fake",
         "cluster_uuid": "fake-uuid",
         "version": {
-            "number": "8.19.0",
+            "number": fake.version,
             "build_flavor": "default",
             "lucene_version": "9.12.0",
             "minimum_wire_compatibility_version": "7.17.0",
@@ -168,7 +169,21 @@ def _bulk_item(
     fake: FakeElasticsearch, op: str, meta: dict[str, Any], source: dict[str, Any], target: Any
 ) -> dict[str, Any]:
     """One ResponseItem: the write's metadata, or its status and ErrorCause."""
-    fault = fake.faults.take("BULK", target or "", ("item_status",))
+    fault = fake.faults.take("BULK", target or "", ("item_status", "failure_store"))
+    if fault is not None and fault.kind == "failure_store":
+        # 9.x: a document failing its mapping goes to the failure store, answered 2xx.
+        fake.failure_store.append((target, meta.get("_id"), source))
+        return {
+            "_index": f".fs-{target}-000001",
+            "_id": meta.get("_id"),
+            "_version": 1,
+            "result": "created",
+            "_shards": SHARDS,
+            "_seq_no": 0,
+            "_primary_term": 1,
+            "status": 201,
+            "failure_store": "used",
+        }
     try:
         if fault is not None:
             raise EsError(fault.status, "es_rejected_execution_exception", "injected rejection")
@@ -248,7 +263,8 @@ def _aggregate(spec: dict[str, Any], docs: list[tuple[str, str, dict[str, Any]]]
 def eql(fake: FakeElasticsearch, req: Request, target: str) -> tuple[int, Any]:
     """`POST /{target}/_eql/search` (spec: eql/search/EqlSearchRequest, EqlSearchResponse)."""
     body = req.json()
-    _known_fields("eql/search", body, EQL_BODY)
+    allowed = EQL_BODY if fake.at_least(8, 18) else EQL_BODY - EQL_PARTIAL_FLAGS
+    _known_fields("eql/search", body, allowed)
     if not fake.store.resolve(target, ignore_unavailable=True):
         # What EQL answers before any data arrived (elastic/elasticsearch#62986, #63295).
         raise EsError(404, "index_not_found_exception", f"no such index [{target}]")

@@ -1,5 +1,7 @@
 """A small Elasticsearch + Kibana stand-in over real HTTP on 127.0.0.1, for tests.
 
+It plays one Elasticsearch version (`version=`, default 8.19.0): `GET /` reports it, and
+body fields that version does not know are refused with 400 as the real server does.
 It answers exactly the endpoints eqlwatch calls, in the shapes of the Elasticsearch
 specification (elastic/elasticsearch-specification, `specification/<api>/`): the type each
 handler follows is named in its docstring. Faults (tests/fakes/faults.py) make it refuse,
@@ -110,12 +112,16 @@ class _Server(ThreadingHTTPServer):
 class FakeElasticsearch:
     """`start()` serves at `url` (127.0.0.1, free port); `stop()` makes connections refused."""
 
-    def __init__(self, evaluator: Callable[..., dict[str, Any]] = eql_search) -> None:
+    def __init__(
+        self, evaluator: Callable[..., dict[str, Any]] = eql_search, *, version: str = "8.19.0"
+    ) -> None:
+        self.version = version
         self.store = Store()
         self.faults = Faults()
         self.evaluator = evaluator
         self.log: list[Request] = []
         self.async_searches: dict[str, dict[str, Any]] = {}
+        self.failure_store: list[tuple[str, Any, dict[str, Any]]] = []  # (target, id, source)
         self.port = 0
         self.stopped = False
         self._server: _Server | None = None
@@ -156,6 +162,11 @@ class FakeElasticsearch:
                     response: Response = handler(self, request, *args)
                     return response
         raise EsError(405, "method_not_allowed", f"no route for {request.method} {request.path}")
+
+    def at_least(self, major: int, minor: int) -> bool:
+        """Whether the version this stand-in plays is `major.minor` or newer."""
+        mine = tuple(int(p) for p in self.version.split(".")[:2])
+        return mine >= (major, minor)
 
     # -- helpers for tests ---------------------------------------------------------------
     def requests_to(self, fragment: str) -> list[Request]:

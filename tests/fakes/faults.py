@@ -3,6 +3,7 @@
 A test arms faults (`server.faults.add(...)`); each request consults them in order, and a
 fault fires at most `times` times. Kinds: an HTTP error status, a dropped connection, a
 delay (longer than the client's timeout = a timeout), partial EQL results, shard failures,
+bulk items rejected (`item_status`) or sent to the failure store with a 2xx (`failure_store`),
 asynchronous EQL searches that stay running for a number of polls, and `respond`: an
 arbitrary answer (`200 {}`, a malformed body, raw bytes, an error that echoes the request's
 headers, as a misconfigured proxy would).
@@ -16,7 +17,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 FaultKind = Literal[
-    "status", "drop", "delay", "partial", "shard_failure", "async", "item_status", "respond"
+    "status",
+    "drop",
+    "delay",
+    "partial",
+    "shard_failure",
+    "async",
+    "item_status",
+    "failure_store",
+    "respond",
 ]
 
 

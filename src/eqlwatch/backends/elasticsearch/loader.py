@@ -19,7 +19,7 @@ from elasticsearch import Elasticsearch, helpers
 from eqlwatch.backends.elasticsearch.client import CLIENT_ERRORS, call, translate
 from eqlwatch.backends.elasticsearch.resources import COMPONENTS
 
-EVENTS_TEMPLATE_PRIORITY = 300
+EVENTS_TEMPLATE_PRIORITY = 520  # exact names, above the alert/run templates (510)
 _BACKING = re.compile(r"^\.ds-(?P<name>.+)-\d{4}\.\d{2}\.\d{2}-\d{6}$")
 
 EVENT_MAPPINGS: dict[str, Any] = {

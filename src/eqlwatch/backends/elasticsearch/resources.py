@@ -1,9 +1,15 @@
 """What `eqlwatch setup` creates in Elasticsearch: lifecycle, templates, data streams, state.
 
 Every step is idempotent (PUT replaces, "already exists" is fine), so setup can run on every
-deploy. Templates have priority 250, above the built-in `logs-*-*` template (100) and the
-200 that Elastic reserves, and reuse the stack's `ecs@mappings` dynamic templates when the
-cluster has them; the explicit mappings below cover what dashboards and lookups need.
+deploy. Templates have priority 510: above the built-in `logs-*-*` template (100) and
+integrations (up to 200), and above 500 as Elastic advises for patterns overlapping its own.
+They reuse the stack's `ecs@mappings` dynamic templates when the cluster has them; the
+explicit mappings below cover what dashboards and lookups need.
+
+Alert and run-report data streams store documents the same way on 8.x and 9.x: `index.mode`
+is `standard` (9.x would make `logs-*-*` logsdb, whose synthetic `_source` rewrites arrays),
+and from 8.19 the failure store is off, so a document the mapping refuses is refused in the
+bulk answer instead of being parked in `::failures` with a `2xx`.
 """
 
 from __future__ import annotations
@@ -15,10 +21,17 @@ from elasticsearch import BadRequestError, Elasticsearch
 
 from eqlwatch.backends.elasticsearch.client import CLIENT_ERRORS, call, error_type, translate
 from eqlwatch.backends.elasticsearch.state import STATE_MAPPINGS, STATE_SETTINGS
+from eqlwatch.backends.elasticsearch.version import (
+    DATA_STREAM_OPTIONS_FROM,
+    StackVersion,
+    cluster_version,
+    require_supported,
+)
 
 ALERTS_POLICY = "eqlwatch-alerts"
 RUNS_POLICY = "eqlwatch-runs"
 COMPONENTS = ["logs@mappings", "logs@settings", "logs@custom", "ecs@mappings"]
+TEMPLATE_PRIORITY = 510
 
 _KW = {"type": "keyword"}
 ALERT_MAPPINGS: Mapping[str, Any] = {
@@ -125,18 +138,23 @@ def lifecycle_policy(delete_after: str) -> dict[str, Any]:
     }
 
 
-def index_template(pattern: str, policy: str, mappings: Mapping[str, Any]) -> dict[str, Any]:
+def index_template(
+    pattern: str, policy: str, mappings: Mapping[str, Any], version: StackVersion
+) -> dict[str, Any]:
     """A composable data-stream template (spec: indices.put_index_template.Request)."""
+    template: dict[str, Any] = {
+        "settings": {"index": {"lifecycle": {"name": policy}, "mode": "standard"}},
+        "mappings": dict(mappings),
+    }
+    if version.at_least(DATA_STREAM_OPTIONS_FROM):
+        template["data_stream_options"] = {"failure_store": {"enabled": False}}
     return {
         "index_patterns": [pattern],
         "data_stream": {},
-        "priority": 250,
+        "priority": TEMPLATE_PRIORITY,
         "composed_of": COMPONENTS,
         "ignore_missing_component_templates": COMPONENTS,
-        "template": {
-            "settings": {"index": {"lifecycle": {"name": policy}}},
-            "mappings": dict(mappings),
-        },
+        "template": template,
         "meta": {"managed_by": "eqlwatch", "description": "eqlwatch alerts / run reports"},
     }
 
@@ -181,9 +199,14 @@ def setup_cluster(
     state_index: str,
     alerts_retention: str = "365d",
     runs_retention: str = "30d",
+    version: StackVersion | None = None,
 ) -> list[str]:
-    """Create policies, templates, data streams and the state index; returns what was done."""
-    done: list[str] = []
+    """Create policies, templates, data streams and the state index; returns what was done.
+
+    Refuses (`UnsupportedVersion`) a cluster outside the supported range before any change.
+    """
+    version = require_supported(version or cluster_version(client))
+    done: list[str] = [f"Elasticsearch {version}: supported"]
     for policy, retention in ((ALERTS_POLICY, alerts_retention), (RUNS_POLICY, runs_retention)):
         call(
             f"put ILM policy {policy}",
@@ -201,7 +224,7 @@ def setup_cluster(
             f"put index template {name}",
             client.indices.put_index_template,
             name=name,
-            **index_template(pattern, policy, mappings),
+            **index_template(pattern, policy, mappings, version),
         )
         done.append(f"index template {name}")
         ensure_data_stream(client, stream)

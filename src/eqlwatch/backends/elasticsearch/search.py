@@ -6,6 +6,11 @@ evaluated" and raise `RetryableBackendError`, so the caller neither alerts on ha
 answer nor takes garbage for zero hits, and does not advance its checkpoint. Long searches
 go asynchronous and are polled, then deleted. `status` reads the watermark: the newest
 event time across the job's indices.
+
+The body is shaped for the cluster's version, read once per source (`GET /`): the
+partial-result flags exist from 8.18 and older servers refuse them with 400. Those older
+servers never return partial EQL results: a shard failure fails the whole search with an
+error (5xx, retried), so the window is still never taken as complete.
 """
 
 from __future__ import annotations
@@ -29,6 +34,12 @@ from eqlwatch.backends.elasticsearch.client import (
 )
 from eqlwatch.backends.elasticsearch.optional_fields import make_optional, unknown_columns
 from eqlwatch.backends.elasticsearch.redact import redact
+from eqlwatch.backends.elasticsearch.version import (
+    PARTIAL_FLAGS_FROM,
+    StackVersion,
+    cluster_version,
+    require_supported,
+)
 from eqlwatch.errors import BackendError, QueryError, RetryableBackendError
 from eqlwatch.model import Hit, HitEvent, HitKind, SearchRequest, SearchResult, TimeWindow
 
@@ -92,16 +103,25 @@ def window_filter(
     return {"bool": {"filter": clauses}}
 
 
-def request_body(request: SearchRequest, query: str, options: EqlOptions) -> dict[str, Any]:
-    """The EQL search body (spec: eql.search.Request); partial results always refused."""
+def request_body(
+    request: SearchRequest, query: str, options: EqlOptions, *, partial_flags: bool = True
+) -> dict[str, Any]:
+    """The EQL search body (spec: eql.search.Request); partial results always refused.
+
+    `partial_flags`: whether the server knows `allow_partial_*` (8.18+); older ones never
+    return partial results, and refuse the fields.
+    """
     body: dict[str, Any] = {
         "query": query,
         "size": request.size,
         "fetch_size": options.fetch_size,
         "timestamp_field": request.timestamp_field,
         "event_category_field": request.event_category_field,
-        "allow_partial_search_results": False,
-        "allow_partial_sequence_results": False,
+    }
+    if partial_flags:
+        body["allow_partial_search_results"] = False
+        body["allow_partial_sequence_results"] = False
+    body |= {
         "wait_for_completion_timeout": options.wait_for_completion_timeout,
         "keep_alive": options.keep_alive,
         "keep_on_completion": False,
@@ -258,8 +278,10 @@ class ElasticsearchEventSource:
         *,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        version: StackVersion | None = None,
     ) -> None:
         self._client = client
+        self._version = version
         self._options = options or EqlOptions()
         self._sleep = sleep
         self._monotonic = monotonic
@@ -311,10 +333,17 @@ class ElasticsearchEventSource:
             )
         raise QueryError(f"query still names unknown fields after rewriting: {query}")
 
+    def version(self) -> StackVersion:
+        """The cluster's version, read once (`GET /`); outside the supported range: an error."""
+        if self._version is None:
+            self._version = require_supported(cluster_version(self._client))
+        return self._version
+
     def _run(self, request: SearchRequest, query: str) -> Mapping[str, Any]:
         """One search; a BadRequestError escapes so `search` can rewrite unknown fields."""
         index = ",".join(request.indices)
-        body = request_body(request, query, self._options)
+        partial_flags = self.version().at_least(PARTIAL_FLAGS_FROM)
+        body = request_body(request, query, self._options, partial_flags=partial_flags)
         try:
             response = self._client.eql.search(index=index, **body)
         except BadRequestError:

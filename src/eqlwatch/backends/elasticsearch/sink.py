@@ -6,6 +6,10 @@ the sink asks the whole stream (every backing index) which ids already exist wit
 query, and writes only the others with `create`; a 409 still counts as already written.
 Writes use `refresh=wait_for`, so the next existence check sees them. Leases keep two
 replicas from writing the same rule's alerts at the same moment.
+
+Only an item that really landed counts as created: on 9.x a data stream with a failure
+store answers `2xx` with `failure_store: "used"` for a document that failed its mapping
+or pipeline; that document is not in the stream, so it is a failure like any error.
 """
 
 from __future__ import annotations
@@ -72,6 +76,11 @@ def _item_status(item: Mapping[str, Any]) -> tuple[int, Mapping[str, Any]]:
     return int(result.get("status", 0)), result
 
 
+def redirected(result: Mapping[str, Any]) -> bool:
+    """True when a 2xx bulk item went to the failure store, not to the data stream (9.x)."""
+    return result.get("failure_store") == "used"
+
+
 def bulk_create(
     client: Elasticsearch,
     target: str,
@@ -95,7 +104,15 @@ def bulk_create(
             refresh="wait_for",
         ):
             status, result = _item_status(item)
-            if 200 <= status < 300:
+            if 200 <= status < 300 and redirected(result):
+                failures.append(
+                    (
+                        status,
+                        f"document {result.get('_id')} went to the failure "
+                        "store (mapping or pipeline failure), not to the data stream",
+                    )
+                )
+            elif 200 <= status < 300:
                 created += 1
             elif status == 409:
                 existing += 1
@@ -171,8 +188,9 @@ class ElasticsearchRunReports:
                 max_backoff=self._options.max_backoff_s,
                 raise_on_error=False,
             ):
-                if not ok:
-                    status, result = _item_status(item)
-                    raise BackendError(f"run report rejected: HTTP {status} {result.get('error')}")
+                status, result = _item_status(item)
+                if not ok or redirected(result):
+                    error = result.get("error") or "sent to the failure store"
+                    raise BackendError(f"run report rejected: HTTP {status} {error}")
         except CLIENT_ERRORS as exc:
             raise translate("bulk run reports", exc) from exc

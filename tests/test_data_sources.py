@@ -38,8 +38,13 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def test_the_three_sources_are_shipped() -> None:
-    assert [p.name for p in SOURCES] == ["conformance", "eqllib-atomic", "evtx-attack-samples"]
+def test_the_four_sources_are_shipped() -> None:
+    assert [p.name for p in SOURCES] == [
+        "conformance",
+        "eqllib-atomic",
+        "evtx-attack-samples",
+        "sigma",
+    ]
 
 
 def test_no_data_outside_a_source_folder() -> None:

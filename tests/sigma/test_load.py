@@ -180,6 +180,7 @@ def test_field_values(detection: str, category: str, expected: str) -> None:
         ('say "hi" <now> #1 @x & ~y', ['say "hi" <now> #1 @x & ~y', "say hi"]),
         ("[^\\\\]+\\.dll$", ["a.dll", "C:\\x\\a.dll", "\\.dll"]),
         ("x.*?y", ["xay", "xy", "yx"]),
+        ("a(\\s|)b(|c)d", ["a b", "ab", "abd", "abcd", "a bcd", "axb"]),
     ],
 )
 def test_regex_translation_matches_python(pattern: str, samples: list[str]) -> None:

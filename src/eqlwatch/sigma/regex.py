@@ -147,13 +147,20 @@ def to_lucene(pattern: str, *, ignore_case: bool = False) -> LuceneRegex:
             text, i = _group_open(pattern, i)
             out.append(text)
             depth += 1
+            if pattern[i : i + 1] == "|":
+                out.append('""')  # an empty alternative: Lucene needs the empty string
             continue
         if char == ")":
             depth -= 1
             if depth < 0:
                 raise RegexError("unbalanced ')'")
-        elif char == "|" and depth == 0:
-            top_level_or = True
+        elif char == "|":
+            top_level_or = top_level_or or depth == 0
+            out.append("|")
+            i += 1
+            if pattern[i : i + 1] in ("", ")", "|") or pattern[i:] == "$":
+                out.append('""')  # `(a|)`: Lucene reads an empty branch as an error
+            continue
         elif char == "$":
             if i == len(pattern) - 1:
                 anchored_end = True

@@ -73,13 +73,20 @@ def _certs_guard(compose: dict[str, Any]) -> str:
     return head.replace("$$", "$")
 
 
+PASSWORDS = {"ELASTIC_PASSWORD": "abc123", "KIBANA_PASSWORD": "def456"}
+KEY_NAMES = ("KIBANA_SAVED_OBJECTS_KEY", "KIBANA_SECURITY_KEY", "KIBANA_REPORTING_KEY")
+KEYS = dict.fromkeys(KEY_NAMES, "k" * 32)
+
+
 @pytest.mark.parametrize(
     ("env", "missing"),
     [
         ({}, "ELASTIC_PASSWORD"),
         ({"ELASTIC_PASSWORD": "abc123"}, "KIBANA_PASSWORD"),
         ({"ELASTIC_PASSWORD": "", "KIBANA_PASSWORD": "k"}, "ELASTIC_PASSWORD"),
-        ({"ELASTIC_PASSWORD": "abc123", "KIBANA_PASSWORD": "def456"}, None),
+        (PASSWORDS, "KIBANA_SAVED_OBJECTS_KEY"),
+        ({**PASSWORDS, **KEYS, "KIBANA_SECURITY_KEY": "k" * 31}, "KIBANA_SECURITY_KEY"),
+        ({**PASSWORDS, **KEYS}, None),
     ],
 )
 def test_production_stops_at_certs_without_passwords(

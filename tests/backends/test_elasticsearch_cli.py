@@ -196,3 +196,55 @@ def test_load_reports_a_missing_file(
     result = CliRunner().invoke(app, ["load", str(tmp_path / "nope.ndjson"), "--no-progress"])
     assert result.exit_code == 1
     assert "nope.ndjson" in result.output
+
+
+def test_setup_retry_for_outlasts_a_cluster_still_starting(
+    fake: FakeElasticsearch, env: dict[str, str]
+) -> None:
+    fake.faults.add("status", path=r"^/$", status=503, times=8)  # the client tries 4 times
+    result = CliRunner().invoke(app, ["setup", "--retry-for", "1m", "--retry-every", "10ms"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("retrying in") == 2
+    assert "data stream logs-eqlwatch.alerts-default" in result.output
+
+
+def test_setup_retry_for_gives_up_and_never_retries_a_refusal(
+    fake: FakeElasticsearch, env: dict[str, str]
+) -> None:
+    fake.faults.add("status", path=r"^/$", status=503, times=1000)
+    result = CliRunner().invoke(app, ["setup", "--retry-for", "50ms", "--retry-every", "20ms"])
+    assert result.exit_code == 75, result.output
+    assert "retry later" in result.output
+    old = FakeElasticsearch(version="8.8.2").start()
+    try:
+        env_old = {**env, "ELASTICSEARCH_URL": old.url}
+        result = CliRunner().invoke(app, ["setup", "--retry-for", "1m"], env=env_old)
+        assert result.exit_code == 1, result.output
+        assert "retrying" not in result.output
+        assert len([r for r in old.log if r.path == "/"]) == 1
+    finally:
+        old.stop()
+
+
+def test_dashboard_panels_never_overlap() -> None:
+    """Every panel's grid rectangle is inside the 48-column grid and apart from the others,
+    for the bundled dashboard and for odd panel counts before a full-width search."""
+    from eqlwatch.kibana.objects import dashboard
+
+    layouts = [
+        next(o for o in saved_objects() if o["type"] == "dashboard"),
+        dashboard([("visualization", "a"), ("search", "s"), ("visualization", "b")]),
+        dashboard([("visualization", str(n)) for n in range(5)] + [("search", "s")]),
+    ]
+    for layout in layouts:
+        grids = [p["gridData"] for p in json.loads(layout["attributes"]["panelsJSON"])]
+        assert all(g["x"] >= 0 and g["x"] + g["w"] <= 48 for g in grids)
+        for n, a in enumerate(grids):
+            for b in grids[n + 1 :]:
+                apart = (
+                    a["x"] + a["w"] <= b["x"]
+                    or b["x"] + b["w"] <= a["x"]
+                    or a["y"] + a["h"] <= b["y"]
+                    or b["y"] + b["h"] <= a["y"]
+                )
+                assert apart, (a, b)

@@ -69,7 +69,71 @@ def test_stack_start_order(compose: dict[str, Any]) -> None:
     assert services["eqlwatch"]["depends_on"]["eqlwatch-setup"]["condition"] == (
         "service_completed_successfully"
     )
-    assert services["eqlwatch-setup"]["command"] == ["setup"]
+    assert services["eqlwatch-setup"]["command"][0] == "setup"
+
+
+def test_setup_retries_itself_since_a_restart_would_come_too_late(
+    compose: dict[str, Any],
+) -> None:
+    """`service_completed_successfully` dependants see the first exit; so no restart policy,
+    `setup --retry-for` instead (its retries are tested in test_elasticsearch_cli.py)."""
+    setup = compose["services"]["eqlwatch-setup"]
+    assert setup["restart"] == "no"
+    command = setup["command"]
+    assert command[command.index("--retry-for") + 1] == "10m"
+
+
+def _setup_line(text: str) -> str:
+    """The `.env` set-up line: the comment lines from `for v in` to `> .env`."""
+    lines = [line.removeprefix("#").strip() for line in text.splitlines()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("for v in "))
+    end = next(i for i in range(start, len(lines)) if lines[i].endswith("> .env"))
+    return "\n".join(lines[start : end + 1])
+
+
+def test_the_documented_set_up_line_makes_an_env_kibana_alerting_accepts(
+    repo_root: Path, compose: dict[str, Any], tmp_path: Path
+) -> None:
+    line = _setup_line((repo_root / "docker-compose.yml").read_text())
+    assert line in (repo_root / "docs/production.md").read_text()  # one line, documented
+    subprocess.run(["bash", "-ec", line], cwd=tmp_path, check=True, timeout=30)
+    env = dict(row.split("=", 1) for row in (tmp_path / ".env").read_text().splitlines() if row)
+    kibana = compose["services"]["kibana"]["environment"]
+    for setting in (
+        "XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY",
+        "XPACK_SECURITY_ENCRYPTIONKEY",
+        "XPACK_REPORTING_ENCRYPTIONKEY",
+    ):
+        name = re.fullmatch(r"\$\{(\w+):-\}", kibana[setting])
+        assert name is not None, kibana[setting]
+        assert len(env[name.group(1)]) >= 32  # Kibana refuses shorter keys
+    guard = compose["services"]["certs"]["command"][2].split("cd config/certs", 1)[0]
+    ok = subprocess.run(["bash", "-ec", guard.replace("$$", "$")],
+                        env={"PATH": "/usr/bin:/bin", **env}, capture_output=True,
+                        text=True, timeout=30, check=False)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert len(set(env.values())) == len(env)  # each secret drawn on its own
+
+
+def test_default_image_is_the_newest_known_8_19(compose: dict[str, Any]) -> None:
+    images = {
+        s["image"] for s in compose["services"].values() if "STACK_VERSION" in s.get("image", "")
+    }
+    assert images == {
+        "elasticsearch:${STACK_VERSION:-8.19.24}",
+        "kibana:${STACK_VERSION:-8.19.24}",
+    }
+
+
+def test_test_cluster_is_healthy_only_with_the_stack_component_templates(
+    compose: dict[str, Any],
+) -> None:
+    check = " ".join(compose["services"]["es-test"]["healthcheck"]["test"])
+    for template in ("logs@settings", "ecs@mappings"):
+        assert f"_component_template/{template}" in check
+    load = compose["services"]["test-load"]
+    assert load["depends_on"]["es-test"]["condition"] == "service_healthy"
+    assert load["command"][0].index("eqlwatch setup") < load["command"][0].index("eqlwatch load")
 
 
 def test_security_on_secrets_from_env_and_local_ports(compose: dict[str, Any]) -> None:

@@ -241,3 +241,26 @@ def test_a_run_whose_alert_went_to_the_failure_store_holds_the_checkpoint(
         assert len(server.store.documents(ALERTS, ignore_unavailable=True)) == 5
     finally:
         server.stop()
+
+
+def test_run_on_an_unsupported_cluster_fails_each_rule_naming_the_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = _start("8.19.0")  # set up while supported; then the cluster is "downgraded"
+    try:
+        _project(tmp_path, server.url, monkeypatch, RULE)
+        server.add_events("logs-test-a", _events(5, NOW - timedelta(minutes=20)))
+        code, _ = _run(NOW - timedelta(minutes=30))
+        start = _checkpoint(server)
+        assert code == 0
+        assert start is not None
+        searches = len(server.requests_to("_eql/search"))
+        server.version = "8.8.2"
+        code, out = _run(NOW)
+        assert code == 1, out
+        assert "Elasticsearch 8.8.2 is not supported" in out
+        assert "8.9 to 9.x" in out
+        assert len(server.requests_to("_eql/search")) == searches  # nothing sent to it
+        assert _checkpoint(server) == start
+    finally:
+        server.stop()

@@ -3,17 +3,25 @@
 Creates the lifecycle policies, index templates, alert and run-report data streams and the
 state index, then imports the Kibana saved objects (data views, saved search, dashboard)
 when KIBANA_URL is set. Connection settings come from ELASTICSEARCH_* / KIBANA_* variables.
+
+`--retry-for` keeps trying through failures that waiting can fix (a cluster still starting):
+a container restart policy cannot do that for a one-shot service others wait on with
+`service_completed_successfully`, since they see its first failure. An unsupported
+version or a refused request is not retried.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from datetime import timedelta
 
 import typer
 
 from eqlwatch.backends.elasticsearch import build_client, setup_cluster
 from eqlwatch.errors import EqlwatchError, RetryableBackendError
 from eqlwatch.kibana import import_saved_objects, saved_objects, to_ndjson
+from eqlwatch.rules.timespec import parse_duration
 from eqlwatch.settings import ElasticsearchSettings, settings_from_env
 
 
@@ -60,16 +68,33 @@ def register(app: typer.Typer) -> None:
         runs_retention: str = typer.Option(
             "30d", metavar="AGE", help="Delete run-report indices after this."
         ),
+        retry_for: str = typer.Option(
+            "0s", metavar="DURATION", help="Keep retrying transient failures this long (10m)."
+        ),
+        retry_every: str = typer.Option(
+            "10s", metavar="DURATION", help="Pause between those retries."
+        ),
     ) -> None:
         """Create templates, lifecycle, data streams, state index and Kibana objects."""
         try:
             settings = settings_from_env(os.environ)
-            for line in run_setup(
-                settings,
-                kibana=kibana,
-                alerts_retention=alerts_retention,
-                runs_retention=runs_retention,
-            ):
+            deadline = time.monotonic() + _seconds(retry_for, "--retry-for")
+            pause = _seconds(retry_every, "--retry-every")
+            while True:
+                try:
+                    lines = run_setup(
+                        settings,
+                        kibana=kibana,
+                        alerts_retention=alerts_retention,
+                        runs_retention=runs_retention,
+                    )
+                    break
+                except RetryableBackendError as exc:
+                    if time.monotonic() + pause > deadline:
+                        raise
+                    typer.echo(f"setup: {exc}; retrying in {pause:g}s", err=True)
+                    time.sleep(pause)
+            for line in lines:
                 typer.echo(line)
         except RetryableBackendError as exc:
             typer.echo(f"setup failed (retry later): {exc}", err=True)
@@ -77,3 +102,11 @@ def register(app: typer.Typer) -> None:
         except EqlwatchError as exc:
             typer.echo(f"setup failed: {exc}", err=True)
             raise typer.Exit(1) from None
+
+
+def _seconds(text: str, option: str) -> float:
+    try:
+        value: timedelta = parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+    return value.total_seconds()

@@ -206,17 +206,16 @@ def visualizations() -> list[dict[str, Any]]:
 
 
 def dashboard(panels: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """A dashboard of (type, id) panels, two per row, in order."""
+    """A dashboard of (type, id) panels, two per row, in order; a saved search takes a row
+    of its own (starting a new row when the one before is half full: no overlap)."""
     entries, refs = [], []
+    x = y = 0
     for n, (kind, obj_id) in enumerate(panels, start=1):
-        full = kind == "search"
-        grid = {
-            "x": 0 if full or n % 2 else 24,
-            "y": 15 * ((n - 1) // 2),
-            "w": 48 if full else 24,
-            "h": 15,
-            "i": str(n),
-        }
+        width = 48 if kind == "search" else 24
+        if x + width > 48:
+            x, y = 0, y + 15
+        grid = {"x": x, "y": y, "w": width, "h": 15, "i": str(n)}
+        x += width
         entries.append(
             {
                 "version": CORE_VERSION,

@@ -27,6 +27,7 @@ from eqlwatch.engine import CompiledQuery
 from eqlwatch.engine.compiler import field_name
 from eqlwatch.engine.parse import ParsedStage
 from eqlwatch.engine.parse import nodes as A
+from eqlwatch.sysmon.tables import SYSMON_EVENTS
 
 Group = frozenset[bytes]  # at least one of these occurs in the lower-cased line
 # Characters of numbers and booleans as the engine renders them for `:` (no needle there).
@@ -57,7 +58,32 @@ def _piece_needle(pattern: str) -> bytes | None:
 
 
 def _is_text_field(node: Any, timestamp_field: str) -> bool:
-    return isinstance(node, A.Field) and field_name(node)[0] != timestamp_field
+    if not isinstance(node, A.Field):
+        return False
+    name = field_name(node)[0]
+    if timestamp_field == RAW:
+        return name in RAW_FIELDS or name.startswith("winlog.event_data.")
+    return name != timestamp_field
+
+
+def _raw_piece(pattern: str) -> bytes | None:
+    """The longest wildcard-free piece of a pattern, as it is written inside a JSON string."""
+    if not pattern.isascii() or set(pattern) <= _SCALAR_CHARS or _REPR_CHARS & set(pattern):
+        return None
+    piece = max(pattern.replace("?", "*").split("*"), key=len)
+    return orjson.dumps(piece)[1:-1].lower() if piece else None
+
+
+def _text(value: str, ts: str) -> bytes | None:
+    """A literal's needle: quoted in an ECS line, bare (a piece of some value) in a record."""
+    if ts != RAW:
+        return _quoted(value)
+    return orjson.dumps(value)[1:-1].lower() or None
+
+
+def _texts(values: list[str], ts: str) -> Group | None:
+    needles = [_text(v, ts) for v in values]
+    return frozenset(n for n in needles if n) if all(needles) else None
 
 
 def _string_literals(items: Iterable[Any]) -> list[str] | None:
@@ -69,26 +95,33 @@ def _string_literals(items: Iterable[Any]) -> list[str] | None:
 
 def _leaf_groups(node: Any, ts: str) -> list[Group]:
     """Groups implied by one comparison, membership or pattern test (else none)."""
+    if ts == RAW:
+        tagged = _tag_group(node)
+        if tagged is not None:
+            return [tagged] if tagged else []
     if isinstance(node, A.Comparison) and node.comparator == "==":
         left, right = node.left, node.right
         if isinstance(left, A.String):
             left, right = right, left
         if _is_text_field(left, ts) and isinstance(right, A.String):
-            return [frozenset({_quoted(right.value)})]
+            group = _texts([right.value], ts)
+            return [group] if group else []
         return []
     if isinstance(node, A.InSet) and _is_text_field(node.expression, ts):
         values = _string_literals(node.container)
-        return [frozenset(_quoted(v) for v in values)] if values else []
+        group = _texts(values, ts) if values else None
+        return [group] if group else []
     if isinstance(node, A.FunctionCall) and node.arguments:
         name, args = str(node.name), list(node.arguments)
         values = _string_literals(args[1:])
         if values is None or not _is_text_field(args[0], ts):
             return []
         if name == "$in~":  # a non-ASCII literal may equal ASCII text once lower-cased
-            ascii_only = all(v.isascii() for v in values)
-            return [frozenset(_quoted(v) for v in values)] if ascii_only else []
+            group = _texts(values, ts) if all(v.isascii() for v in values) else None
+            return [group] if group else []
         if name in _WILDCARDS:
-            needles = [_piece_needle(v) for v in values]
+            piece = _raw_piece if ts == RAW else _piece_needle
+            needles = [piece(v) for v in values]
             return [frozenset(n for n in needles if n)] if all(needles) else []
     return []
 
@@ -101,7 +134,8 @@ def groups_of(node: Any, ts: str, sample: Sample | None = None) -> list[Group]:
         branches = [groups_of(term, ts, sample) for term in node.terms]
         if not all(branches):
             return []
-        return [frozenset().union(*(best_group(b, sample) for b in branches))]
+        pick = _best_raw if ts == RAW else best_group
+        return [frozenset().union(*(pick(b, sample) for b in branches))]
     return _leaf_groups(node, ts)
 
 
@@ -131,6 +165,18 @@ def best_group(groups: list[Group], sample: Sample | None) -> Group:
     return max(groups, key=lambda g: (min(len(n) for n in g), -len(g)))
 
 
+def _best_raw(groups: list[Group], sample: Sample | None = None) -> Group:
+    """For raw records: one or two event ids first (a provider or channel name is in every
+    record of its log), then the longest shortest literal, then wider event-id sets."""
+
+    def rank(group: Group) -> tuple[int, int]:
+        if all(n.startswith(b"<") for n in group):
+            return (0 if len(group) <= 2 else 2, len(group))
+        return (1, -min(len(n) for n in group))
+
+    return min(groups, key=rank)
+
+
 def filter_groups(stage: ParsedStage, ts: str, sample: Sample | None = None) -> list[Group]:
     """Groups for one filter: its category and its condition."""
     groups = groups_of(stage.condition, ts, sample)
@@ -152,6 +198,101 @@ def query_needles(query: CompiledQuery, sample: Sample | None = None) -> Group |
         if not groups:
             return None
         needles |= best_group(groups, sample)
+    return minimal(needles)
+
+
+# ECS fields the Sysmon normaliser fills with one record value (EventData, computer,
+# provider, channel) or a piece of it, unchanged but for case: a literal such a field
+# holds is then in the record's values. Others (categories, `process.args`, hives,
+# numbers, addresses) are derived, so a test on them gives no needle in a raw record.
+RAW_FIELDS = frozenset(
+    f"{prefix}.{name}"
+    for prefix, names in (
+        ("process", ("executable", "command_line", "working_directory", "name", "entity_id")),
+        ("process.parent", ("executable", "command_line", "name", "entity_id")),
+        ("process.pe", ("original_file_name", "company", "description", "product")),
+        ("file", ("path", "name", "directory", "extension")),
+        ("file.pe", ("original_file_name", "company", "description", "product")),
+        ("file.code_signature", ("subject_name", "status")),
+        ("dll", ("path", "name")),
+        ("dll.pe", ("original_file_name",)),
+        ("dll.code_signature", ("subject_name", "status")),
+        ("user", ("name", "domain")),
+        ("host", ("name",)),
+        ("rule", ("name",)),
+        ("event", ("provider",)),
+        ("winlog", ("computer_name", "channel", "provider_name")),
+        ("source", ("domain",)),
+        ("destination", ("domain",)),
+        ("network", ("transport",)),
+    )
+    for name in names
+)
+RAW = "\0raw"  # passed as the timestamp field: no field has this name; raw-record mode
+
+
+def event_tags(event_id: int, sysmon: bool) -> bytes:
+    """Text `record_text` adds for the event id: what `event.code` and (Sysmon only)
+    `event.category` are derived from."""
+    return b"<eid:%d>" % event_id + (b"<sysmon:%d>" % event_id if sysmon else b"")
+
+
+def _category_group(names: list[str]) -> Group:
+    """Tags of the Sysmon events whose categories include one of `names` (any case)."""
+    wanted = {n.lower() for n in names}
+    return frozenset(
+        b"<sysmon:%d>" % eid
+        for eid, kind in SYSMON_EVENTS.items()
+        if wanted & {c.lower() for c in kind.category}
+    )
+
+
+def _tag_group(node: Any) -> Group | None:
+    """For `event.code`/`event.category` tests: their tags (empty: none usable); None when
+    `node` tests neither field."""
+    if isinstance(node, A.Comparison) and node.comparator == "==":
+        field, values = node.left, [node.right]
+        if isinstance(field, A.String):
+            field, values = node.right, [node.left]
+    elif isinstance(node, A.InSet):
+        field, values = node.expression, list(node.container)
+    elif isinstance(node, A.FunctionCall) and str(node.name) in ("$in~", *_WILDCARDS):
+        field, values = (list(node.arguments) or [None])[0], list(node.arguments)[1:]
+    else:
+        return None
+    if not isinstance(field, A.Field):
+        return None
+    name = field_name(field)[0]
+    if name not in ("event.code", "event.category"):
+        return None
+    texts = _string_literals(values)
+    if texts is None or any("*" in t or "?" in t or not t.isascii() for t in texts):
+        return frozenset()
+    if name == "event.code":
+        return frozenset(b"<eid:%s>" % t.encode() for t in texts if t.isdigit())
+    return _category_group(texts) or frozenset()
+
+
+def raw_needles(query: CompiledQuery) -> Group | None:
+    """Needles one of which a raw Windows record's values hold (ASCII case aside) for some
+    filter of `query` to match its ECS form; None: any record may matter.
+
+    Only tests on `RAW_FIELDS` and `winlog.event_data.*` give needles, as bare JSON string
+    content (no quotes: the ECS value may be a piece of the record's value); the event
+    category and `event.code` are derived from the event id, so they give the `event_tags`
+    of the event ids they allow.
+    """
+    parsed = query.parsed
+    needles: set[bytes] = set()
+    by_category = query.settings.event_category_field == "event.category"
+    for stage in (*parsed.stages, *([parsed.until] if parsed.until else [])):
+        groups = groups_of(stage.condition, RAW)
+        if stage.event_type != "any" and by_category:
+            category = _category_group([stage.event_type])
+            groups += [category] if category else []
+        if not groups:
+            return None
+        needles |= _best_raw(groups)
     return minimal(needles)
 
 

@@ -5,7 +5,8 @@ The fast path reads each NDJSON file once, parses only lines some rule's needles
 first-stage keys are known (`hunt_defer`), and runs each rule over its own candidates —
 the events the straightforward path would have fed it, minus lines that provably cannot
 change its result, in the same order — so every rule returns the same hits. Raw Windows
-formats and JSON arrays are read whole and every event goes to every rule. `screen=False`
+formats are screened record by record before they are normalised (`hunt_raw`); JSON
+arrays are read whole and every event goes to every rule. `screen=False`
 is the straightforward path (every rule over every parsed event), the tests' reference.
 """
 
@@ -19,15 +20,16 @@ from pathlib import Path
 
 import orjson
 
-from eqlwatch.backends.event_files import expand_paths, read_events
+from eqlwatch.backends.event_files import expand_paths
 from eqlwatch.engine import CompiledQuery, SourceEvent
-from eqlwatch.engine.needles import Sample, query_needles
+from eqlwatch.engine.needles import Sample, query_needles, raw_needles
 from eqlwatch.engine.query import gc_paused
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
 from eqlwatch.model import Alert, Hit
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.hunt_defer import Candidates, first_stage_needles
+from eqlwatch.pipeline.hunt_raw import RawScreen
 from eqlwatch.pipeline.hunt_scan import (
     ErrorHandler,
     NdjsonScan,
@@ -38,7 +40,7 @@ from eqlwatch.pipeline.hunt_scan import (
 )
 from eqlwatch.rules import Rule
 from eqlwatch.rules.compiled import compile_rule
-from eqlwatch.sysmon import detect_format
+from eqlwatch.sysmon import detect_format, read_windows_events
 from eqlwatch.windowing import completion_time
 
 SAMPLE_LINES = 2_000  # lines of the first NDJSON file used to pick selective needles
@@ -79,11 +81,12 @@ def hunt_files(
     first = [first_stage_needles(q, sample) if screen else None for q in queries]
     store = Candidates(first)
     scan = NdjsonScan(Screen(needles, fast), store, result.counts, report, on_progress)
-    everyone = range(len(rules))
+    raw = RawScreen([raw_needles(q) if screen else None for q in queries], result.counts, fast)
+    everyone = list(range(len(rules)))
     with gc_paused():
         for path in files:
-            for event in _read_file(path, input_format, scan, report):
-                store.add(result.counts.events, event, everyone)
+            for event, targets in _read_file(path, input_format, scan, raw, report):
+                store.add(result.counts.events, event, targets or everyone)
                 result.counts.events += 1
             if on_file is not None:
                 on_file(path)
@@ -123,9 +126,10 @@ def _format_of(path: Path, input_format: str) -> str:
 
 
 def _read_file(
-    path: Path, input_format: str, scan: NdjsonScan, report: ErrorHandler
-) -> Iterator[SourceEvent]:
-    """Events every rule needs; screened NDJSON lines go straight to the scan's candidates."""
+    path: Path, input_format: str, scan: NdjsonScan, raw: RawScreen, report: ErrorHandler
+) -> Iterator[tuple[SourceEvent, list[int] | None]]:
+    """Events and the rules they go to (None: every rule); screened NDJSON lines go straight
+    to the scan's candidates."""
     if not path.exists():
         report(DataError("no such file or directory", location=Location(file=str(path))))
         return
@@ -135,7 +139,12 @@ def _read_file(
         report(error)
         return
     if fmt != "ecs":
-        yield from read_events([path], input_format=fmt, on_error=report)
+        keep = raw.keep if raw.active else None
+        for normalized in read_windows_events(path, fmt, on_error=report, screen=keep):
+            event = SourceEvent(normalized.index, normalized.id, normalized.source)
+            if keep is None:
+                raw.counts.normalized += 1
+            yield event, raw.targets if keep is not None else None
         return
     try:
         stream = open_lines(path)
@@ -146,7 +155,8 @@ def _read_file(
         head = stream.peek(64).lstrip()
         if head.startswith(b"[") or scan.screen.match is None:
             events, _ = read_event_file(path, errors=ErrorCounter(on_error=report))
-            yield from events
+            for event in events:
+                yield event, None
             return
         scan.scan(stream, path, index_name(path))
 

@@ -41,11 +41,13 @@ _VALIDATE = msgspec.json.Decoder(_AnyObject).decode
 
 @dataclass
 class ScanCounts:
-    """What one hunt read: events, bad records or files, lines parsed into objects."""
+    """What one hunt read: events, bad records or files, lines parsed into objects, raw
+    Windows records normalised to ECS (all of them when no screen applies)."""
 
     events: int = 0
     malformed: int = 0
     parsed: int = 0
+    normalized: int = 0
 
 
 @dataclass

@@ -1,11 +1,13 @@
 """Which rules may need a raw NDJSON line: one multi-needle search per line.
 
 A `LineMatcher` answers, for one line, None (no rule can match it: do not parse it) or the
-indexes of the rules to feed it to. A line is handed to every rule when it is not pure
-ASCII or has a real `\\uXXXX`/`\\/` escape, since the needles (ASCII, matched without case)
-prove nothing there. Hyperscan runs all needles, the non-ASCII test and the escape test
-in one pass over the line; where it cannot be imported, a regular expression over the
-lower-cased line does the same, slower.
+indexes of the rules to feed it to. A line is handed to every rule when it holds one of the
+two characters `str.lower` turns into ASCII (U+0130 İ, U+212A Kelvin sign; the engine
+compares without case through `str.lower`) or a real `\\uXXXX`/`\\/` escape, since the
+needles (ASCII, matched without case) prove nothing there; other non-ASCII text cannot
+supply an ASCII needle's characters. Hyperscan runs all needles, that test and the escape
+test in one pass over the line; where it cannot be imported, a regular expression over
+the lower-cased line does the same, slower.
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from eqlwatch.engine.needles import Group
 Match = Callable[[bytes], list[int] | None]
 # A backslash run of odd length followed by u or /: a real escape, not an escaped backslash.
 _ESCAPE = rb"(?:^|[^\\])(?:\\\\)*\\[u/]"
-_NON_ASCII = rb"[\x80-\xff]"
+# UTF-8 of the only characters whose `str.lower()` holds ASCII (tests check the list).
+LOWERS_TO_ASCII = ("\u0130", "\u212a")
+_NON_ASCII = b"|".join(b"".join(b"\\x%02x" % b for b in c.encode()) for c in LOWERS_TO_ASCII)
+
+
+def lowers_to_ascii(line: bytes) -> bool:
+    """Whether the line holds a non-ASCII character `str.lower` maps to ASCII text."""
+    return not line.isascii() and any(c.encode() in line for c in LOWERS_TO_ASCII)
 
 
 def escaped(line: bytes) -> bool:
@@ -48,7 +57,7 @@ def python_matcher(per_rule: Sequence[Group]) -> Match:
     index = {n: i for i, n in enumerate(needles)}
 
     def match(line: bytes) -> list[int] | None:
-        if not line.isascii() or escaped(line):
+        if lowers_to_ascii(line) or escaped(line):
             return everyone
         low = line.lower()
         if search(low) is None:

@@ -51,6 +51,8 @@ INPUT_FORMATS = (
 _FILE_SUFFIXES = (".evtx", ".json", ".ndjson", ".jsonl", ".xml", ".log", ".txt", ".gz")
 
 ErrorHandler = Callable[[DataError], None]
+# Whether a raw record may matter (False: skip it before it is normalised; see hunt_raw).
+RecordScreen = Callable[[WinRecord], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +144,14 @@ def _ecs_event(raw: Mapping[str, Any], loc: Location) -> NormalizedEvent:
     return NormalizedEvent(id=doc_id, index=index, source=doc, origin=loc)
 
 
-def _event(raw: Any, fmt: str, seen: Counter[bytes], loc: Location) -> NormalizedEvent:
+def _event(
+    raw: Any, fmt: str, seen: Counter[bytes], loc: Location, screen: RecordScreen | None = None
+) -> NormalizedEvent | None:
     if fmt == "ecs":
         return _ecs_event(raw, loc)
     rec = to_record(raw, "auto" if fmt in ("evtx", "splunk-xml") else fmt)
+    if screen is not None and not screen(rec):
+        return None
     doc = normalize_record(rec)
     ds = doc["data_stream"]
     return NormalizedEvent(
@@ -179,7 +185,9 @@ def _with_location(err: DataError, loc: Location) -> DataError:
     return DataError(err.message, location=where)
 
 
-def _read_file(path: Path, fmt: str, on_error: ErrorHandler | None) -> Iterator[NormalizedEvent]:
+def _read_file(
+    path: Path, fmt: str, on_error: ErrorHandler | None, screen: RecordScreen | None = None
+) -> Iterator[NormalizedEvent]:
     if fmt == "auto":
         try:
             fmt = detect_format(path)
@@ -192,9 +200,12 @@ def _read_file(path: Path, fmt: str, on_error: ErrorHandler | None) -> Iterator[
             _report(raw, loc, on_error)
             continue
         try:
-            yield _event(raw, fmt, seen, loc)
+            event = _event(raw, fmt, seen, loc, screen)
         except DataError as err:
             _report(err, loc, on_error)
+            continue
+        if event is not None:
+            yield event
 
 
 def _files(path: Path) -> list[Path]:
@@ -206,13 +217,18 @@ def _files(path: Path) -> list[Path]:
 
 
 def read_windows_events(
-    path: Path, input_format: str = "auto", *, on_error: ErrorHandler | None = None
+    path: Path,
+    input_format: str = "auto",
+    *,
+    on_error: ErrorHandler | None = None,
+    screen: RecordScreen | None = None,
 ) -> Iterator[NormalizedEvent]:
     """ECS events from a file (or every event file under a directory), in file order.
 
     `input_format` is one of `INPUT_FORMATS`; "auto" tells it per file. A record that
     cannot be read is logged, handed to `on_error` with its file and line (or record
-    number), and skipped.
+    number), and skipped. `screen`, when given, sees each record before it is normalised
+    and drops those it answers False for (they are still read and checked).
     """
     if input_format not in INPUT_FORMATS:
         raise ConfigError(
@@ -222,4 +238,4 @@ def read_windows_events(
     if not path.exists():
         raise DataError("no such file or directory", location=Location(file=str(path)))
     for file in _files(path):
-        yield from _read_file(file, input_format, on_error)
+        yield from _read_file(file, input_format, on_error, screen)

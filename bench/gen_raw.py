@@ -72,7 +72,7 @@ def _nxlog(record: dict[str, Any], number: int, shift: timedelta) -> dict[str, A
 
 
 def captures(source: Path) -> list[dict[str, Any]]:
-    records = []
+    records: list[dict[str, Any]] = []
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         records.extend(v for _, v in json_records(path) if isinstance(v, dict))
     return records

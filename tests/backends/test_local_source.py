@@ -310,3 +310,19 @@ def test_window_search_equals_the_engine_over_the_window(
     assert status.records_skipped == sum(
         1 for docs in files for d in docs if not isinstance(d["@timestamp"], int)
     )
+
+
+def test_a_number_orjson_refuses_is_skipped_not_retried_forever(tmp_path: Path) -> None:
+    """msgspec reads `1e999` while indexing, orjson refuses it on read-back: that line is
+    skipped (and logged), the window's other events still answer; no endless retry."""
+    from eqlwatch.backends.local_source import LocalEventSource
+    from eqlwatch.model import SearchRequest, TimeWindow
+
+    (tmp_path / "logs-x.ndjson").write_bytes(
+        b'{"@timestamp": "2026-01-01T00:00:00Z", "event": {"category": "process"}, "v": 1e999}\n'
+        b'{"@timestamp": "2026-01-01T00:00:01Z", "event": {"category": "process"}, "v": 1}\n'
+    )
+    source = LocalEventSource([str(tmp_path / "*.ndjson")])
+    window = TimeWindow(datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    result = source.search(SearchRequest("process where true", ("logs-*",), window))
+    assert [h.events[0].source["v"] for h in result.hits] == [1]

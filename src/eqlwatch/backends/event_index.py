@@ -395,8 +395,9 @@ def read_back(
                 continue
             try:
                 doc = loads(line)
-            except orjson.JSONDecodeError:
-                raise RetryableBackendError(f"{slots[slot].path}: changed since indexed") from None
+            except orjson.JSONDecodeError as exc:  # msgspec read it (e.g. 1e999); orjson not
+                log.warning("skipped malformed event", file=slots[slot].path, error=str(exc))
+                continue
             if reader.slot.spilled:
                 yield SourceEvent(names[code], doc["_id"], doc["_source"])
             elif (

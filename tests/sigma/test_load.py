@@ -11,7 +11,7 @@ import pytest
 
 from eqlwatch.engine.lucene import compile_lucene
 from eqlwatch.rules import load_rules
-from eqlwatch.sigma.convert import sigma_rule_data
+from eqlwatch.sigma.convert import SigmaConversionError, sigma_rule_data
 from eqlwatch.sigma.regex import RegexError, to_lucene
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -268,3 +268,49 @@ def test_eqlwatch_validate_names_the_sigma_file(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "bad.yml" in proc.stderr
     assert "category 'clipboard' is not mapped" in proc.stderr
+
+
+def _service_rule(service: str, detection: str, category: str | None = None) -> str:
+    logsource = f"    service: {service}\n" + (f"    category: {category}\n" if category else "")
+    return f"""title: s
+id: 00000000-0000-4000-8000-000000000002
+logsource:
+    product: windows
+{logsource}detection:
+{detection}
+    condition: sel
+level: low
+"""
+
+
+def test_services_and_powershell() -> None:
+    security = _service_rule(
+        "security", "    sel:\n        EventID: 4688\n        NewProcessName|endswith: '\\\\x.exe'"
+    )
+    query = sigma_rule_data(security)["rule"]["query"]
+    assert query == (
+        'any where winlog.channel : "Security" and (event.code : "4688" and '
+        'winlog.event_data.NewProcessName : "*\\\\x.exe")'
+    )
+    script = _service_rule(
+        "powershell", "    sel:\n        ScriptBlockText|contains: 'Invoke-Mimikatz'", "ps_script"
+    )
+    query = sigma_rule_data(script)["rule"]["query"]
+    assert (
+        '(powershell.file.script_block_text : "*Invoke-Mimikatz*" or '
+        'winlog.event_data.ScriptBlockText : "*Invoke-Mimikatz*")'
+    ) in query
+    assert 'event.code == "4104"' in query
+
+
+def test_dns_fields_the_pipeline_rewrites_or_drops() -> None:
+    status = _rule("    sel:\n        QueryStatus: '9003'\n    condition: sel", "dns_query")
+    assert (
+        'sysmon.dns.status == "DNS_ERROR_RCODE_NAME_ERROR"'
+        in sigma_rule_data(status)["rule"]["query"]
+    )
+    dropped = _rule(
+        "    sel:\n        QueryResults|contains: '::ffff:'\n    condition: sel", "dns_query"
+    )
+    with pytest.raises(SigmaConversionError, match="QueryResults: dropped"):
+        sigma_rule_data(dropped)

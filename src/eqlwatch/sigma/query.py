@@ -13,7 +13,7 @@ from sigma.conditions import (
 )
 from sigma.rule import SigmaRule
 
-from eqlwatch.sigma.taxonomy import SOURCES, Source, field_for
+from eqlwatch.sigma.taxonomy import CHANNELS, SOURCES, Source, field_for, service_source
 from eqlwatch.sigma.values import ValueError_, comparison
 
 
@@ -27,10 +27,14 @@ def source_of(rule: SigmaRule) -> Source:
     if logsource.product != "windows":
         raise QueryError_(f"logsource product {logsource.product!r}: only 'windows' is mapped")
     category = logsource.category
+    if category is None and logsource.service is not None:
+        service = service_source(logsource.service)
+        if service is not None:
+            return service
     if category is None:
         raise QueryError_(
             f"logsource service {logsource.service!r} without a category is not mapped "
-            f"(mapped categories: {', '.join(sorted(SOURCES))})"
+            f"(mapped services: {', '.join(sorted(CHANNELS))})"
         )
     source = SOURCES.get(category)
     if source is None:
@@ -48,9 +52,15 @@ def _node(node: Any, source: Source) -> str:
     if isinstance(node, ConditionNOT):
         return "not " + _node(node.args[0], source)
     if isinstance(node, ConditionFieldEqualsValueExpression):
-        field = field_for(source, node.field)
         try:
-            return comparison(field, node.value)
+            fields = field_for(source, node.field)
+        except KeyError:
+            message = f"field {node.field}: dropped by the Sysmon → ECS pipeline, no field holds it"
+            raise QueryError_(message) from None
+        try:
+            if len(fields) == 1:
+                return comparison(fields[0], node.value)
+            return "(" + " or ".join(comparison(f, node.value) for f in fields) + ")"
         except ValueError_ as exc:
             raise QueryError_(f"field {node.field}: {exc}") from None
     if isinstance(node, ConditionValueExpression):

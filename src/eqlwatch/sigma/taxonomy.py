@@ -20,8 +20,7 @@ class Source:
     category: str
     filter: str | None
     fields: dict[str, str]
-    # Sigma fields whose values our mapping rewrites (see values.py), by ECS field.
-    kind: str
+    kind: str  # the event family, for messages
 
 
 _PROCESS = {
@@ -108,7 +107,93 @@ _DNS = {
     "ProcessGuid": "process.entity_id",
     "User": "user",
     "QueryName": "dns.question.name",
+    "QueryStatus": "sysmon.dns.status",
 }
+
+_PROCESS_ACCESS = {
+    "SourceImage": "process.executable",
+    "SourceProcessId": "process.pid",
+    "SourceProcessGuid": "process.entity_id",
+    "SourceProcessGUID": "process.entity_id",
+    "SourceUser": "winlog.event_data.SourceUser",
+    "User": "user",
+}
+
+_PIPE = {
+    "Image": "process.executable",
+    "ProcessId": "process.pid",
+    "ProcessGuid": "process.entity_id",
+    "User": "user",
+    "PipeName": "file.name",
+}
+
+_DRIVER = {
+    "ImageLoaded": "file.path",
+    "Hashes": "file.hash",
+    "md5": "file.hash.md5",
+    "sha1": "file.hash.sha1",
+    "sha256": "file.hash.sha256",
+    "Imphash": "file.pe.imphash",
+    "Signed": "file.code_signature.trusted",
+    "Signature": "file.code_signature.subject_name",
+    "SignatureStatus": "file.code_signature.status",
+}
+
+_STREAM = {**_FILE, "Hash": "file.hash", "Hashes": "file.hash"}
+
+_WMI = {"Destination": "process.executable", "User": "user"}
+
+# Windows event log services (Sigma `service`) → their channel; fields stay in
+# winlog.event_data, where Elastic's windows integration and our normaliser keep them.
+CHANNELS: dict[str, str] = {
+    "security": "Security",
+    "system": "System",
+    "application": "Application",
+    "sysmon": "Microsoft-Windows-Sysmon/Operational",
+    "powershell": "Microsoft-Windows-PowerShell/Operational",
+    "powershell-classic": "Windows PowerShell",
+    "windefend": "Microsoft-Windows-Windows Defender/Operational",
+    "codeintegrity-operational": "Microsoft-Windows-CodeIntegrity/Operational",
+    "appxdeployment-server": "Microsoft-Windows-AppXDeploymentServer/Operational",
+    "firewall-as": "Microsoft-Windows-Windows Firewall With Advanced Security/Firewall",
+    "msexchange-management": "MSExchange Management",
+    "bits-client": "Microsoft-Windows-Bits-Client/Operational",
+    "dns-client": "Microsoft-Windows-DNS Client Events/Operational",
+    "taskscheduler": "Microsoft-Windows-TaskScheduler/Operational",
+    "ntlm": "Microsoft-Windows-NTLM/Operational",
+    "wmi": "Microsoft-Windows-WMI-Activity/Operational",
+    "dns-server": "DNS Server",
+    "terminalservices-localsessionmanager": (
+        "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational"
+    ),
+    "smbclient-security": "Microsoft-Windows-SmbClient/Security",
+    "openssh": "OpenSSH/Operational",
+    "lsa-server": "Microsoft-Windows-LSA/Operational",
+    "shell-core": "Microsoft-Windows-Shell-Core/Operational",
+    "driver-framework": "Microsoft-Windows-DriverFrameworks-UserMode/Operational",
+}
+
+# Fields every Windows event has outside its EventData.
+ENVELOPE = {
+    "EventID": "event.code",
+    "Provider_Name": "winlog.provider_name",
+    "Channel": "winlog.channel",
+    "Computer": "host.name",
+}
+
+# Elastic's ScriptBlockText lands in powershell.file.*; our normaliser keeps EventData.
+_PS_SCRIPT = {
+    "ScriptBlockText": "powershell.file.script_block_text|winlog.event_data.ScriptBlockText",
+    "Path": "file.path|winlog.event_data.Path",
+}
+
+# EventData fields the normaliser (like Elastic's pipeline) drops: no field holds them.
+DROPPED = frozenset(
+    {"QueryResults", "UtcTime", "SourcePortName", "DestinationPortName", "Archived",
+     "IsExecutable"}
+)  # fmt: skip
+
+_PS_CHANNEL = 'winlog.channel : "Microsoft-Windows-PowerShell/Operational"'
 
 _REG_ACTION = 'event.action : "RegistryEvent (Object create and delete)"'
 
@@ -126,6 +211,17 @@ SOURCES: dict[str, Source] = {
         "registry", 'event.action : ("RegistryEvent (Value Set)", "modification")', _REGISTRY,
         "registry",
     ),
+    "process_access": Source("process", 'event.code == "10"', _PROCESS_ACCESS, "process"),
+    "create_remote_thread": Source("process", 'event.code == "8"', _PROCESS_ACCESS, "process"),
+    "raw_access_thread": Source("process", 'event.code == "9"', _PIPE, "process"),
+    "process_tampering": Source("process", 'event.code == "25"', _PIPE, "process"),
+    "pipe_created": Source("file", 'event.code in ("17", "18")', _PIPE, "file"),
+    "driver_load": Source("driver", None, _DRIVER, "driver"),
+    "file_delete": Source("file", 'event.type == "deletion"', _FILE, "file"),
+    "create_stream_hash": Source("file", 'event.code == "15"', _STREAM, "file"),
+    "wmi_event": Source("process", 'event.code in ("19", "20", "21")', _WMI, "process"),
+    "ps_script": Source("any", f'{_PS_CHANNEL} and event.code == "4104"', _PS_SCRIPT, "ps"),
+    "ps_module": Source("any", f'{_PS_CHANNEL} and event.code == "4103"', {}, "ps"),
 }  # fmt: skip
 
 # ECS fields that hold numbers, booleans or IP addresses (compared with ==, not `:`).
@@ -163,9 +259,20 @@ LEVELS: dict[str, tuple[str, int]] = {
 WINDOWS_INDEX = ("logs-endpoint.events.*", "logs-windows.sysmon_operational-*", "winlogbeat-*")
 
 
-def field_for(source: Source, name: str) -> str:
-    """The ECS field for Sigma field `name` in this log source."""
-    mapped = source.fields.get(name)
+def service_source(service: str) -> Source | None:
+    """A Windows event log service: its channel, every field in winlog.event_data."""
+    channel = CHANNELS.get(service)
+    if channel is None:
+        return None
+    escaped = channel.replace("\\", "\\\\").replace('"', '\\"')
+    return Source("any", f'winlog.channel : "{escaped}"', {}, "service")
+
+
+def field_for(source: Source, name: str) -> tuple[str, ...]:
+    """The ECS field(s) for Sigma field `name` in this log source (alternatives: any one)."""
+    mapped = source.fields.get(name) or ENVELOPE.get(name)
     if mapped is not None:
-        return mapped
-    return f"winlog.event_data.{name}"
+        return tuple(mapped.split("|"))
+    if name in DROPPED:
+        raise KeyError(name)
+    return (f"winlog.event_data.{name}",)

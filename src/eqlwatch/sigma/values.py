@@ -32,6 +32,7 @@ from sigma.types import (
 
 from eqlwatch.sigma.regex import RegexError, to_lucene
 from eqlwatch.sigma.taxonomy import BOOLEAN_FIELDS, IP_FIELDS, NUMERIC_FIELDS
+from eqlwatch.sysmon.tables import DNS_STATUS
 
 
 class ValueError_(ValueError):
@@ -307,6 +308,11 @@ def comparison(field: str, value: SigmaType) -> str:
         return _choice(field, value, {"true": "ipv6", "false": "ipv4"})
     if field in ("process.hash", "file.hash"):
         return _hash(field, value)
+    if field == "sysmon.dns.status":
+        plain = _plain(value)
+        if plain is None:
+            raise ValueError_(f"QueryStatus {value}: only exact codes can be mapped to names")
+        return f"{field} == {eql_string(DNS_STATUS.get(plain, plain))}"
     if field == "registry.data.strings":
         return _registry_data(field, value)
     if field == "user":

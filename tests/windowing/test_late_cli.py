@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -112,3 +113,69 @@ def test_elasticsearch_late_event_alerted_by_ingest_time(
         assert "0 new alert(s)" in run("03:10")  # once
     else:  # the control: without the override the rule selects by @timestamp and misses it
         assert "0 new alert(s)" in out
+
+
+def local_project(tmp_path: Path, mp: pytest.MonkeyPatch, override: bool) -> Path:
+    (tmp_path / "queries").mkdir()
+    (tmp_path / "queries" / "rule.toml").write_text(rule(override))
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "local.toml").write_text("""
+[job]
+id = "local"
+schedule = { interval = "5m" }
+rules = { paths = ["queries/*.toml"] }
+look_back = "1h"
+max_wait = "0s"
+source = { backend = "local", paths = ["data/*.ndjson"] }
+""")
+    (tmp_path / "data").mkdir()
+    mp.chdir(tmp_path)
+    return tmp_path / "data"
+
+
+def append(path: Path, *docs: dict[str, object]) -> None:
+    with path.open("ab") as fh:
+        for doc in docs:
+            fh.write(orjson.dumps({k: v for k, v in doc.items() if k != "_id"}) + b"\n")
+
+
+def alerts(root: Path) -> list[dict[str, object]]:
+    path = root / "out" / "alerts.ndjson"
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    ("override", "ingested"), [(True, "03:03"), (False, "03:03"), (True, None), (False, None)]
+)
+def test_local_late_line_alerted_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, override: bool, ingested: str | None
+) -> None:
+    """The transcript on local files: with event.ingested (override rule) or without it
+    (the arrival clock: the line first seen by the 03:05 run arrives at 03:00)."""
+    data = local_project(tmp_path, monkeypatch, override)
+    append(data / "logs-test-host.ndjson", event("a", "02:40", None, "cmd.exe"))
+    assert "0 new alert(s)" in run("03:00")
+    append(data / "logs-test-host.ndjson", event("b", "02:50", ingested, "whoami.exe"))
+    assert "1 new alert(s)" in run("03:05")
+    assert "0 new alert(s)" in run("03:10")
+    assert len(alerts(tmp_path)) == 1
+    assert (tmp_path / "state" / "arrivals-local.json").is_file()
+
+
+def test_local_file_dropped_in_late_is_alerted_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host's buffered file copied in an hour late, then rotated (renamed): evaluated
+    once, by the first run that sees it; the rename brings nothing new."""
+    data = local_project(tmp_path, monkeypatch, False)
+    append(data / "logs-test-a.ndjson", event("a", "02:40", None, "cmd.exe"))
+    assert "0 new alert(s)" in run("03:00")
+    append(
+        data / "logs-test-laptop.ndjson",
+        *(event(f"w{i}", f"01:5{i}", None, "whoami.exe") for i in range(3)),
+    )
+    assert "3 new alert(s)" in run("03:05")
+    (data / "logs-test-laptop.ndjson").rename(data / "logs-test-laptop-old.ndjson")
+    out = run("03:10")
+    assert "0 new alert(s)" in out
+    assert len(alerts(tmp_path)) == 3

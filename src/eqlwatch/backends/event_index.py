@@ -370,6 +370,17 @@ def read_back(
 ) -> Iterator[SourceEvent]:
     """Events lo..hi of the index (time order) whose index code is `wanted`, each line first
     put to its index's `line_test` (skipped unparsed when it provably cannot match)."""
+    return (event for _, event in read_at(index, range(lo, hi), wanted, line_test))
+
+
+def read_at(
+    index: TimeIndex,
+    positions: Iterable[int],
+    wanted: Callable[[int], bool],
+    line_test: Callable[[int], LineTest | None],
+) -> Iterator[tuple[int, SourceEvent]]:
+    """As `read_back`, over given positions (ascending: time order), each event with its
+    position (the arrival clock selects events that are not one run of the index)."""
     readers: dict[int, _Reader] = {}
     files, offsets, lengths, codes = index.files, index.offsets, index.lengths, index.indexes
     names, slots = index.index_names, index.slots
@@ -377,7 +388,7 @@ def read_back(
     tests: dict[int, LineTest | None] = {}
     loads = orjson.loads
     try:
-        for i in range(lo, hi):
+        for i in positions:
             code = codes[i]
             ok = verdicts.get(code)
             if ok is None:
@@ -399,13 +410,13 @@ def read_back(
                 log.warning("skipped malformed event", file=slots[slot].path, error=str(exc))
                 continue
             if reader.slot.spilled:
-                yield SourceEvent(names[code], doc["_id"], doc["_source"])
+                yield i, SourceEvent(names[code], doc["_id"], doc["_source"])
             elif (
                 type(doc) is dict and "_source" not in doc and "_id" not in doc and "id" not in doc
             ):
-                yield SourceEvent(names[code], record_id(doc), doc)
+                yield i, SourceEvent(names[code], record_id(doc), doc)
             else:
-                yield source_event(names[code], doc, Location(file=slots[slot].path))
+                yield i, source_event(names[code], doc, Location(file=slots[slot].path))
     finally:
         for reader in readers.values():
             reader.close()

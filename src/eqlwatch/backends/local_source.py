@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import bisect
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
 
+from eqlwatch.backends.arrival_index import ArrivalClock, LateTally, observe
 from eqlwatch.backends.base import SourceStatus
 from eqlwatch.backends.event_files import ErrorHandler
-from eqlwatch.backends.event_index import IndexBuilder, TimeIndex, read_back, to_micros
+from eqlwatch.backends.event_index import IndexBuilder, TimeIndex, read_at, read_back, to_micros
 from eqlwatch.engine import CompiledQuery, SourceEvent, compile_query
-from eqlwatch.model import SearchRequest, SearchResult
+from eqlwatch.model import Hit, HitEvent, SearchRequest, SearchResult
+from eqlwatch.windowing import Selection
 
 log = structlog.get_logger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -36,11 +38,17 @@ class LocalEventSource:
         input_format: str = "auto",
         timestamp_field: str = "@timestamp",
         on_error: ErrorHandler | None = None,
+        ledger: Path | None = None,
+        ingest_delay: timedelta = timedelta(0),
     ) -> None:
         self.paths = list(paths)
         self.input_format = input_format
         self.timestamp_field = timestamp_field
         self.on_error = on_error
+        self.ledger = ledger
+        self.ingest_delay = ingest_delay
+        self._observe_at: datetime | None = None
+        self._clocks: dict[str, ArrivalClock] = {}
         self._indexes: dict[str, TimeIndex] = {}
         self._given: list[SourceEvent] | None = None
         self._queries: dict[tuple[object, ...], CompiledQuery] = {}
@@ -76,6 +84,32 @@ class LocalEventSource:
                 problems=len(index.problems),
             )
         return index
+
+    def begin_run(self, now: datetime) -> None:
+        """A scheduled run at `now`: read the files afresh and, with a ledger, observe them
+        (events first seen now arrive now; see `backends.arrivals`)."""
+        self.close()
+        self._indexes.clear()
+        self._clocks.clear()
+        self._observe_at = now
+
+    def _clock(self, timestamp_field: str) -> ArrivalClock | None:
+        """The arrival clock of this run's index; None without a ledger or outside `run`."""
+        if self.ledger is None or self._observe_at is None:
+            return None
+        clock = self._clocks.get(timestamp_field)
+        if clock is None:
+            index = self._index(timestamp_field)
+            clock = observe(index, self.ledger, self._observe_at, self.ingest_delay)
+            self._clocks[timestamp_field] = clock
+            if clock.late.count:
+                log.warning(
+                    "late events arrived",
+                    count=clock.late.count,
+                    largest_delay_s=clock.late.largest.total_seconds(),
+                    files=clock.late.by_file,
+                )
+        return clock
 
     def load(self) -> None:
         """Index the files now (otherwise done by the first search or status)."""
@@ -143,18 +177,72 @@ class LocalEventSource:
 
     def search(self, request: SearchRequest) -> SearchResult:
         index = self._index(request.timestamp_field)
-        lo, hi = 0, len(index)
-        if request.window is not None:
-            lo = bisect.bisect_left(index.times, to_micros(request.window.start))
-            hi = bisect.bisect_left(index.times, to_micros(request.window.end))
+        clock = self._clock(request.timestamp_field)
         compiled = self._compiled(request)
         names, patterns = index.index_names, request.indices
-        selected = read_back(
-            index,
-            lo,
-            hi,
-            lambda code: self._in_indices(names[code], patterns),
-            lambda code: compiled.line_filter(names[code]),
-        )
-        hits = compiled.run(selected)
+
+        def wanted(code: int) -> bool:
+            return self._in_indices(names[code], patterns)
+
+        def line_test(code: int) -> Callable[[bytes], bool] | None:
+            return compiled.line_filter(names[code])
+
+        if clock is None and (request.window is None or request.selection_field is None):
+            lo, hi = 0, len(index)
+            if request.window is not None:
+                lo = bisect.bisect_left(index.times, to_micros(request.window.start))
+                hi = bisect.bisect_left(index.times, to_micros(request.window.end))
+            hits = compiled.run(read_back(index, lo, hi, wanted, line_test))
+            return SearchResult(hits=tuple(hits), total=len(hits), relation="eq")
+        return self._search_selected(request, index, clock, compiled, wanted, line_test)
+
+    def _search_selected(
+        self,
+        request: SearchRequest,
+        index: TimeIndex,
+        clock: ArrivalClock | None,
+        compiled: CompiledQuery,
+        wanted: Callable[[int], bool],
+        line_test: Callable[[int], Callable[[bytes], bool] | None],
+    ) -> SearchResult:
+        """The window on the selection axis: arrival, or the rule's timestamp override."""
+        if clock is None:  # no arrival clock (backfill, hunt): an override over event time
+            key = f"{request.timestamp_field}\0plain"
+            clock = self._clocks.get(key)
+            if clock is None:
+                never = datetime.max.replace(tzinfo=UTC)
+                clock = self._clocks[key] = ArrivalClock(index.times, never, _NO_LATE, False)
+        positions: Iterable[int] = range(len(index))
+        if request.window is not None:
+            selection = Selection(
+                request.timestamp_field, request.selection_field, request.selection_fallback
+            )
+            positions = clock.positions(
+                selection,
+                request.window.start,
+                request.window.end,
+                lambda: read_at(index, range(len(index)), lambda _: True, lambda _: None),
+            )
+        arrived: dict[tuple[str, str], datetime] = {}
+
+        def events() -> Iterator[SourceEvent]:
+            for i, event in read_at(index, positions, wanted, line_test):
+                arrived[(event.index, event.id)] = clock.arrived(i)
+                yield event
+
+        hits = compiled.run(events())
+        if self.ledger is not None and self._observe_at is not None:
+            hits = [_with_arrivals(hit, arrived) for hit in hits]
         return SearchResult(hits=tuple(hits), total=len(hits), relation="eq")
+
+
+_NO_LATE = LateTally()
+
+
+def _with_arrivals(hit: Hit, arrived: dict[tuple[str, str], datetime]) -> Hit:
+    """The hit's events with the arrival the search selected them by (for attribution)."""
+    events = tuple(
+        e if e.missing else HitEvent(e.index, e.id, e.source, arrived=arrived.get((e.index, e.id)))
+        for e in hit.events
+    )
+    return Hit(hit.kind, events, hit.join_keys)

@@ -98,7 +98,11 @@ def _source(job: Job, client: Elasticsearch | None, now: datetime) -> EventSourc
         if job.source.generate_demo:
             ensure_demo_data(job.resolve(job.source.paths[0]).parent, now=now)
         return LocalEventSource(
-            paths, input_format=job.source.input_format, timestamp_field=job.timestamp_field
+            paths,
+            input_format=job.source.input_format,
+            timestamp_field=job.timestamp_field,
+            ledger=arrival_ledger(job),
+            ingest_delay=job.ingest_delay,
         )
     from eqlwatch.backends.elasticsearch import ElasticsearchEventSource, EqlOptions
 
@@ -106,6 +110,12 @@ def _source(job: Job, client: Elasticsearch | None, now: datetime) -> EventSourc
     # An async search is never awaited past the rule run's deadline.
     wait = min(EqlOptions().max_wait_s, job.run_deadline.total_seconds())
     return ElasticsearchEventSource(client, EqlOptions(max_wait_s=wait))
+
+
+def arrival_ledger(job: Job) -> Path:
+    """The local source's arrival ledger: beside the local state file, else in state/."""
+    folder = Path(job.state.path).parent if isinstance(job.state, LocalState) else Path("state")
+    return job.resolve(str(folder / f"arrivals-{job.id}.json"))
 
 
 def _sink(job: Job, client: Elasticsearch | None) -> AlertSink:

@@ -153,6 +153,9 @@ class JobRuntime:
         run_id = uuid.uuid4().hex[:12]
         summary = JobSummary(self.job.id, run_id, load_errors=list(self.load_errors))
         runner = self._runner()
+        begin = getattr(self.backends.source, "begin_run", None)
+        if period is None and callable(begin):  # the local source observes its files now
+            begin(now)
         structlog.contextvars.bind_contextvars(job=self.job.id, run_id=run_id)
         try:
             for prepared in self.rules:

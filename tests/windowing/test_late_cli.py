@@ -156,7 +156,15 @@ def test_local_late_line_alerted_once(
     append(data / "logs-test-host.ndjson", event("a", "02:40", None, "cmd.exe"))
     assert "0 new alert(s)" in run("03:00")
     append(data / "logs-test-host.ndjson", event("b", "02:50", ingested, "whoami.exe"))
-    assert "1 new alert(s)" in run("03:05")
+    out = run("03:05")
+    assert "1 new alert(s)" in out
+    # Said what was late: the line first seen now arrived 10 min after it happened.
+    assert "late events: 1 first seen this run" in out
+    assert "largest delay 600s; logs-test-host.ndjson 1" in out
+    report = orjson.loads((tmp_path / "out" / "runs.ndjson").read_bytes().splitlines()[-1])
+    run_doc = report["eqlwatch"]["run"]
+    assert (run_doc["late_events"], run_doc["late_max_delay_s"]) == (1, 600.0)
+    assert run_doc["late_hits"] == 1
     assert "0 new alert(s)" in run("03:10")
     assert len(alerts(tmp_path)) == 1
     assert (tmp_path / "state" / "arrivals-local.json").is_file()

@@ -33,6 +33,11 @@ class SourceStatus:
     files_read: int = 0
     records: int = 0
     records_skipped: int = 0
+    # Events first seen this run that arrived more than ingest_delay after their event time
+    # (the local source's arrival clock), the largest such delay, and the count per file.
+    late_events: int = 0
+    late_max_delay_s: float = 0.0
+    late_by_file: tuple[tuple[str, int], ...] = ()
 
 
 @runtime_checkable

@@ -166,7 +166,12 @@ class LocalEventSource:
             default=None,
         )
         newest = None if newest_us is None else _EPOCH + timedelta(microseconds=newest_us)
+        clock = self._clock(timestamp_field) if not index.problems else None
+        late = clock.late if clock is not None else _NO_LATE
         return SourceStatus(
+            late_events=late.count,
+            late_max_delay_s=late.largest.total_seconds(),
+            late_by_file=tuple(sorted(late.by_file.items())),
             newest=newest,
             problems=tuple(index.problems),
             files_matched=index.files_matched,

@@ -138,6 +138,14 @@ def print_summary(summary: JobSummary, job: Job) -> None:
         )
         for message in n.errors:
             console.print(f"[red]notification error[/red] {message}")
+    late = max(summary.reports, key=lambda r: r.late_events, default=None)
+    if late is not None and late.late_events:  # one source per job: said once
+        files = ", ".join(f"{Path(f).name} {n}" for f, n in late.late_by_file[:5])
+        console.print(
+            f"[yellow]late events[/yellow]: {late.late_events} first seen this run arrived "
+            f"more than ingest_delay after they happened (largest delay "
+            f"{late.late_max_delay_s:g}s; {files}); evaluated by this run's windows."
+        )
     if summary.waiting:
         console.print(
             f"waiting for data: {len(summary.waiting)} rule(s) found no event yet in their "

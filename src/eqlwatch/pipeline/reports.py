@@ -39,6 +39,10 @@ class RunReport:
     files_read: int = 0
     records: int = 0
     records_skipped: int = 0
+    late_events: int = 0  # the source's, first seen this run (see SourceStatus)
+    late_max_delay_s: float = 0.0
+    late_by_file: tuple[tuple[str, int], ...] = field(default_factory=tuple)
+    late_hits: int = 0  # this rule's hits whose selection time is past event time + delay
 
     @property
     def failed(self) -> bool:
@@ -53,6 +57,7 @@ class RunReport:
             body[key] = value.isoformat() if isinstance(value, datetime) else None
         body["errors"] = list(self.errors)
         body["notes"] = list(self.notes)
+        body["late_by_file"] = [{"file": f, "count": n} for f, n in self.late_by_file]
         return {
             "@timestamp": self.started.isoformat(),
             "event": {

@@ -23,7 +23,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 import structlog
 
 from eqlwatch.backends.base import AlertSink, EventSource, Lease, SourceStatus, StateStore
-from eqlwatch.errors import BackendError, EqlwatchError, RetryableBackendError
+from eqlwatch.errors import BackendError, DataError, EqlwatchError, RetryableBackendError
 from eqlwatch.model import Alert, Hit, SearchRequest, SearchResult, TimeWindow
 from eqlwatch.pipeline.reports import RunReport
 from eqlwatch.pipeline.watermark import gate
@@ -34,6 +34,7 @@ from eqlwatch.windowing import (
     WindowPolicy,
     WindowTooDense,
     attributed,
+    completion_time,
     plan,
     selection_time,
     split,
@@ -97,6 +98,8 @@ class _Tally:
     source: SourceStatus | None = None
     lag_s: float | None = None
     deadline: float | None = None
+    late_hits: int = 0
+    late_max: timedelta = timedelta(0)
 
 
 @dataclass
@@ -227,6 +230,11 @@ class RuleRunner:
                 )
                 return "partial"
             held[0] = self._renew(held[0])
+        if tally.late_hits:
+            tally.notes.append(
+                f"{tally.late_hits} hit(s) from late events "
+                f"(up to {tally.late_max.total_seconds():g}s after they happened)"
+            )
         if tally.lag_s is not None:
             tally.notes.append(
                 f"evaluated {tally.lag_s:g}s past the source's newest event "
@@ -335,7 +343,23 @@ class RuleRunner:
                 continue
             hits = attributed(result.hits, piece, completed)
             tally.hits += len(hits)
+            self._count_late(hits, selection, policy, tally)
             yield piece, hits
+
+    def _count_late(
+        self, hits: list[Hit], selection: Selection, policy: WindowPolicy, tally: _Tally
+    ) -> None:
+        """Hits selected more than ingest_delay after they happened: late data, evaluated
+        because windows follow selection time (counted for the report)."""
+        for hit in hits:
+            try:
+                picked = selection_time(hit, selection)
+                happened = completion_time(hit, selection.timestamp_field)
+            except DataError:
+                continue
+            if picked is not None and picked - happened > policy.ingest_delay:
+                tally.late_hits += 1
+                tally.late_max = max(tally.late_max, picked - happened)
 
     def _alerts(self, rule: Rule, hits: list[Hit], tally: _Tally, now: datetime) -> list[Alert]:
         alerts = []
@@ -449,4 +473,8 @@ class RuleRunner:
             files_read=0 if tally.source is None else tally.source.files_read,
             records=0 if tally.source is None else tally.source.records,
             records_skipped=0 if tally.source is None else tally.source.records_skipped,
+            late_events=0 if tally.source is None else tally.source.late_events,
+            late_max_delay_s=0.0 if tally.source is None else tally.source.late_max_delay_s,
+            late_by_file=() if tally.source is None else tally.source.late_by_file,
+            late_hits=tally.late_hits,
         )

@@ -120,6 +120,10 @@ RUN_MAPPINGS: Mapping[str, Any] = {
                         "files_read": {"type": "long"},
                         "records": {"type": "long"},
                         "records_skipped": {"type": "long"},
+                        "late_events": {"type": "long"},
+                        "late_max_delay_s": {"type": "double"},
+                        "late_by_file": {"properties": {"file": _KW, "count": {"type": "long"}}},
+                        "late_hits": {"type": "long"},
                     }
                 }
             }

@@ -79,7 +79,8 @@ def _private(folder: Path) -> bool:
             info = path.stat()
         except OSError:
             continue  # not made yet: it will be made private
-        if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        getuid = getattr(os, "getuid", None)  # POSIX only; Windows has ACLs instead
+        if (getuid is not None and info.st_uid != getuid()) or info.st_mode & 0o022:
             return False
     return True
 

@@ -186,6 +186,8 @@ def parse_job(text: str, *, file: str, root: Path) -> tuple[Job | None, list[Eql
         line, col = (int(pos.group(1)), int(pos.group(2))) if pos else (None, None)
         msg = _TOML_POS.sub("", str(exc)).strip()
         return None, [ConfigError(f"invalid TOML: {msg}", location=Location(file, line, col))]
+    except RecursionError:
+        return None, [ConfigError("invalid TOML: nested too deeply", location=Location(file))]
     table = data.get("job")
     if not isinstance(table, dict):
         return None, [ConfigError("missing the [job] table", location=Location(file, field="job"))]

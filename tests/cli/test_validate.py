@@ -225,3 +225,14 @@ def test_syntax_error_points_where_the_bracket_is_missing(
     assert (
         f"queries/syn.toml:{line}:{column} [rule.query]: expected ')', but the query ended" in err
     )
+
+
+def test_a_job_nested_too_deeply_is_its_error(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = '[job]\nid = "deep"\nx = ' + "[" * 5000 + "]" * 5000 + "\n"
+    (project / "jobs" / "deep.toml").write_text(deep)
+    code, out, err = run(project, monkeypatch=monkeypatch)
+    assert code == 1
+    assert "jobs/deep.toml: invalid TOML: nested too deeply" in err
+    assert "1 rule file(s), 2 job file(s)" in out

@@ -63,5 +63,10 @@ class BackendError(EqlwatchError):
     """A backend could not serve a request; the window was not evaluated."""
 
 
+class UnsupportedRule(BackendError):
+    """The backend cannot run this rule (its cluster is older than the rule's
+    `min_stack_version`): the rule is skipped with this reason, not failed."""
+
+
 class RetryableBackendError(BackendError):
     """A transient backend failure (connection, 429, 5xx, partial results): retry later."""

@@ -70,6 +70,9 @@ class SearchRequest:
     event_category_field: str = "event.category"
     max_samples_per_key: int = 1
     filter: Mapping[str, Any] | None = None
+    # The oldest Elastic Stack the rule runs on ("8.6.0"); a backend on an older cluster
+    # raises UnsupportedRule. None: any version.
+    min_stack_version: str | None = None
     # The window selects by this field (Kibana's `timestamp_override`, e.g. event.ingested)
     # instead of `timestamp_field`; events without it fall back to `timestamp_field` unless
     # `selection_fallback` is False. Ordering, maxspan and `by` stay on `timestamp_field`.

@@ -264,3 +264,35 @@ def test_run_on_an_unsupported_cluster_fails_each_rule_naming_the_range(
         assert _checkpoint(server) == start
     finally:
         server.stop()
+
+
+# --- min_stack_version: a rule above the cluster's version is skipped, with the reason ------
+
+NEW_RULE = RULE.replace('creation_date = "2026/03/01"',
+                        'creation_date = "2026/03/01"\nmin_stack_version = "9.1.0"').replace(
+    'rule_id = "r-regsvr32"', 'rule_id = "r-new"').replace(
+    'name = "Regsvr32 started"', 'name = "Needs 9.1"')  # fmt: skip
+
+
+@pytest.mark.parametrize(("version", "skipped"), [("8.18.0", True), ("9.2.1", False)])
+def test_a_rule_above_the_cluster_version_is_skipped_with_the_reason(
+    version: str, skipped: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = _start(version)
+    try:
+        _project(tmp_path, server.url, monkeypatch, RULE, NEW_RULE)
+        server.add_events("logs-test-a", _events(5, NOW - timedelta(minutes=20)))
+        code, out = _run(NOW)
+        assert code == 0, out  # a skip is not a failure
+        reason = (
+            f"Needs 9.1: needs Elastic Stack 9.1.0 (min_stack_version), the cluster runs {version}"
+        )
+        assert (f"skipped {reason}" in out) is skipped, out
+        alerts = server.store.documents(ALERTS, ignore_unavailable=True)
+        rules = sorted({s["rule"]["id"] for _, _, s in alerts})
+        assert rules == (["r-regsvr32"] if skipped else ["r-new", "r-regsvr32"])
+        report = [s for _, _, s in server.store.documents(RUNS_DATA_STREAM)
+                  if s["eqlwatch"]["run"]["rule_id"] == "r-new"]  # fmt: skip
+        assert report[-1]["eqlwatch"]["run"]["status"] == ("unsupported" if skipped else "ok")
+    finally:
+        server.stop()

@@ -151,6 +151,10 @@ def print_summary(summary: JobSummary, job: Job) -> None:
             f"waiting for data: {len(summary.waiting)} rule(s) found no event yet in their "
             "source; their checkpoints hold until data arrives."
         )
+    for r in summary.reports:
+        if r.status == "unsupported":
+            reason = r.notes[-1] if r.notes else "the cluster is too old for it"
+            console.print(f"[yellow]skipped[/yellow] {r.rule_name}: {reason}")
     for r in summary.leased:
         console.print(f"[yellow]skipped[/yellow] {r.rule_name}: another replica holds its lease")
 

@@ -20,6 +20,7 @@ class RunReport:
     duration_s: float
     # "ok" | "error" | "no-data" (source not read completely) | "waiting" (for the source's
     # watermark) | "skipped" (another replica holds the lease) | "partial" (deadline reached)
+    # | "unsupported" (the cluster is older than the rule's min_stack_version)
     status: str
     window_start: datetime | None = None
     window_end: datetime | None = None

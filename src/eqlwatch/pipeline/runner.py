@@ -23,11 +23,18 @@ from typing import Protocol, TypeVar, runtime_checkable
 import structlog
 
 from eqlwatch.backends.base import AlertSink, EventSource, Lease, SourceStatus, StateStore
-from eqlwatch.errors import BackendError, DataError, EqlwatchError, RetryableBackendError
+from eqlwatch.errors import (
+    BackendError,
+    DataError,
+    EqlwatchError,
+    RetryableBackendError,
+    UnsupportedRule,
+)
 from eqlwatch.model import Alert, Hit, SearchRequest, SearchResult, TimeWindow
 from eqlwatch.pipeline.reports import RunReport
 from eqlwatch.pipeline.watermark import gate
 from eqlwatch.rules import Rule
+from eqlwatch.rules.stack import required_stack_version
 from eqlwatch.windowing import (
     Selection,
     Slice,
@@ -156,6 +163,10 @@ class RuleRunner:
         status, held = "ok", [lease]  # held[0]: the lease as last renewed
         try:
             status = self._run_leased(rule, policy, now, period, tally, bound, held)
+        except UnsupportedRule as exc:
+            status = "unsupported"
+            tally.notes.append(str(exc))
+            bound.info("rule skipped: the cluster is too old for it", reason=str(exc))
         except DeadlineExceeded as exc:
             status = "error"
             tally.errors.append(str(exc))
@@ -392,6 +403,7 @@ class RuleRunner:
             size=s.size,
             selection_field=selection.override,
             selection_fallback=selection.fallback,
+            min_stack_version=required_stack_version(rule),
             **rule.event_fields(
                 s.timestamp_field, s.tiebreaker_field, s.event_category_field
             )._asdict(),

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from eqlwatch.errors import ConfigError, EqlwatchError, Location, QueryError
 from eqlwatch.rules.compiled import compile_rule
 from eqlwatch.rules.model import Rule
+from eqlwatch.rules.stack import check_stack_version
 from eqlwatch.sigma import SIGMA_SUFFIXES, SigmaConversionError, is_sigma_file, sigma_rule_data
 
 # Kibana's other rule types: a detection-rules folder mixes them with EQL rules.
@@ -157,6 +158,10 @@ def _parse_rule(
     except Exception as exc:  # a validator bug is still this file's error
         message = f"cannot validate: {type(exc).__name__}: {exc}"
         return None, [ConfigError(message, location=Location(file))], None
+    line = key_line(text, "metadata", "min_stack_version")
+    stack_errors = check_stack_version(rule, file=file, line=line)
+    if stack_errors:
+        return None, stack_errors, None
     return rule, [], None
 
 

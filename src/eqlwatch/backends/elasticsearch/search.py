@@ -40,7 +40,7 @@ from eqlwatch.backends.elasticsearch.version import (
     cluster_version,
     require_supported,
 )
-from eqlwatch.errors import BackendError, QueryError, RetryableBackendError
+from eqlwatch.errors import BackendError, QueryError, RetryableBackendError, UnsupportedRule
 from eqlwatch.model import Hit, HitEvent, HitKind, SearchRequest, SearchResult, TimeWindow
 
 MAX_OPTIONAL_REWRITES = 3
@@ -342,7 +342,15 @@ class ElasticsearchEventSource:
     def _run(self, request: SearchRequest, query: str) -> Mapping[str, Any]:
         """One search; a BadRequestError escapes so `search` can rewrite unknown fields."""
         index = ",".join(request.indices)
-        partial_flags = self.version().at_least(PARTIAL_FLAGS_FROM)
+        version = self.version()
+        if request.min_stack_version:
+            needed = StackVersion.parse(request.min_stack_version)
+            if not version.at_least(needed):
+                raise UnsupportedRule(
+                    f"needs Elastic Stack {request.min_stack_version} (min_stack_version), "
+                    f"the cluster runs {version}"
+                )
+        partial_flags = version.at_least(PARTIAL_FLAGS_FROM)
         body = request_body(request, query, self._options, partial_flags=partial_flags)
         try:
             response = self._client.eql.search(index=index, **body)

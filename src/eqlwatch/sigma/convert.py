@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
-from sigma.rule import SigmaRule
+from sigma.rule import SigmaRule, SigmaRuleBase
 
+from eqlwatch.sigma.correlation import correlation_eql
 from eqlwatch.sigma.query import QueryError_, to_eql
 from eqlwatch.sigma.taxonomy import LEVELS, TACTICS, WINDOWS_INDEX
 
@@ -86,7 +88,7 @@ def _threat(tags: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _rule_id(rule: SigmaRule, text: str) -> str:
+def _rule_id(rule: SigmaRuleBase, text: str) -> str:
     if rule.id is not None:
         return str(rule.id)
     return "sigma-" + hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -114,19 +116,34 @@ def parse_sigma(text: str) -> SigmaRule:
     return rule
 
 
+def _correlation(text: str) -> tuple[SigmaRuleBase, str]:
+    """A file with a correlation rule and the rules it names (YAML documents)."""
+    try:
+        collection = SigmaCollection.from_yaml(text)
+        return correlation_eql(collection)
+    except QueryError_ as exc:
+        raise SigmaConversionError(str(exc), field="correlation") from None
+    except SigmaError as exc:
+        message = f"invalid Sigma correlation: {exc}"
+        raise SigmaConversionError(message, field="correlation") from None
+    except yaml.YAMLError as exc:
+        raise SigmaConversionError(f"invalid YAML: {exc}") from None
+
+
 def sigma_rule_data(text: str) -> dict[str, Any]:
     """The detection-rules TOML data (`metadata`, `rule`, `eqlwatch`) for one Sigma file."""
-    if "\ncorrelation:" in f"\n{text}" or text.startswith("correlation:"):
-        raise SigmaConversionError(
-            "Sigma correlation rules are not supported yet", field="correlation"
-        )
-    rule = parse_sigma(text)
-    try:
-        query = to_eql(rule)
-    except QueryError_ as exc:
-        raise SigmaConversionError(str(exc), field="detection") from None
-    except SigmaError as exc:
-        raise SigmaConversionError(f"invalid Sigma detection: {exc}", field="detection") from None
+    rule: SigmaRuleBase
+    if "\ncorrelation:" in f"\n{text}":
+        rule, query = _correlation(text)
+    else:
+        rule = parse_sigma(text)
+        try:
+            query = to_eql(rule)
+        except QueryError_ as exc:
+            raise SigmaConversionError(str(exc), field="detection") from None
+        except SigmaError as exc:
+            message = f"invalid Sigma detection: {exc}"
+            raise SigmaConversionError(message, field="detection") from None
     level = rule.level.name.lower() if rule.level is not None else "medium"
     severity, risk = LEVELS.get(level, ("medium", 47))
     tags = [str(t) for t in rule.tags]

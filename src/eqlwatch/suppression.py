@@ -153,14 +153,32 @@ def suppression_fields(spec: SuppressionSpec, state: GroupState) -> dict[str, An
     }
 
 
-def with_suppression(alert: Alert, alert_id: str, fields: Mapping[str, Any]) -> Alert:
-    """The first match's document as the bucket's alert: its id and the suppression fields."""
-    doc = dict(alert.document)
+def set_fields(document: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `document` whose `kibana.alert.suppression` is `fields`."""
+    doc = dict(document)
     kibana = dict(doc.get("kibana") or {})
     kibana_alert = dict(kibana.get("alert") or {})
     kibana_alert["suppression"] = dict(fields)
     kibana["alert"] = kibana_alert
     doc["kibana"] = kibana
+    return doc
+
+
+def fields_of(document: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The document's `kibana.alert.suppression`, None when it is not a suppressed alert."""
+    kibana = document.get("kibana")
+    node = kibana.get("alert") if isinstance(kibana, Mapping) else None
+    found = node.get("suppression") if isinstance(node, Mapping) else None
+    return found if isinstance(found, Mapping) else None
+
+
+def with_fields(alert: Alert, fields: Mapping[str, Any]) -> Alert:
+    return Alert(id=alert.id, rule_id=alert.rule_id, document=set_fields(alert.document, fields))
+
+
+def with_suppression(alert: Alert, alert_id: str, fields: Mapping[str, Any]) -> Alert:
+    """The first match's document as the bucket's alert: its id and the suppression fields."""
+    doc = set_fields(alert.document, fields)
     own = dict(doc.get("eqlwatch") or {})
     own["alert_id"] = alert_id
     own["first_match_id"] = alert.id

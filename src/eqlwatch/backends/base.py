@@ -7,12 +7,13 @@ the in-memory test double and Elasticsearch are interchangeable, and one contrac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from eqlwatch.model import Alert, SearchRequest, SearchResult, WriteResult
+from eqlwatch.suppression import GroupState, Version
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,27 @@ class AlertSink(Protocol):
     """
 
     def write(self, alerts: Sequence[Alert]) -> WriteResult: ...
+
+
+@runtime_checkable
+class SuppressingSink(Protocol):
+    """A sink that can keep suppressed alerts up to date (`eqlwatch.suppression`).
+
+    `suppress` creates each version's document when it has none (from `Version.first`) and
+    otherwise sets its `kibana.alert.suppression` to the version's fields; writing the same
+    version twice leaves the same document. Raises like `write`.
+    """
+
+    def suppress(self, versions: Sequence[Version]) -> WriteResult: ...
+
+
+@runtime_checkable
+class SuppressionStore(Protocol):
+    """Per-rule suppression state (the open bucket of each group), keyed like checkpoints."""
+
+    def get_suppression(self, key: str) -> dict[str, GroupState]: ...
+
+    def set_suppression(self, key: str, groups: Mapping[str, GroupState]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ import atexit
 import contextlib
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +33,7 @@ import structlog
 from eqlwatch.backends.base import Lease
 from eqlwatch.backends.filelock import exclusive, write_atomic
 from eqlwatch.errors import DataError, Location
+from eqlwatch.suppression import GroupState
 
 log = structlog.get_logger(__name__)
 STATE_VERSION = 1
@@ -199,6 +200,29 @@ class LocalStateStore:
         with self._locked() as state:
             state["checkpoints"][key] = value.isoformat()
 
+    def get_suppression(self, key: str) -> dict[str, GroupState]:
+        """The rule's open suppression buckets (`eqlwatch.suppression`), by group key."""
+        with self._locked() as state:
+            groups = state.get("suppression", {}).get(key, {})
+        out: dict[str, GroupState] = {}
+        for group, record in groups.items() if isinstance(groups, dict) else ():
+            try:
+                out[group] = GroupState.from_json(record)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise DataError(
+                    f"suppression state of {key!r} is malformed ({exc!r}); fix or remove it",
+                    location=Location(file=str(self.path), field=f"suppression.{key}.{group}"),
+                ) from exc
+        return out
+
+    def set_suppression(self, key: str, groups: Mapping[str, GroupState]) -> None:
+        with self._locked() as state:
+            records = {group: g.to_json() for group, g in sorted(groups.items())}
+            if records:
+                state.setdefault("suppression", {})[key] = records
+            elif key in state.get("suppression", {}):
+                del state["suppression"][key]
+
     def acquire_lease(self, key: str, owner: str, now: datetime, ttl_s: float) -> Lease | None:
         me = self.process
         with self._locked() as state:
@@ -275,6 +299,8 @@ def _parse(raw: bytes, path: Path) -> dict[str, Any]:
     leases = state.setdefault("leases", {})
     if not isinstance(leases, dict):
         raise DataError("state file's 'leases' is not an object", location=where)
+    if not isinstance(state.get("suppression", {}), dict):
+        raise DataError("state file's 'suppression' is not an object", location=where)
     return state
 
 

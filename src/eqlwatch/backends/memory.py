@@ -8,7 +8,7 @@ pipeline's recovery paths for real.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from eqlwatch.engine import SourceEvent, compile_query
 from eqlwatch.errors import BackendError, DataError
 from eqlwatch.model import Alert, SearchRequest, SearchResult, WriteResult
 from eqlwatch.rules.fields import get_field
+from eqlwatch.suppression import GroupState, Version, with_fields
 from eqlwatch.windowing import Selection, parse_timestamp
 
 
@@ -110,6 +111,21 @@ class MemorySink:
                 created += 1
         return WriteResult(created=created, existing=existing)
 
+    def suppress(self, versions: Sequence[Version]) -> WriteResult:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise BackendError("memory sink: injected write failure")
+        self.writes += 1
+        created = existing = 0
+        for version in versions:
+            held = self.alerts.get(version.alert_id)
+            base = held if held is not None else version.first
+            if base is None:  # removed from under us: nothing to update (logged by others)
+                continue
+            created, existing = created + (held is None), existing + (held is not None)
+            self.alerts[version.alert_id] = with_fields(base, version.fields)
+        return WriteResult(created=created, existing=existing)
+
     def documents(self) -> list[dict[str, Any]]:
         return [dict(a.document) for a in self.alerts.values()]
 
@@ -120,12 +136,19 @@ class MemoryStateStore:
     def __init__(self) -> None:
         self.checkpoints: dict[str, datetime] = {}
         self.leases: dict[str, Lease] = {}
+        self.suppression: dict[str, dict[str, GroupState]] = {}
 
     def get_checkpoint(self, key: str) -> datetime | None:
         return self.checkpoints.get(key)
 
     def set_checkpoint(self, key: str, value: datetime) -> None:
         self.checkpoints[key] = value
+
+    def get_suppression(self, key: str) -> dict[str, GroupState]:
+        return dict(self.suppression.get(key, {}))
+
+    def set_suppression(self, key: str, groups: Mapping[str, GroupState]) -> None:
+        self.suppression[key] = dict(groups)
 
     def acquire_lease(self, key: str, owner: str, now: datetime, ttl_s: float) -> Lease | None:
         held = self.leases.get(key)

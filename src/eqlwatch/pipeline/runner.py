@@ -30,8 +30,9 @@ from eqlwatch.errors import (
     RetryableBackendError,
     UnsupportedRule,
 )
-from eqlwatch.model import Alert, Hit, SearchRequest, SearchResult, TimeWindow
+from eqlwatch.model import Alert, Hit, SearchRequest, SearchResult, TimeWindow, WriteResult
 from eqlwatch.pipeline.reports import RunReport
+from eqlwatch.pipeline.suppressing import RuleSuppression
 from eqlwatch.pipeline.watermark import gate
 from eqlwatch.rules import Rule
 from eqlwatch.rules.stack import required_stack_version
@@ -98,6 +99,7 @@ class _Tally:
     created: int = 0
     existing: int = 0
     excepted: int = 0
+    suppressed: int = 0
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     first: datetime | None = None
@@ -218,7 +220,10 @@ class RuleRunner:
                     f"(max_wait {self.settings.max_wait})"
                 )
         slices = self._slices(rule, policy, plan_now or now, period)
-        for done in self._process(rule, policy, slices, tally, bound, now):
+        suppression = RuleSuppression.for_rule(
+            rule, self.key(rule), self.sink, self.state, backfill=period is not None
+        )
+        for done in self._process(rule, policy, slices, tally, bound, now, suppression):
             if period is None:
                 self._retry(
                     functools.partial(
@@ -309,14 +314,18 @@ class RuleRunner:
         tally: _Tally,
         bound: structlog.typing.FilteringBoundLogger,
         now: datetime,
+        suppression: RuleSuppression | None = None,
     ) -> Iterator[Slice]:
         """Yields each slice once its alerts are durably written (then the caller advances)."""
         for planned in slices:
             for piece, hits in self._evaluate(rule, policy, planned, tally):
-                alerts = self._alerts(rule, hits, tally, now)
-                result = self._retry(
-                    functools.partial(self.sink.write, alerts), what="write alerts"
-                )
+                if suppression is None:
+                    alerts = self._alerts(rule, hits, tally, now)
+                    result = self._retry(
+                        functools.partial(self.sink.write, alerts), what="write alerts"
+                    )
+                else:
+                    result, alerts = self._suppressed(rule, piece, hits, tally, now, suppression)
                 tally.created += result.created
                 tally.existing += result.existing
                 tally.first = tally.first or piece.attribution.start
@@ -371,6 +380,35 @@ class RuleRunner:
             if picked is not None and picked - happened > policy.ingest_delay:
                 tally.late_hits += 1
                 tally.late_max = max(tally.late_max, picked - happened)
+
+    def _suppressed(
+        self,
+        rule: Rule,
+        piece: Slice,
+        hits: list[Hit],
+        tally: _Tally,
+        now: datetime,
+        suppression: RuleSuppression,
+    ) -> tuple[WriteResult, list[Alert]]:
+        """A suppressing rule's slice: matches ordered by the clock that tiles the slices."""
+        selection = self.selection(rule)
+        matches = []
+        for hit in hits:
+            alert = self.make_alert(rule, hit, detected_at=now)
+            when = selection_time(hit, selection)
+            if alert is None:
+                tally.excepted += 1
+            elif when is not None:  # attributed hits always have one
+                matches.append((when, hit, alert))
+
+        def retry(action: Callable[[], object], what: str) -> object:
+            return self._retry(action, what=what)
+
+        result, notify, replayed = suppression.slice(
+            piece.attribution.start, matches, self.sink, retry
+        )
+        tally.suppressed += len(matches) - replayed - len(notify)
+        return result, notify
 
     def _alerts(self, rule: Rule, hits: list[Hit], tally: _Tally, now: datetime) -> list[Alert]:
         alerts = []
@@ -478,7 +516,14 @@ class RuleRunner:
             alerts_existing=tally.existing,
             alerts_excepted=tally.excepted,
             errors=tuple(tally.errors),
-            notes=tuple(tally.notes),
+            notes=(
+                *tally.notes,
+                *(
+                    [f"{tally.suppressed} match(es) suppressed into existing alerts"]
+                    if tally.suppressed
+                    else []
+                ),
+            ),
             source_newest=None if tally.source is None else tally.source.newest,
             source_lag_s=tally.lag_s,
             files_matched=0 if tally.source is None else tally.source.files_matched,

@@ -145,11 +145,36 @@ class Fixture(_Strict):
         return len(self.event_ids) if self.event_ids is not None else None
 
 
+class Suppression(_Strict):
+    """`suppression = { group_by = [...], duration = "1h", missing_fields = "suppress" }`:
+    matches sharing the group_by values within `duration` of the first become one alert
+    (Kibana's alert suppression; see docs/actions.md "Suppression")."""
+
+    group_by: tuple[str, ...] = Field(min_length=1)
+    duration: Duration
+    missing_fields: Literal["suppress", "doNotSuppress"] = "suppress"
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("suppression duration must be positive")
+        return value
+
+    @field_validator("group_by")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not name for name in value) or len(set(value)) != len(value):
+            raise ValueError("group_by must name distinct, non-empty fields")
+        return value
+
+
 class EqlwatchTable(_Strict):
     """The top-level `[eqlwatch]` table: eqlwatch's extras, ignored by Elastic's tooling."""
 
     template: str | None = None
     enabled: bool = True
+    suppression: Suppression | None = None
     exceptions: tuple[ExceptionEntry, ...] = ()
     fixtures: tuple[Fixture, ...] = ()
 

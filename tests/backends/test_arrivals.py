@@ -146,3 +146,17 @@ def test_save_then_load_round_trips(tmp_path: Path) -> None:
     ledger.observe(T0, [seen("a", b"x" * 10), seen("b", b"y" * 10, unit="records")])
     save_ledger(tmp_path / "l.json", ledger)
     assert load_ledger(tmp_path / "l.json") == ledger
+
+
+def test_a_live_file_keeps_a_bounded_ledger_and_its_recent_arrivals() -> None:
+    """Appended every 5 minutes for 10 days: old segments merge, recent ones stay exact."""
+    ledger = Ledger()
+    size = 0
+    clock = T0
+    for _ in range(10 * 288):
+        size += 10
+        clock += 5 * M
+        _, (arr,) = ledger.observe(clock, [seen("a", b"x" * size)])
+    assert len(arr.segments) <= 7 * 288 + 2
+    assert arr.arrival(size - 5, clock - 60 * M) == clock - 5 * M  # the newest: exact
+    assert arr.arrival(size - 15, clock - 60 * M) == clock - 10 * M

@@ -18,6 +18,7 @@ same arrivals, and an observation never moves back (a clock step back observes n
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,19 @@ HEAD = 4096
 Unit = Literal["bytes", "records"]
 _VERSION = 1
 _FORGET = timedelta(days=30)  # entries of files unseen this long are dropped
+_SETTLED = timedelta(days=7)  # segments older than this are merged
+
+
+def _settle(segments: list[Segment], before: datetime) -> list[Segment]:
+    """Segments observed before `before` merged into one, so a live file appended every run
+    keeps a bounded ledger. Their records' arrivals stay inside the merged interval, long
+    past every checkpoint of a running job; a job stopped longer than `_SETTLED` may see some
+    again, and deterministic alert ids absorb those repeats."""
+    old = [seg for seg in segments if seg.obs < before]
+    if len(old) < 2:
+        return segments
+    merged = Segment(old[-1].end, old[0].prev, old[-1].obs)
+    return [merged, *segments[len(old) :]]
 
 
 def head_hash(head: bytes) -> str:
@@ -78,12 +92,15 @@ class Arrivals:
 
     segments: tuple[Segment, ...]
     new_from: int  # positions at or past this first appeared in this observation
+    ends: tuple[int, ...] = ()
 
     def arrival(self, position: int, event_time: datetime) -> datetime:
-        for seg in self.segments:
-            if position < seg.end:
-                low = seg.prev if seg.prev is not None else event_time
-                return min(max(event_time, low), seg.obs)
+        ends = self.ends or tuple(seg.end for seg in self.segments)
+        at = bisect.bisect_right(ends, position)
+        if at < len(self.segments):
+            seg = self.segments[at]
+            low = seg.prev if seg.prev is not None else event_time
+            return min(max(event_time, low), seg.obs)
         last = self.segments[-1].obs if self.segments else event_time
         return min(event_time, last)  # past what was observed: not expected; never future
 
@@ -125,7 +142,9 @@ class Ledger:
             if len(item.head[:HEAD]) > entry.head_len:
                 entry.head, entry.head_len = head_hash(item.head[:HEAD]), len(item.head[:HEAD])
             entry.path, entry.last_seen = item.path, obs
-            out.append(Arrivals(tuple(entry.segments), new_from=start))
+            entry.segments = _settle(entry.segments, obs - _SETTLED)
+            segments = tuple(entry.segments)
+            out.append(Arrivals(segments, start, tuple(seg.end for seg in segments)))
         self.observation = obs
         for key in [k for k, e in self.files.items() if e.last_seen < obs - _FORGET]:
             del self.files[key]
@@ -133,14 +152,19 @@ class Ledger:
 
     def _match(self, item: Seen, used: set[str]) -> str | None:
         """The entry this file continues: same unit, same first bytes, not shorter. The
-        longest matching head wins, then the same path."""
+        longest matching head wins, then the same path. (One hash per distinct head
+        length, not per entry: a folder of many files stays linear.)"""
         best: tuple[int, bool, str] | None = None
+        hashes: dict[int, str] = {}
         for key, entry in self.files.items():
             if key in used or entry.unit != item.unit or item.size < entry.end:
                 continue
             if len(item.head) < entry.head_len:
                 continue
-            if head_hash(item.head[: entry.head_len]) != entry.head:
+            mine = hashes.get(entry.head_len)
+            if mine is None:
+                mine = hashes[entry.head_len] = head_hash(item.head[: entry.head_len])
+            if mine != entry.head:
                 continue
             rank = (entry.head_len, entry.path == item.path, key)
             if best is None or rank > best:

@@ -13,13 +13,16 @@ its run. Three guards, all in-process and without a thread per render:
   piece and stops at the output limit.
 - **A deadline for pure-Python loops.** One process-wide watchdog thread raises
   `RenderTimeout` asynchronously (`PyThreadState_SetAsyncExc`) in a thread whose render
-  passed its deadline. The exception derives from `BaseException` so nothing in jinja's
+  used up its CPU-time budget (its own thread's CPU clock, so load from elsewhere does not
+  time out ordinary notes). The exception derives from `BaseException` so nothing in jinja's
   or the sandbox's `except Exception` paths can swallow it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import gc
 import math
 import re
 import string
@@ -38,7 +41,7 @@ DEFAULT_MAX_CHARS = 64 * 1024  # a note is read by a person in Kibana, not a dat
 
 @dataclass(frozen=True, slots=True)
 class RenderLimits:
-    """Per-render bounds: wall seconds and characters (of the note and of any one value)."""
+    """Per-render bounds: CPU seconds and characters (of the note and of any one value)."""
 
     timeout: float = DEFAULT_TIMEOUT
     max_chars: int = DEFAULT_MAX_CHARS
@@ -66,33 +69,86 @@ _clear_async_exc = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.c_void
 )
 
 
-class _Watchdog:
-    """One daemon thread for the process: raises `RenderTimeout` in renders past deadline.
+_REFIRE_S = 0.05  # a timeout swallowed somewhere (a gc callback) is raised again after this
 
-    Each thread has at most one render armed. Firing and disarming happen under one lock;
-    disarming a render that was fired clears a still-pending exception, so a render that
-    finished just in time never sees it later in unrelated code.
+
+class _GcWindow:
+    """Whether a garbage collection (and so its Python callbacks) is running.
+
+    An exception raised asynchronously inside a gc callback is swallowed there (reported
+    as unraisable) instead of ending the render, so the watchdog waits while one runs. One
+    callback first in `gc.callbacks` opens the window at "start"; one last closes it at
+    "stop", so every other callback runs inside it.
+    """
+
+    def __init__(self) -> None:
+        self.collecting = False
+
+    def _open(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.collecting = True
+
+    def _close(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop":
+            self.collecting = False
+
+    def install(self) -> None:
+        """Put the two callbacks first and last (cheap when they already are)."""
+        callbacks = gc.callbacks
+        if callbacks and callbacks[0] == self._open and callbacks[-1] == self._close:
+            return
+        with contextlib.suppress(ValueError):
+            callbacks.remove(self._open)
+        with contextlib.suppress(ValueError):
+            callbacks.remove(self._close)
+        callbacks.insert(0, self._open)
+        callbacks.append(self._close)
+
+
+def _cpu_clock(ident: int) -> Callable[[], float]:
+    """The CPU time of thread `ident`: a render's budget is the CPU it uses, so a loaded
+    machine (other processes, other threads) does not time out an ordinary note."""
+    try:
+        clock = time.pthread_getcpuclockid(ident)
+    except (AttributeError, OSError):  # no per-thread CPU clocks here: wall time
+        return time.monotonic
+    return lambda: time.clock_gettime(clock)
+
+
+class _Watchdog:
+    """One daemon thread for the process: raises `RenderTimeout` in renders past budget.
+
+    Each thread has at most one render armed, with a CPU-time budget on its own clock. CPU
+    time never runs faster than wall time, so the watchdog sleeps for the budget left and
+    then looks again. Firing and disarming happen under one lock; disarming a render that
+    was fired clears a still-pending exception, so a render that finished just in time
+    never sees it later in unrelated code. A fired render stays armed: if the exception was
+    swallowed, it is raised again shortly after.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())  # not re-entered: a plain lock
-        self._armed: dict[int, float] = {}
+        self._armed: dict[int, tuple[Callable[[], float], float]] = {}
         self._fired: set[int] = set()
         self._thread: threading.Thread | None = None
         self._wake_at = math.inf  # when the watchdog looks next (it wakes for earlier ones)
+        self._gc = _GcWindow()
 
     def arm(self, seconds: float) -> None:
         ident = threading.get_ident()
-        deadline = time.monotonic() + seconds
+        clock = _cpu_clock(ident)
+        budget_end = clock() + seconds
+        self._gc.install()
         with self._cond:
             self._fired.discard(ident)
-            self._armed[ident] = deadline
+            self._armed[ident] = (clock, budget_end)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="eqlwatch-note-watchdog", daemon=True
                 )
                 self._thread.start()
-            if deadline < self._wake_at:  # else it wakes in time anyway: no thread switch
+            wake = time.monotonic() + seconds
+            if wake < self._wake_at:  # else it wakes in time anyway: no thread switch
                 self._cond.notify()
 
     def disarm(self) -> None:
@@ -110,15 +166,22 @@ class _Watchdog:
                     self._wake_at = math.inf
                     self._cond.wait()
                     continue
-                ident, deadline = min(self._armed.items(), key=lambda item: item[1])
-                left = deadline - time.monotonic()
-                if left > 0:
-                    self._wake_at = deadline
-                    self._cond.wait(left)
-                    continue
-                del self._armed[ident]
-                self._fired.add(ident)
-                _set_async_exc(ident, RenderTimeout)
+                now = time.monotonic()
+                soonest = math.inf
+                for ident, (clock, budget_end) in list(self._armed.items()):
+                    try:
+                        left = budget_end - clock()
+                    except OSError:  # the thread is gone without disarming
+                        del self._armed[ident]
+                        continue
+                    if left <= 0 and not self._gc.collecting:
+                        self._fired.add(ident)
+                        _set_async_exc(ident, RenderTimeout)
+                        left = _REFIRE_S
+                    soonest = min(soonest, now + max(left, _REFIRE_S / 5))
+                self._wake_at = soonest
+                if soonest < math.inf:
+                    self._cond.wait(soonest - now)
 
 
 _WATCHDOG = _Watchdog()

@@ -100,6 +100,15 @@ def create_index(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int,
     return 200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
 
 
+def put_mapping(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`PUT /{index}/_mapping` (spec: indices/put_mapping): new properties are merged in."""
+    names = fake.store.resolve(name)
+    for index in names:
+        props = fake.store.indices[index].mappings.setdefault("properties", {})
+        props.update(req.json().get("properties", {}))
+    return 200, {"acknowledged": True}
+
+
 def index_exists(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
     """`HEAD /{index}` (spec: indices/exists): 200 or 404, no body."""
     return (200 if fake.store.resolve(name, ignore_unavailable=True) else 404), None

@@ -18,6 +18,7 @@ from tests.fakes.es_admin import (
     index_exists,
     kibana_import,
     put_data_stream,
+    put_mapping,
     put_policy,
     put_template,
     refresh,
@@ -70,7 +71,17 @@ BULK_META = frozenset(
     }
 )
 SEARCH_BODY = frozenset(
-    {"query", "size", "from", "_source", "sort", "track_total_hits", "aggs", "aggregations"}
+    {
+        "query",
+        "size",
+        "from",
+        "_source",
+        "sort",
+        "track_total_hits",
+        "aggs",
+        "aggregations",
+        "seq_no_primary_term",
+    }
 )
 
 
@@ -235,6 +246,10 @@ def search(fake: FakeElasticsearch, req: Request, target: str) -> tuple[int, Any
         {"_index": ix, "_id": i, "_score": 1.0, **({"_source": s} if with_source else {})}
         for ix, i, s in docs[:size]
     ]
+    if body.get("seq_no_primary_term", req.params.get("seq_no_primary_term")) in (True, "true"):
+        for hit in hits:
+            doc = fake.store.indices[str(hit["_index"])].docs[str(hit["_id"])]
+            hit["_seq_no"], hit["_primary_term"] = doc.seq_no, doc.primary_term
     answer: dict[str, Any] = {
         "took": 1,
         "timed_out": False,
@@ -376,6 +391,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Any]] = [
         ("POST", rf"/{_SEG}/(_doc)", index_doc),
         ("GET", rf"/{_SEG}/_doc/([^/]+)", get_doc),
         ("DELETE", rf"/{_SEG}/_doc/([^/]+)", delete_doc),
+        ("PUT", rf"/{_SEG}/_mapping", put_mapping),
         ("PUT", rf"/{_SEG}", create_index),
         ("HEAD", rf"/{_SEG}", index_exists),
     ]

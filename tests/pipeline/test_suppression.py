@@ -7,13 +7,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eqlwatch.backends.base import Lease
+from eqlwatch.backends.base import (
+    AlertSink,
+    Lease,
+    StateStore,
+    SuppressingSink,
+    SuppressionStore,
+)
 from eqlwatch.backends.local_sink import LocalFileSink, current_documents
 from eqlwatch.backends.local_source import LocalEventSource
 from eqlwatch.backends.local_state import LocalStateStore
@@ -48,8 +54,16 @@ class Crashes:
         return self.count in self.calls
 
 
+class Sink(AlertSink, SuppressingSink, Protocol):
+    """What the runner needs of a sink for a suppressing rule."""
+
+
+class Store(StateStore, SuppressionStore, Protocol):
+    """What the runner needs of a state store for a suppressing rule."""
+
+
 class CrashingSink:
-    def __init__(self, inner: LocalFileSink, crash: Crashes) -> None:
+    def __init__(self, inner: Sink, crash: Crashes) -> None:
         self.inner, self.crash = inner, crash
 
     def write(self, alerts: Sequence[Alert]) -> WriteResult:
@@ -66,9 +80,9 @@ class CrashingSink:
 
 
 class CrashingState:
-    """A local state store whose suppression saves and checkpoints die after landing."""
+    """A state store whose suppression saves and checkpoints die after landing."""
 
-    def __init__(self, inner: LocalStateStore, crash: Crashes) -> None:
+    def __init__(self, inner: Store, crash: Crashes) -> None:
         self.inner, self.crash = inner, crash
 
     def get_checkpoint(self, key: str) -> datetime | None:
@@ -104,21 +118,29 @@ def _view(path: Path) -> dict[str, Any]:
     }
 
 
-def _runner(folder: Path, source: LocalEventSource, crash: Crashes) -> RuleRunner:
+def _runner(
+    folder: Path,
+    source: LocalEventSource,
+    crash: Crashes,
+    sink: Sink | None = None,
+    state: Store | None = None,
+) -> RuleRunner:
     return RuleRunner(
         RunnerSettings(job_id="j", size=10_000, backoff_s=0, max_attempts=1),
         source,
-        CrashingSink(LocalFileSink(folder / "alerts.ndjson"), crash),
-        CrashingState(LocalStateStore(folder / "state.json"), crash),
+        CrashingSink(sink or LocalFileSink(folder / "alerts.ndjson"), crash),
+        CrashingState(state or LocalStateStore(folder / "state.json"), crash),
         simple_alert,
         "me",
         sleep=lambda _s: None,
     )
 
 
-def _catch_up(runner: RuleRunner, rule: Rule, policy: Any, folder: Path) -> None:
+def _catch_up(
+    runner: RuleRunner, rule: Rule, policy: Any, folder: Path, state: StateStore | None = None
+) -> None:
     final = T0 + SPAN + timedelta(hours=2)
-    state = LocalStateStore(folder / "state.json")
+    state = state or LocalStateStore(folder / "state.json")
     for i in range(1000):
         checkpoint = state.get_checkpoint("j/r1")
         if checkpoint is not None and checkpoint >= final - timedelta(minutes=10):

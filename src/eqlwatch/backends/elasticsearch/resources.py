@@ -191,6 +191,13 @@ def ensure_state_index(client: Elasticsearch, index: str) -> None:
     except BadRequestError as exc:
         if error_type(exc) != "resource_already_exists_exception":
             raise translate(f"create index {index}", exc) from exc
+        # An index from an older eqlwatch: add the fields it lacks (strict mappings).
+        call(
+            f"update mappings of {index}",
+            client.indices.put_mapping,
+            index=index,
+            properties=dict(STATE_MAPPINGS["properties"]),
+        )
     except CLIENT_ERRORS as exc:
         raise translate(f"create index {index}", exc) from exc
 

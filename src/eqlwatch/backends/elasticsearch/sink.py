@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import Elasticsearch, helpers
+import structlog
+from elasticsearch import ConflictError, Elasticsearch, helpers
 
 from eqlwatch.backends.elasticsearch.client import (
     CLIENT_ERRORS,
@@ -30,6 +31,9 @@ from eqlwatch.backends.elasticsearch.client import (
 from eqlwatch.errors import BackendError, RetryableBackendError
 from eqlwatch.model import Alert, WriteResult
 from eqlwatch.pipeline.reports import RunReport
+from eqlwatch.suppression import Version, fields_of, set_fields, with_fields
+
+log = structlog.get_logger(__name__)
 
 IDS_PER_QUERY = 1000
 
@@ -158,6 +162,85 @@ class ElasticsearchAlertSink:
         created = result.created if result else 0
         already = len(present) + (result.existing if result else 0)
         return WriteResult(created=created, existing=already + len(alerts) - len(unique))
+
+    def suppress(self, versions: Sequence[Version]) -> WriteResult:
+        """Creates each new bucket's alert; updates the others in their backing index."""
+        latest = {v.alert_id: v for v in versions}
+        if not latest:
+            return WriteResult(created=0, existing=0)
+        held = held_documents(self._client, self._target, list(latest))
+        fresh: list[Alert] = []
+        existing = 0
+        for ident, version in latest.items():
+            current = held.get(ident)
+            if current is None and version.first is None:
+                log.warning("suppressed alert not in the data stream; update dropped", id=ident)
+            elif current is None:
+                assert version.first is not None
+                fresh.append(with_fields(version.first, version.fields))
+            else:
+                existing += 1
+                if fields_of(current.source) != version.fields:
+                    doc = set_fields(current.source, version.fields)
+                    update_held(self._client, ident, current, doc)
+        created = 0
+        if fresh:
+            stamp = self._clock().isoformat()
+            result = bulk_create(self._client, self._target, fresh, self._options, stamp)
+            created, existing = result.created, existing + result.existing
+        return WriteResult(created=created, existing=existing)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Where a document lives in a data stream: its backing index and version stamp."""
+
+    index: str
+    seq_no: int
+    primary_term: int
+    source: Mapping[str, Any]
+
+
+def held_documents(client: Elasticsearch, target: str, ids: Sequence[str]) -> dict[str, Held]:
+    """The documents of `ids` any backing index of `target` holds, with `_seq_no`."""
+    found: dict[str, Held] = {}
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        chunk = list(ids[start : start + IDS_PER_QUERY])
+        response = call(
+            "search suppressed alerts",
+            client.search,
+            index=target,
+            query={"ids": {"values": chunk}},
+            seq_no_primary_term=True,
+            size=len(chunk),
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+        for hit in response.body["hits"]["hits"]:
+            found[str(hit["_id"])] = Held(
+                str(hit["_index"]), int(hit["_seq_no"]), int(hit["_primary_term"]), hit["_source"]
+            )
+    return found
+
+
+def update_held(client: Elasticsearch, alert_id: str, held: Held, doc: Mapping[str, Any]) -> None:
+    """Replace one document in its backing index, only if nobody changed it since we read
+    it (`if_seq_no`/`if_primary_term`); a conflict is retried by the runner, which reads
+    again and writes the same absolute values."""
+    try:
+        client.index(
+            index=held.index,
+            id=alert_id,
+            document=dict(doc),
+            op_type="index",
+            if_seq_no=held.seq_no,
+            if_primary_term=held.primary_term,
+            refresh="wait_for",
+        )
+    except ConflictError as exc:
+        raise RetryableBackendError(f"suppressed alert {alert_id} changed meanwhile") from exc
+    except CLIENT_ERRORS as exc:
+        raise translate(f"update suppressed alert {alert_id}", exc) from exc
 
 
 class ElasticsearchRunReports:

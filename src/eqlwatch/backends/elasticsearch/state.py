@@ -1,4 +1,4 @@
-"""`StateStore` in one Elasticsearch index: checkpoints and per-rule leases.
+"""`StateStore` in one Elasticsearch index: checkpoints, per-rule leases and suppression.
 
 Leases use optimistic concurrency: a replica reads the lease document, then writes it back
 with `if_seq_no`/`if_primary_term` (or `create` when there is none). Of two replicas racing,
@@ -18,6 +18,7 @@ from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from eqlwatch.backends.base import Lease
 from eqlwatch.backends.elasticsearch.client import CLIENT_ERRORS, call, translate
 from eqlwatch.errors import DataError, Location
+from eqlwatch.suppression import GroupState
 
 STATE_MAPPINGS: Mapping[str, Any] = {
     "dynamic": "strict",
@@ -28,6 +29,9 @@ STATE_MAPPINGS: Mapping[str, Any] = {
         "checkpoint": {"type": "date"},
         "expires": {"type": "date"},
         "updated": {"type": "date"},
+        # Suppression buckets by group key (`eqlwatch.suppression.GroupState`): read back
+        # whole, never searched, so not indexed.
+        "groups": {"type": "object", "enabled": False},
     },
 }
 STATE_SETTINGS: Mapping[str, Any] = {"index": {"hidden": True, "number_of_replicas": 0}}
@@ -80,6 +84,35 @@ class ElasticsearchStateStore:
             self._client.index,
             index=self._index,
             id=_doc_id("checkpoint", key),
+            document=document,
+            refresh="wait_for",
+        )
+
+    def get_suppression(self, key: str) -> dict[str, GroupState]:
+        doc = self._get(_doc_id("suppression", key))
+        groups = {} if doc is None else doc["_source"].get("groups") or {}
+        out: dict[str, GroupState] = {}
+        for group, record in groups.items():
+            try:
+                out[group] = GroupState.from_json(record)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise DataError(
+                    f"suppression state of {key!r} is malformed ({exc!r})",
+                    location=Location(field=f"{self._index}/suppression:{key}.groups.{group}"),
+                ) from exc
+        return out
+
+    def set_suppression(self, key: str, groups: Mapping[str, GroupState]) -> None:
+        document = {
+            "type": "suppression",
+            "key": key,
+            "groups": {group: g.to_json() for group, g in sorted(groups.items())},
+        }
+        call(
+            "save suppression",
+            self._client.index,
+            index=self._index,
+            id=_doc_id("suppression", key),
             document=document,
             refresh="wait_for",
         )

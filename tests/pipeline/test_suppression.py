@@ -199,3 +199,40 @@ def test_windowed_runs_with_crashes_equal_one_pass(
     matches = sum(v["docs_count"] + 1 for v in suppressed)
     plain = sum(1 for v, _ in expected.values() if v is None)
     assert matches + plain >= len(expected)  # every alert accounted for
+
+
+def test_notifications_follow_the_suppressed_alert_not_each_match() -> None:
+    """Five matches of one host over two runs: one alert notified, docs_count 4; a later
+    match past the duration opens (and notifies) a second alert."""
+    from eqlwatch.backends.memory import MemorySink, MemoryStateStore
+    from tests.pipeline.test_no_gap_no_duplicate import _event
+
+    offsets = [0, 60, 120, 3000, 3300, 3 * 3600]
+    events = [_event(i, s, "net", 0) for i, s in enumerate(offsets)]
+    rule = suppressing_rule(QUERIES["event"], ("process.entity_id",), "1h", "suppress")
+    sink, state = MemorySink(), MemoryStateStore()
+    told: list[str] = []
+    runner = RuleRunner(
+        RunnerSettings(job_id="j", size=10_000, backoff_s=0),
+        LocalEventSource.from_events(events),
+        sink,
+        state,
+        simple_alert,
+        "me",
+        sleep=lambda _s: None,
+        on_alerts=lambda _rule, alerts: told.extend(a.id for a in alerts),
+    )
+    look_back = SPAN + timedelta(hours=1)
+    policy = policy_for_query(
+        QUERIES["event"], max_chunk=timedelta(minutes=20), max_slices=50, look_back=look_back
+    )
+    state.set_checkpoint("j/r1", T0 - timedelta(minutes=1))
+    runner.run(rule, policy, now=T0 + timedelta(minutes=30), run_id="a")
+    report = runner.run(rule, policy, now=T0 + timedelta(hours=4), run_id="b")
+    counts = sorted(
+        (a.document["kibana"]["alert"]["suppression"]["docs_count"], a.id)
+        for a in sink.alerts.values()
+    )
+    assert [c for c, _ in counts] == [0, 4]
+    assert sorted(told) == sorted(i for _, i in counts)  # each alert told once
+    assert any("suppressed into existing alerts" in n for n in report.notes)

@@ -101,3 +101,19 @@ def test_es_windowed_runs_with_crashes_equal_local_one_pass(
     _catch_up(runner, rule, policy, folder, cluster.state_store())
 
     assert _es_view(cluster) == _view(one / "alerts.ndjson")
+
+
+def test_setup_on_an_existing_state_index_adds_the_suppression_field(stand_in) -> None:
+    """An index made by an older eqlwatch (no `groups`) gets the field at the next setup."""
+    from eqlwatch.backends.elasticsearch.state import STATE_MAPPINGS, STATE_SETTINGS
+
+    cluster = Cluster("fake", fast_client(stand_in.url), stand_in, "t" + uuid.uuid4().hex[:12])
+    old = {k: v for k, v in STATE_MAPPINGS["properties"].items() if k != "groups"}
+    cluster.client.indices.create(
+        index=cluster.state,
+        mappings={"dynamic": "strict", "properties": old},
+        settings=dict(STATE_SETTINGS),
+    )
+    cluster.setup()
+    mappings = stand_in.store.indices[cluster.state].mappings
+    assert mappings["properties"]["groups"] == {"type": "object", "enabled": False}

@@ -236,3 +236,20 @@ def test_notifications_follow_the_suppressed_alert_not_each_match() -> None:
     assert [c for c, _ in counts] == [0, 4]
     assert sorted(told) == sorted(i for _, i in counts)  # each alert told once
     assert any("suppressed into existing alerts" in n for n in report.notes)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('{ group_by = [], duration = "1h" }', "[eqlwatch.suppression.group_by]"),
+        ('{ group_by = ["a", "a"], duration = "1h" }', "distinct"),
+        ('{ group_by = ["a"], duration = "0s" }', "duration must be positive"),
+        ('{ group_by = ["a"], duration = "1h", missing_fields = "x" }', "doNotSuppress"),
+        ('{ group_by = ["a"], durattion = "1h" }', "[eqlwatch.suppression.durattion]"),
+    ],
+)
+def test_a_bad_suppression_setting_names_file_and_field(setting: str, message: str) -> None:
+    text = RULE_TOML.format(query="process where true", rule_id="x")
+    rule, errors = parse_rule(f"{text}\n[eqlwatch]\nsuppression = {setting}\n", file="t.toml")
+    assert rule is None
+    assert any(str(e).startswith("t.toml") and message in str(e) for e in errors), errors

@@ -11,18 +11,30 @@ come back as sequences, as in Elasticsearch). Malformed records are reported on 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
-from eqlwatch.backends.event_files import expand_paths, read_events
-from eqlwatch.engine import FieldSchema, Hit, SourceEvent, compile_query, load_mapping
-from eqlwatch.engine.reader import ErrorCounter, index_name
+from eqlwatch.backends.event_files import expand_paths
+from eqlwatch.engine import (
+    CompiledQuery,
+    FieldSchema,
+    Hit,
+    SourceEvent,
+    compile_query,
+    load_mapping,
+)
+from eqlwatch.engine.needles import query_needles, raw_needles
+from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
-from eqlwatch.sysmon import INPUT_FORMATS, detect_format
+from eqlwatch.sysmon import INPUT_FORMATS, detect_format, read_windows_events
+
+if TYPE_CHECKING:
+    from eqlwatch.pipeline.hunt_raw import RawScreen
+    from eqlwatch.pipeline.hunt_scan import NdjsonScan
 
 
 def hits_body(hits: list[Hit], kind: str) -> dict[str, Any]:
@@ -91,7 +103,9 @@ def event_files(events: list[Path]) -> list[Path]:
     return files
 
 
-def _read(files: list[Path], input_format: str, counter: ErrorCounter) -> Iterator[SourceEvent]:
+def _read(
+    files: list[Path], input_format: str, counter: ErrorCounter, screen: QueryScreen
+) -> Iterator[SourceEvent]:
     """Each file in its format, told as `hunt` tells it; a file that is no Windows export
     is read as JSON documents (what Elasticsearch would index), every bad line reported."""
     for path in files:
@@ -101,7 +115,52 @@ def _read(files: list[Path], input_format: str, counter: ErrorCounter) -> Iterat
                 fmt = detect_format(path)
             except DataError:
                 fmt = "ecs"
-        yield from read_events([path], input_format=fmt, on_error=counter.add)
+        if fmt == "ecs":
+            yield from screen.ndjson(path, counter)
+            continue
+        keep = screen.raw.keep if screen.raw is not None else None
+        for event in read_windows_events(path, fmt, on_error=counter.add, screen=keep):
+            yield SourceEvent(event.index, event.id, event.source)
+
+
+SCREEN_MIN_BYTES = 1 << 20
+
+
+class QueryScreen:
+    """Lines and raw records the query cannot match are not parsed or normalised (as in
+    `hunt`), only validated, so every malformed line is still reported. The needles hold
+    only for a query compiled without a mapping: with one, `active` is False. The screens
+    are imported only when the query has needles (start-up of small queries)."""
+
+    def __init__(
+        self, compiled: CompiledQuery, active: bool, files: Sequence[Path] = (), fmt: str = "auto"
+    ) -> None:
+        self.scan: NdjsonScan | None = None
+        self.raw: RawScreen | None = None
+        if active and query_needles(compiled) is not None:
+            from eqlwatch.pipeline.hunt_defer import Candidates
+            from eqlwatch.pipeline.hunt_scan import NdjsonScan, ScanCounts, Screen, input_sample
+
+            needles = query_needles(compiled, input_sample(files, fmt))
+            self.scan = NdjsonScan(Screen([needles]), Candidates([None]), ScanCounts())
+        if active and raw_needles(compiled) is not None:
+            from eqlwatch.pipeline.hunt_raw import RawScreen
+            from eqlwatch.pipeline.hunt_scan import ScanCounts
+
+            self.raw = RawScreen([raw_needles(compiled)], ScanCounts())
+
+    def ndjson(self, path: Path, counter: ErrorCounter) -> Iterator[SourceEvent]:
+        if self.scan is not None:
+            from eqlwatch.pipeline.hunt_scan import open_lines
+
+            stream = open_lines(path)
+            with stream:
+                if not stream.peek(64).lstrip().startswith(b"["):
+                    self.scan.on_error = counter.add
+                    yield from self.scan.stream(stream, path, index_name(path))
+                    return
+        events, _ = read_event_file(path, errors=counter)
+        yield from events
 
 
 def run_query(
@@ -115,8 +174,11 @@ def run_query(
     started = time.monotonic()
     compiled = compile_query(query, schema=_schema(events, mappings), **options)
     counter = ErrorCounter(on_error=_report)
-    # No line prefilter here: every malformed line must be reported, so every line is parsed.
-    hits = compiled.run(_read(event_files(events), input_format, counter))
+    files = event_files(events)
+    # Screening pays over many lines; small inputs skip its imports (start-up).
+    big = sum(p.stat().st_size for p in files) >= SCREEN_MIN_BYTES
+    screen = QueryScreen(compiled, big and not mappings, files, input_format)
+    hits = compiled.run(_read(files, input_format, counter, screen))
     took = int((time.monotonic() - started) * 1000)
     response = {
         "is_partial": False,

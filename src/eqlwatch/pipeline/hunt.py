@@ -15,14 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 from pathlib import Path
 
 import orjson
 
 from eqlwatch.backends.event_files import expand_paths
 from eqlwatch.engine import CompiledQuery, SourceEvent
-from eqlwatch.engine.needles import Sample, query_needles, raw_needles
+from eqlwatch.engine.needles import query_needles, raw_needles
 from eqlwatch.engine.query import gc_paused
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
@@ -36,14 +35,13 @@ from eqlwatch.pipeline.hunt_scan import (
     ProgressHandler,
     ScanCounts,
     Screen,
+    input_sample,
     open_lines,
 )
 from eqlwatch.rules import Rule
 from eqlwatch.rules.compiled import compile_rule
 from eqlwatch.sysmon import detect_format, read_windows_events
 from eqlwatch.windowing import completion_time
-
-SAMPLE_LINES = 2_000  # lines of the first NDJSON file used to pick selective needles
 
 
 @dataclass
@@ -76,7 +74,7 @@ def hunt_files(
         if on_error is not None:
             on_error(error)
 
-    sample = _sample(files, input_format) if screen else None
+    sample = input_sample(files, input_format) if screen else None
     needles = [query_needles(q, sample) for q in queries] if screen else [None] * len(rules)
     first = [first_stage_needles(q, sample) if screen else None for q in queries]
     store = Candidates(first)
@@ -159,21 +157,6 @@ def _read_file(
                 yield event, None
             return
         scan.scan(stream, path, index_name(path))
-
-
-def _sample(files: list[Path], input_format: str) -> Sample | None:
-    """Lower-cased first lines of the first readable NDJSON file, to rank needle groups."""
-    for path in files:
-        try:
-            if not path.is_file() or _format_of(path, input_format) != "ecs":
-                continue
-            with open_lines(path) as stream:
-                lines = [line.lower() for line in islice(stream, SAMPLE_LINES)]
-        except (OSError, EqlwatchError):
-            continue
-        if lines and not lines[0].lstrip().startswith(b"["):
-            return Sample(lines)
-    return None
 
 
 def build_alerts(

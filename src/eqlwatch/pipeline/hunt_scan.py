@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import msgspec
@@ -21,15 +22,17 @@ import orjson
 
 from eqlwatch.engine import SourceEvent
 from eqlwatch.engine.identity import record_id
-from eqlwatch.engine.needles import Group
+from eqlwatch.engine.needles import Group, Sample
 from eqlwatch.engine.reader import source_event
-from eqlwatch.errors import DataError, Location
+from eqlwatch.errors import DataError, EqlwatchError, Location
 from eqlwatch.pipeline.hunt_defer import Candidates, Held
 from eqlwatch.pipeline.linematch import Match, line_matcher
+from eqlwatch.sysmon import detect_format
 
 ErrorHandler = Callable[[DataError], None]
 ProgressHandler = Callable[[int], None]
 PROGRESS_EVERY = 65_536
+SAMPLE_LINES = 2_000  # lines of the first NDJSON file used to pick selective needles
 
 
 class _AnyObject(msgspec.Struct):
@@ -110,6 +113,24 @@ class NdjsonScan:
         finally:
             counts.events = events
 
+    def stream(self, reader: Iterable[bytes], path: Path, index: str) -> Iterator[SourceEvent]:
+        """The lines the screen passes, parsed, in file order; the others only validated
+        (and counted): one query's streaming read, nothing held back."""
+        match, validate, counts = self.screen.match, _VALIDATE, self.counts
+        for number, line in enumerate(reader, 1):
+            if match is not None and match(line) is None:
+                try:
+                    validate(line)
+                except msgspec.DecodeError:
+                    pass  # reported (or counted) exactly as the parser does, below
+                else:
+                    counts.events += 1
+                    continue
+            event = self.decode(line, number, path, index)
+            if event is not None:
+                counts.events += 1
+                yield event
+
     def decode(self, line: bytes, number: int, path: Path, index: str) -> SourceEvent | None:
         """Parse one line as the engine's reader does (None: reported as malformed)."""
         self.counts.parsed += 1
@@ -135,3 +156,21 @@ class NdjsonScan:
         if self.on_error is None:
             raise error
         self.on_error(error)
+
+
+def input_sample(files: Sequence[Path], input_format: str) -> Sample | None:
+    """Lower-cased first lines of the first readable NDJSON file, to rank needle groups."""
+    for path in files:
+        try:
+            if (
+                not path.is_file()
+                or (detect_format(path) if input_format == "auto" else input_format) != "ecs"
+            ):
+                continue
+            with open_lines(path) as stream:
+                lines = [line.lower() for line in islice(stream, SAMPLE_LINES)]
+        except (OSError, EqlwatchError):
+            continue
+        if lines and not lines[0].lstrip().startswith(b"["):
+            return Sample(lines)
+    return None

@@ -1,0 +1,122 @@
+"""`eqlwatch query` screens lines and raw records as `hunt` does: same hits, same errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from eqlwatch.cli.app import app
+from eqlwatch.cli.query import SCREEN_MIN_BYTES, QueryScreen, _read
+from eqlwatch.engine import compile_query
+from eqlwatch.engine.reader import ErrorCounter
+from tests.pipeline.test_hunt import ARGS, FIELDS, NAMES, _nest
+from tests.pipeline.test_hunt_raw import query, record
+
+RUNNER = CliRunner()
+REQUIRED = ["@timestamp", "event.category"]
+OPTIONAL = sorted(set(FIELDS) - set(REQUIRED))
+
+
+@st.composite
+def event_line(draw: st.DrawFn) -> bytes:
+    """An ECS line with a time and a category (so that queries can hit), or a damaged one."""
+    keys = REQUIRED + draw(st.lists(st.sampled_from(OPTIONAL), unique=True, min_size=1))
+    doc = _nest({k: draw(FIELDS[k]) for k in keys}, draw(st.booleans()))
+    style = draw(st.sampled_from(["orjson", "orjson", "ascii", "broken"]))
+    line = orjson.dumps(doc)
+    if style == "ascii":
+        return json.dumps(doc, ensure_ascii=True).encode()
+    return line[: len(line) // 2] if style == "broken" else line
+
+
+def answer(text: str, path: Path, active: bool) -> tuple[list[Any], list[str]]:
+    compiled = compile_query(text, size=None)
+    counter = ErrorCounter()
+    seen: list[str] = []
+    counter.on_error = lambda error: seen.append(str(error))
+    hits = compiled.run(_read([path], "auto", counter, QueryScreen(compiled, active, [path])))
+    keys = [(h.join_keys, [(e.index, e.id, e.missing) for e in h.events]) for h in hits]
+    return keys, seen
+
+
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+ECS_FIELDS = ["process.name", "process.parent.name", "process.pe.original_file_name"]
+PATTERNS = [*NAMES, "*.exe", "reg*", "*/s*", "*scrobj*"]
+
+
+@st.composite
+def ecs_query(draw: st.DrawFn) -> str:
+    """Queries on the fields `event_line` writes, so that many of them hit."""
+
+    def stage() -> str:
+        category = draw(st.sampled_from(["process", "any", "network"]))
+        field = draw(st.sampled_from(ECS_FIELDS))
+        value = draw(st.sampled_from(PATTERNS))
+        arg = draw(st.sampled_from(ARGS)).replace("\\", "\\\\")
+        test = draw(
+            st.sampled_from(
+                [
+                    f'{field} : "{value}"',
+                    f'{field} == "{value}"',
+                    f'{field} in~ ("{value}", "x.exe")',
+                    f'process.command_line : "*{arg}*"',
+                    f'event.code == "{draw(st.sampled_from(["1", "7"]))}"',
+                ]
+            )
+        )
+        return f"{category} where {test}"
+
+    kind = draw(st.sampled_from(["filter", "sequence", "until"]))
+    if kind == "filter":
+        return stage()
+    until = f" until [{stage()}]" if kind == "until" else ""
+    return f"sequence by process.entity_id [{stage()}] [{stage()}]{until}"
+
+
+@SETTINGS
+@given(text=ecs_query(), lines=st.lists(event_line(), min_size=1, max_size=25))
+def test_random_queries_over_random_lines_screened_or_not(
+    text: str, lines: list[bytes], tmp_path: Path
+) -> None:
+    path = tmp_path / "random.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert answer(text, path, True) == answer(text, path, False)
+
+
+@SETTINGS
+@given(text=query(), records=st.lists(record(), min_size=1, max_size=20))
+def test_random_queries_over_random_raw_records_screened_or_not(
+    text: str, records: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    for n, rec in enumerate(records):
+        rec["System"]["EventRecordID"] = n + 1
+        rec["System"]["TimeCreated"]["#attributes"]["SystemTime"] = f"2026-01-01T00:00:{n:02}Z"
+    path = tmp_path / "raw.json"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    assert answer(text, path, True) == answer(text, path, False)
+
+
+def test_a_malformed_line_no_query_needs_is_still_reported(tmp_path: Path) -> None:
+    good = {"@timestamp": "2026-01-01T00:00:00Z", "event": {"category": "process"}}
+    hit = good | {"process": {"name": "whoami.exe"}}
+    path = tmp_path / "events.ndjson"
+    filler = (orjson.dumps(good) + b"\n") * 20_000  # over 1 MiB: the CLI screens it
+    path.write_bytes(orjson.dumps(good) + b"\n{not json\n" + orjson.dumps(hit) + b"\n" + filler)
+    assert path.stat().st_size >= SCREEN_MIN_BYTES
+    result = RUNNER.invoke(
+        app, ["query", 'process where process.name == "whoami.exe"', "--events", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"value": 1' in result.stdout
+    assert f"{path}:2: malformed JSON" in result.stderr
+    assert "1 malformed line(s) skipped" in result.stderr

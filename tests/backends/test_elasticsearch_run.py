@@ -108,7 +108,7 @@ def _events(n: int, start: datetime) -> list[dict[str, object]]:
 def test_a_fresh_stack_waits_for_data_then_alerts(fake: FakeElasticsearch, project: Path) -> None:
     code, out = _run(NOW)
     assert code == 0, out
-    assert "waiting for data: 1 rule(s) found no event yet" in out
+    assert "waiting for data: 1 rule(s) wait for their source" in out
     assert out.count('"event": "waiting for data"') == 1  # one log line per run, no error
     assert '"level": "error"' not in out
     assert not fake.requests_to("_eql/search")  # nothing searched before data exists

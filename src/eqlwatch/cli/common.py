@@ -148,8 +148,8 @@ def print_summary(summary: JobSummary, job: Job) -> None:
         )
     if summary.waiting:
         console.print(
-            f"waiting for data: {len(summary.waiting)} rule(s) found no event yet in their "
-            "source; their checkpoints hold until data arrives."
+            f"waiting for data: {len(summary.waiting)} rule(s) wait for their source to hold "
+            "events up to their next window (see notes); their checkpoints hold meanwhile."
         )
     for r in summary.reports:
         if r.status == "unsupported":

@@ -24,22 +24,29 @@ ATOMS = st.one_of(
 )
 
 
+QUANTIFIERS = st.sampled_from(["", "*", "+", "?", "{1,2}", "*?", "+?"])
+
+
 def _extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    quantifier = st.sampled_from(["", "*", "+", "?", "{1,2}", "*?", "+?"])
-    group = st.tuples(st.sampled_from(["(", "(?:"]), inner).map(lambda t: f"{t[0]}{t[1]})")
+    # Quantifiers go on atoms only and a group may only be optional: nested unbounded
+    # quantifiers make Python's backtracking `re` (the reference here) exponential, and one
+    # such example kept this test running for over 25 minutes.
+    quantified = st.tuples(ATOMS, QUANTIFIERS).map("".join)
+    group = st.tuples(st.sampled_from(["(", "(?:"]), inner, st.sampled_from(["", "?"])).map(
+        lambda t: f"{t[0]}{t[1]}){t[2]}"
+    )
     alternation = st.tuples(inner, st.one_of(inner, st.just(""))).map(
         lambda t: f"(?:{t[0]}|{t[1]})"
     )
-    quantified = st.tuples(group, quantifier).map("".join)
-    sequence = st.lists(st.one_of(inner, quantified, alternation), min_size=1, max_size=4)
+    sequence = st.lists(st.one_of(inner, quantified, group, alternation), min_size=1, max_size=4)
     return sequence.map("".join)
 
 
-PATTERNS = st.recursive(ATOMS, _extend, max_leaves=8)
+PATTERNS = st.recursive(ATOMS, _extend, max_leaves=5)
 TEXTS = st.text(alphabet=ALPHABET, max_size=12)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=5000)
 @given(
     pattern=PATTERNS,
     start=st.booleans(),

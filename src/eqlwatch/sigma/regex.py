@@ -68,9 +68,14 @@ def _escape(pattern: str, i: int) -> tuple[str, int]:
     return _quote(nxt), i + 2
 
 
-def _char_class(pattern: str, i: int) -> tuple[str, int]:
-    """Copy a `[...]` class starting at `pattern[i]`; literal specials quoted."""
+def _char_class(pattern: str, i: int, *, fold: bool = False) -> tuple[str, int]:
+    """Copy a `[...]` class starting at `pattern[i]`; literal specials quoted.
+
+    Lucene's case-insensitive flag folds single letters in a class but not ranges, so with
+    `fold` each letter range also gets its other-case twin (`a-f` adds `A-F`).
+    """
     out = ["["]
+    twins: list[str] = []
     i += 1
     if i < len(pattern) and pattern[i] == "^":
         out.append("^")
@@ -79,6 +84,7 @@ def _char_class(pattern: str, i: int) -> tuple[str, int]:
     while i < len(pattern):
         char = pattern[i]
         if char == "]" and not first:
+            out.extend(twins)
             out.append("]")
             return "".join(out), i + 1
         if char == "\\":
@@ -87,6 +93,9 @@ def _char_class(pattern: str, i: int) -> tuple[str, int]:
         elif char == "[" and pattern[i : i + 2] == "[:":
             raise RegexError("POSIX classes ([:alpha:]) have no Lucene equivalent")
         elif char == "-":
+            low, high = pattern[i - 1 : i], pattern[i + 1 : i + 2]
+            if fold and not first and _letters(low, high):
+                twins.append(f"{low.swapcase()}-{high.swapcase()}")
             out.append("-")
             i += 1
         else:
@@ -94,6 +103,13 @@ def _char_class(pattern: str, i: int) -> tuple[str, int]:
             i += 1
         first = False
     raise RegexError("unterminated character class '['")
+
+
+def _letters(low: str, high: str) -> bool:
+    """Whether `low-high` is a range of ASCII letters of one case."""
+    if not (low.isascii() and high.isascii() and low.isalpha() and high.isalpha()):
+        return False
+    return low.islower() == high.islower()
 
 
 def _group_open(pattern: str, i: int) -> tuple[str, int]:
@@ -140,7 +156,7 @@ def to_lucene(pattern: str, *, ignore_case: bool = False) -> LuceneRegex:
             out.append(text)
             continue
         if char == "[":
-            text, i = _char_class(pattern, i)
+            text, i = _char_class(pattern, i, fold=insensitive)
             out.append(text)
             continue
         if char == "(":

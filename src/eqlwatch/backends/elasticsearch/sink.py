@@ -48,23 +48,29 @@ class BulkOptions:
     max_backoff_s: float = 60.0
 
 
-def existing_ids(client: Elasticsearch, target: str, ids: Sequence[str]) -> set[str]:
-    """Which of `ids` any backing index of `target` already holds (missing target: none)."""
-    found: set[str] = set()
+def _hits_by_id(
+    client: Elasticsearch, target: str, ids: Sequence[str], what: str, **options: Any
+) -> Iterator[Mapping[str, Any]]:
+    """The hits of an `ids` query over every backing index of `target`, in chunks."""
     for start in range(0, len(ids), IDS_PER_QUERY):
         chunk = list(ids[start : start + IDS_PER_QUERY])
         response = call(
-            "search ids",
+            what,
             client.search,
             index=target,
             query={"ids": {"values": chunk}},
-            source=False,
             size=len(chunk),
             ignore_unavailable=True,
             allow_no_indices=True,
+            **options,
         )
-        found.update(str(h["_id"]) for h in response.body["hits"]["hits"])
-    return found
+        yield from response.body["hits"]["hits"]
+
+
+def existing_ids(client: Elasticsearch, target: str, ids: Sequence[str]) -> set[str]:
+    """Which of `ids` any backing index of `target` already holds (missing target: none)."""
+    hits = _hits_by_id(client, target, ids, "search ids", source=False)
+    return {str(h["_id"]) for h in hits}
 
 
 def _actions(target: str, alerts: Sequence[Alert], stamp: str) -> Iterator[dict[str, Any]]:
@@ -204,22 +210,11 @@ class Held:
 def held_documents(client: Elasticsearch, target: str, ids: Sequence[str]) -> dict[str, Held]:
     """The documents of `ids` any backing index of `target` holds, with `_seq_no`."""
     found: dict[str, Held] = {}
-    for start in range(0, len(ids), IDS_PER_QUERY):
-        chunk = list(ids[start : start + IDS_PER_QUERY])
-        response = call(
-            "search suppressed alerts",
-            client.search,
-            index=target,
-            query={"ids": {"values": chunk}},
-            seq_no_primary_term=True,
-            size=len(chunk),
-            ignore_unavailable=True,
-            allow_no_indices=True,
+    hits = _hits_by_id(client, target, ids, "search suppressed alerts", seq_no_primary_term=True)
+    for hit in hits:
+        found[str(hit["_id"])] = Held(
+            str(hit["_index"]), int(hit["_seq_no"]), int(hit["_primary_term"]), hit["_source"]
         )
-        for hit in response.body["hits"]["hits"]:
-            found[str(hit["_id"])] = Held(
-                str(hit["_index"]), int(hit["_seq_no"]), int(hit["_primary_term"]), hit["_source"]
-            )
     return found
 
 

@@ -296,3 +296,36 @@ def test_a_rule_above_the_cluster_version_is_skipped_with_the_reason(
         assert report[-1]["eqlwatch"]["run"]["status"] == ("unsupported" if skipped else "ok")
     finally:
         server.stop()
+
+
+MANY_SAMPLES_RULE = (
+    SAMPLE_RULE.replace('rule_id = "r-sample"', 'rule_id = "r-samples"')
+    + "\n[eqlwatch]\nmax_samples_per_key = 3\n"
+)
+
+
+@pytest.mark.parametrize("version", ["8.9.2", "9.2.1"])
+def test_a_rules_max_samples_per_key_reaches_the_search_and_its_alerts(
+    version: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rule's `[eqlwatch] max_samples_per_key` is sent in the EQL body, and the alerts
+    are the samples it allows (one host, five events: three samples instead of one)."""
+    server = _start(version)
+    try:
+        _project(tmp_path, server.url, monkeypatch, SAMPLE_RULE, MANY_SAMPLES_RULE)
+        events = _events(6, NOW - timedelta(minutes=20))
+        for event in events:
+            event["host"] = {"name": "h1"}
+        server.add_events("logs-test-a", events)
+        code, out = _run(NOW)
+        assert code == 0, out
+        bodies = [r.json() for r in server.requests_to("_eql/search")]
+        sent = sorted(body.get("max_samples_per_key", 1) for body in bodies)
+        assert sent == [1, 3], bodies
+        alerts = server.store.documents(ALERTS, ignore_unavailable=True)
+        per_rule: dict[str, int] = {}
+        for _, _, source in alerts:
+            per_rule[source["rule"]["id"]] = per_rule.get(source["rule"]["id"], 0) + 1
+        assert per_rule == {"r-sample": 1, "r-samples": 3}
+    finally:
+        server.stop()

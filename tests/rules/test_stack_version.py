@@ -83,3 +83,35 @@ def test_every_pack_rule_declares_a_version_its_query_runs_on(repo_root: Path) -
         needs = query_needs(rule)
         assert needs is None or parse_version(declared) >= needs[0]
     assert any(query_needs(r) for r in loaded.rules)  # the pack's sample rule is checked
+
+
+def _validate_samples(tmp_path: Path, meta: str, query: str, value: int) -> tuple[int, str]:
+    text = RULE.format(meta=meta, query=query) + f"\n[eqlwatch]\nmax_samples_per_key = {value}\n"
+    (tmp_path / "rule.toml").write_text(text)
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "rule.toml")],
+                                env={"COLUMNS": "200"})  # fmt: skip
+    return result.exit_code, result.output
+
+
+def test_max_samples_per_key_needs_8_7_and_a_sample_query(tmp_path: Path) -> None:
+    code, out = _validate_samples(tmp_path, "", SAMPLE, 4)
+    assert code == 0, out
+    (rule,) = load_rules([tmp_path / "rule.toml"]).rules
+    assert rule.eqlwatch.max_samples_per_key == 4
+    assert required_stack_version(rule) == "8.7.0"
+    code, out = _validate_samples(tmp_path, 'min_stack_version = "8.6.0"', SAMPLE, 4)
+    assert code == 1, out
+    assert "below 8.7.0, which `max_samples_per_key` needs" in out
+
+
+def test_max_samples_per_key_on_a_non_sample_query_is_an_error_naming_its_line(
+    tmp_path: Path,
+) -> None:
+    code, out = _validate_samples(tmp_path, "", "process where true", 2)
+    assert code == 1, out
+    assert "max_samples_per_key applies only to `sample` queries" in out
+    assert "rule.toml:16" in out
+    assert "eqlwatch.max_samples_per_key" in out
+    code, out = _validate_samples(tmp_path, "", SAMPLE, 0)
+    assert code == 1, out
+    assert "eqlwatch.max_samples_per_key" in out

@@ -439,6 +439,7 @@ class RuleRunner:
             indices=s.indices or rule.rule.index,
             window=piece.query,
             size=s.size,
+            max_samples_per_key=rule.eqlwatch.max_samples_per_key,
             selection_field=selection.override,
             selection_fallback=selection.fallback,
             min_stack_version=required_stack_version(rule),

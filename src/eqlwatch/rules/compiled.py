@@ -21,7 +21,11 @@ CACHE_SIZE = 8192  # well above the largest public rule set (~1,100 EQL rules)
 
 @lru_cache(maxsize=CACHE_SIZE)
 def compiled_query(
-    text: str, timestamp_field: str, tiebreaker_field: str | None, event_category_field: str
+    text: str,
+    timestamp_field: str,
+    tiebreaker_field: str | None,
+    event_category_field: str,
+    max_samples_per_key: int = 1,
 ) -> CompiledQuery:
     """`text` compiled with these event fields; raises QueryError (or worse) as compile does.
 
@@ -36,6 +40,7 @@ def compiled_query(
         timestamp_field=timestamp_field,
         tiebreaker_field=tiebreaker_field,
         event_category_field=event_category_field,
+        max_samples_per_key=max_samples_per_key,
     )
 
 
@@ -47,7 +52,7 @@ def compile_rule(
 ) -> CompiledQuery:
     """The rule's query with its own event fields (else the given defaults), compiled once."""
     fields = rule.event_fields(timestamp_field, tiebreaker_field, event_category_field)
-    return compiled_query(rule.query, *fields)
+    return compiled_query(rule.query, *fields, rule.eqlwatch.max_samples_per_key)
 
 
 def clear_caches() -> None:

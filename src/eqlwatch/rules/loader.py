@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from eqlwatch.errors import ConfigError, EqlwatchError, Location, QueryError
 from eqlwatch.rules.compiled import compile_rule
 from eqlwatch.rules.model import Rule
-from eqlwatch.rules.stack import check_stack_version
+from eqlwatch.rules.stack import check_max_samples, check_stack_version
 from eqlwatch.sigma import SIGMA_SUFFIXES, SigmaConversionError, is_sigma_file, sigma_rule_data
 
 # Kibana's other rule types: a detection-rules folder mixes them with EQL rules.
@@ -160,6 +160,8 @@ def _parse_rule(
         return None, [ConfigError(message, location=Location(file))], None
     line = key_line(text, "metadata", "min_stack_version")
     stack_errors = check_stack_version(rule, file=file, line=line)
+    samples_line = key_line(text, "eqlwatch", "max_samples_per_key")
+    stack_errors += check_max_samples(rule, file=file, line=samples_line)
     if stack_errors:
         return None, stack_errors, None
     return rule, [], None

@@ -174,6 +174,9 @@ class EqlwatchTable(_Strict):
 
     template: str | None = None
     enabled: bool = True
+    # `sample` queries: how many samples each join key may yield (Elasticsearch's
+    # `max_samples_per_key`, 8.7+); detection-rules has no field for it.
+    max_samples_per_key: int = Field(default=1, ge=1)
     suppression: Suppression | None = None
     exceptions: tuple[ExceptionEntry, ...] = ()
     fixtures: tuple[Fixture, ...] = ()

@@ -16,6 +16,7 @@ from eqlwatch.rules.model import Rule
 
 Version = tuple[int, int, int]
 SAMPLE_FROM: Version = (8, 6, 0)
+MAX_SAMPLES_FROM: Version = (8, 7, 0)
 _VERSION = re.compile(r"^\s*(\d+)\.(\d+)(?:\.(\d+))?\s*$")
 
 
@@ -40,9 +41,15 @@ def required_stack_version(rule: Rule) -> str | None:
 
 def query_needs(rule: Rule) -> tuple[Version, str] | None:
     """The version the query's features need, and which feature, if any beyond 8.0."""
-    if rule.query.lstrip().lower().startswith("sample"):
-        return SAMPLE_FROM, "sample"
-    return None
+    if not is_sample(rule):
+        return None
+    if rule.eqlwatch.max_samples_per_key != 1:
+        return MAX_SAMPLES_FROM, "max_samples_per_key"
+    return SAMPLE_FROM, "sample"
+
+
+def is_sample(rule: Rule) -> bool:
+    return rule.query.lstrip().lower().startswith("sample")
 
 
 def required_version(rule: Rule) -> Version | None:
@@ -58,18 +65,27 @@ def required_version(rule: Rule) -> Version | None:
 
 def check_stack_version(rule: Rule, *, file: str, line: int | None) -> list[EqlwatchError]:
     """A malformed `min_stack_version`, or one below what the query needs, is an error."""
+    errors: list[EqlwatchError] = []
     declared = rule.metadata.min_stack_version
     if not declared:
-        return []
+        return errors
     where = Location(file=file, line=line, field="metadata.min_stack_version")
     try:
         version = parse_version(declared)
     except ValueError as exc:
-        return [ConfigError(str(exc), location=where)]
+        return [*errors, ConfigError(str(exc), location=where)]
     needs = query_needs(rule)
     if needs is not None and version < needs[0]:
         message = (
             f"min_stack_version {declared} is below {show(needs[0])}, which `{needs[1]}` needs"
         )
-        return [ConfigError(message, location=where)]
-    return []
+        errors.append(ConfigError(message, location=where))
+    return errors
+
+
+def check_max_samples(rule: Rule, *, file: str, line: int | None) -> list[EqlwatchError]:
+    """`max_samples_per_key` on a query that is not a `sample` would be silently ignored."""
+    if rule.eqlwatch.max_samples_per_key == 1 or is_sample(rule):
+        return []
+    where = Location(file=file, line=line, field="eqlwatch.max_samples_per_key")
+    return [ConfigError("max_samples_per_key applies only to `sample` queries", location=where)]

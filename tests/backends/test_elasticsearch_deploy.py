@@ -120,8 +120,8 @@ def test_default_image_is_the_newest_known_8_19(compose: dict[str, Any]) -> None
         s["image"] for s in compose["services"].values() if "STACK_VERSION" in s.get("image", "")
     }
     assert images == {
-        "elasticsearch:${STACK_VERSION:-8.19.24}",
-        "kibana:${STACK_VERSION:-8.19.24}",
+        "elasticsearch:${STACK_VERSION:-8.19.26}",
+        "kibana:${STACK_VERSION:-8.19.26}",
     }
 
 

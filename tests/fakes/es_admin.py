@@ -17,6 +17,22 @@ if TYPE_CHECKING:
     from tests.fakes.es_server import FakeElasticsearch
 
 
+def cluster_health(fake: FakeElasticsearch, req: Request) -> tuple[int, Any]:
+    """`GET /_cluster/health` (spec: cluster/health/ClusterHealthResponse), one node, green."""
+    return 200, {"cluster_name": "stand-in", "status": "green", "timed_out": False,
+                 "number_of_nodes": 1, "number_of_data_nodes": 1}  # fmt: skip
+
+
+def get_component_template(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
+    """`GET /_component_template/{name}` (spec: cluster/get_component_template): 404 until the
+    stack has installed it."""
+    if name not in fake.component_templates:
+        raise EsError(
+            404, "resource_not_found_exception", f"component template matching [{name}] not found"
+        )
+    return 200, {"component_templates": [{"name": name, "component_template": {"template": {}}}]}
+
+
 def put_template(fake: FakeElasticsearch, req: Request, name: str) -> tuple[int, Any]:
     """`PUT /_index_template/{name}` (spec: indices/put_index_template)."""
     body = req.json()

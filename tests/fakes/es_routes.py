@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.es_admin import (
+    cluster_health,
     create_index,
+    get_component_template,
     get_data_stream,
     index_exists,
     kibana_import,
@@ -381,6 +383,8 @@ ROUTES: list[tuple[str, re.Pattern[str], Any]] = [
         ("DELETE", r"/_eql/search/([^/]+)", eql_delete),
         ("GET|POST", rf"/{_SEG}/_search", search),
         ("PUT", r"/_index_template/([^/]+)", put_template),
+        ("GET", r"/_component_template/([^/]+)", get_component_template),
+        ("GET", r"/_cluster/health", cluster_health),
         ("PUT", r"/_ilm/policy/([^/]+)", put_policy),
         ("PUT", r"/_data_stream/([^/]+)", put_data_stream),
         ("GET", r"/_data_stream/([^/]+)", get_data_stream),

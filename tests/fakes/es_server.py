@@ -10,6 +10,7 @@ throttle, fail, stall or answer partially, so the backend's retry paths run for 
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import threading
@@ -26,6 +27,7 @@ from tests.fakes.es_store import EsError, Store
 from tests.fakes.faults import Faults
 
 Response = tuple[int, Any]
+BUILTIN_COMPONENTS = ("logs@mappings", "logs@settings", "ecs@mappings")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -122,6 +124,11 @@ class FakeElasticsearch:
         self.log: list[Request] = []
         self.async_searches: dict[str, dict[str, Any]] = {}
         self.failure_store: list[tuple[str, Any, dict[str, Any]]] = []  # (target, id, source)
+        # The stack's built-in component templates; a test empties it to play a node still
+        # starting (they appear a moment after the HTTP port opens).
+        self.component_templates = set(BUILTIN_COMPONENTS)
+        # With security on (`password` set), every request needs `elastic`'s basic auth.
+        self.password: str | None = None
         self.port = 0
         self.stopped = False
         self._server: _Server | None = None
@@ -154,6 +161,10 @@ class FakeElasticsearch:
             return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
     def route(self, request: Request) -> Response:
+        if self.password is not None and not self._authenticated(request):
+            raise EsError(
+                401, "security_exception", "missing authentication credentials for REST request"
+            )
         for method, pattern, handler in ROUTES:
             match = pattern.fullmatch(request.path)
             if match and request.method in method.split("|"):
@@ -162,6 +173,11 @@ class FakeElasticsearch:
                     response: Response = handler(self, request, *args)
                     return response
         raise EsError(405, "method_not_allowed", f"no route for {request.method} {request.path}")
+
+    def _authenticated(self, request: Request) -> bool:
+        expected = base64.b64encode(f"elastic:{self.password}".encode()).decode()
+        sent = {k.lower(): v for k, v in request.headers.items()}.get("authorization", "")
+        return sent == f"Basic {expected}"
 
     def at_least(self, major: int, minor: int) -> bool:
         """Whether the version this stand-in plays is `major.minor` or newer."""

@@ -8,11 +8,24 @@ or from the file a `NAME_FILE` variable points at (see `secrets.py`).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from eqlwatch.rules.model import Duration, Severity
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, str):
+        # Imported here: a rule's `[[eqlwatch.actions]]` makes `eqlwatch.rules.model` import
+        # this module, so importing the rules package at the top would be circular.
+        from eqlwatch.rules.timespec import parse_duration
+
+        return parse_duration(value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 BUILTIN_TEMPLATES = ("chat", "email", "webhook")

@@ -54,8 +54,31 @@ def _field(document: Mapping[str, Any], path: str) -> Any:
 
 
 @dataclass
+class _Tallies:
+    """Counts of one outbox transaction, added to the run's stats only once it committed
+    (a transaction that failed and is retried must not count its messages twice)."""
+
+    recorded: int = 0
+    throttled: int = 0
+    gave_up: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add_to(self, stats: DeliveryStats) -> None:
+        stats.recorded += self.recorded
+        stats.throttled += self.throttled
+        stats.gave_up += self.gave_up
+        stats.errors.extend(self.errors)
+
+
+@dataclass
 class Notifier:
-    """One job's actions over one outbox."""
+    """One job's actions over one outbox.
+
+    `rule_actions` holds the rules that declare their own `[[eqlwatch.actions]]`: for their
+    alerts these replace the job's (an empty list: the rule announces nothing). A rule's
+    action is routed as `name@rule_id`, so it never shares deliveries, throttle marks or a
+    summary with a job action of the same name.
+    """
 
     job_id: str
     actions: Sequence[ActionConfig]
@@ -67,76 +90,101 @@ class Notifier:
     budget_s: float = 60.0
     max_backoff: timedelta = timedelta(hours=1)
     stats: DeliveryStats = field(default_factory=DeliveryStats)
-    _batch: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    rule_actions: Mapping[str, Sequence[ActionConfig]] = field(default_factory=dict)
+
+    def routes_for(self, rule_id: str) -> list[tuple[str, ActionConfig]]:
+        """The (route key, action) pairs that announce this rule's alerts."""
+        own = self.rule_actions.get(rule_id)
+        if own is None:
+            return [(a.name, a) for a in self.actions]
+        return [(f"{a.name}@{rule_id}", a) for a in own]
+
+    def routes(self) -> dict[str, ActionConfig]:
+        """Every route of the job: its own actions and those of its rules."""
+        out = {a.name: a for a in self.actions}
+        for rule_id in self.rule_actions:
+            out.update(self.routes_for(rule_id))
+        return out
 
     def record(self, rule_tags: Sequence[str], alerts: Sequence[Alert]) -> None:
-        """Owe a message for each wanted alert (per_alert), or batch it (summary)."""
+        """Owe a message for each wanted alert (per_alert), or add it to its action's summary
+        batch, kept in the outbox too (a crash before the summary goes out loses nothing)."""
         now = self.clock()
         tags = tuple(rule_tags)
+        tallies = _Tallies()
         with self.store.transaction() as state:
-            for action in self.actions:
-                wanted = [
-                    a.document
-                    for a in alerts
-                    if action.wants(str(_field(a.document, "eqlwatch.severity")), tags)
-                ]
-                if action.when == "summary":
-                    self._batch.setdefault(action.name, []).extend(wanted)
-                    continue
-                for document in wanted:
+            for alert in alerts:
+                severity = str(_field(alert.document, "eqlwatch.severity"))
+                for route, action in self.routes_for(alert.rule_id):
+                    if not action.wants(severity, tags):
+                        continue
+                    if action.when == "summary":
+                        batch = state.batches.setdefault(route, [])
+                        if all(d.get("eqlwatch", {}).get("alert_id") != alert.id for d in batch):
+                            batch.append(dict(alert.document))
+                        continue
                     key = (
-                        action.name
+                        route
                         + "|"
-                        + "|".join(str(_field(document, f)) for f in action.throttle_by)
+                        + "|".join(str(_field(alert.document, f)) for f in action.throttle_by)
                     )
-                    self._owe(state, action, [document], key, now)
+                    self._owe(state, route, action, [alert.document], key, now, tallies)
+        tallies.add_to(self.stats)
 
     def close_batch(self) -> None:
-        """Owe one summary message per summary action for the alerts of this run."""
-        if not any(self._batch.values()):
-            return
+        """Owe one summary message per summary route for the alerts batched so far."""
         now = self.clock()
+        routes = self.routes()
+        tallies = _Tallies()
         with self.store.transaction() as state:
-            for action in self.actions:
-                documents = self._batch.pop(action.name, [])
-                if documents:
-                    self._owe(state, action, documents, action.name, now)
-        self._batch.clear()
+            for route, documents in list(state.batches.items()):
+                action = routes.get(route)
+                if action is not None and documents:
+                    self._owe(state, route, action, documents, route, now, tallies)
+                elif action is None:
+                    tallies.errors.append(
+                        f"action {route!r} is no longer configured: a summary of "
+                        f"{len(documents)} alert(s) was dropped"
+                    )
+                del state.batches[route]
+        tallies.add_to(self.stats)
 
     def _owe(
         self,
         state: OutboxState,
+        route: str,
         action: ActionConfig,
         documents: Sequence[Mapping[str, Any]],
         throttle_key: str,
         now: datetime,
+        tallies: _Tallies,
     ) -> None:
         ids = [str(_field(d, "eqlwatch.alert_id")) for d in documents]
-        did = delivery_id(action.name, ids)
+        did = delivery_id(route, ids)
         if did in state.deliveries:
             return  # a replayed window: already owed, sent or throttled
-        delivery = Delivery(did, action.name, ids, "", "", now, now)
+        delivery = Delivery(did, route, ids, "", "", now, now)
         last = state.throttle.get(throttle_key)
         if action.throttle is not None and last is not None and now - last < action.throttle:
             delivery.status, delivery.finished = "throttled", now
-            self.stats.throttled += 1
+            tallies.throttled += 1
         else:
             try:
                 message = render(action, documents, job_id=self.job_id, root=self.root)
                 delivery.title, delivery.body = message.title, message.body
                 if action.throttle is not None:
                     state.throttle[throttle_key] = now
-                self.stats.recorded += 1
+                tallies.recorded += 1
             except ConfigError as exc:
                 delivery.status, delivery.finished, delivery.last_error = "gave_up", now, str(exc)
-                self.stats.gave_up += 1
-                self.stats.errors.append(str(exc))
-                log.error("notification not rendered", action=action.name, error=str(exc))
+                tallies.gave_up += 1
+                tallies.errors.append(str(exc))
+                log.error("notification not rendered", action=route, error=str(exc))
         state.deliveries[did] = delivery
 
     def deliver(self) -> DeliveryStats:
         """Send what is due, within the budget; failures wait for a later run."""
-        by_name = {a.name: a for a in self.actions}
+        by_name = self.routes()
         started = time.monotonic()
         with self.store.transaction() as state:
             for delivery in state.due(self.clock()):
@@ -154,7 +202,7 @@ class Notifier:
             self._give_up(delivery, now, "the action is no longer configured")
             return
         where = {
-            "action": action.name,
+            "action": delivery.action,
             "target": display_target(action.url),
             "delivery": delivery.id,
         }

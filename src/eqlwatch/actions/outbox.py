@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from eqlwatch.backends.filelock import exclusive, write_atomic
 from eqlwatch.errors import DataError, Location
@@ -62,8 +62,29 @@ class Delivery:
 
 @dataclass
 class OutboxState:
+    """Deliveries by id; throttle marks by key; `batches`: per summary route, the alert
+    documents of the summary not yet owed (closed into one delivery at the end of a run)."""
+
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     throttle: dict[str, datetime] = field(default_factory=dict)
+    batches: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "deliveries": [d.to_json() for d in self.deliveries.values()],
+            "throttle": {k: t.isoformat() for k, t in self.throttle.items()},
+            "batches": self.batches,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> OutboxState:
+        """Raises ValueError, KeyError or TypeError on a damaged outbox (the caller says where)."""
+        deliveries = {d["id"]: Delivery.from_json(d) for d in data["deliveries"]}
+        throttle = {k: datetime.fromisoformat(v) for k, v in data["throttle"].items()}
+        batches = data.get("batches") or {}
+        if not isinstance(batches, dict) or not all(isinstance(b, list) for b in batches.values()):
+            raise TypeError("'batches' must map routes to lists of alerts")
+        return cls(deliveries, throttle, {str(k): list(v) for k, v in batches.items()})
 
     def due(self, now: datetime) -> list[Delivery]:
         pending = [d for d in self.deliveries.values() if d.status == "pending"]
@@ -109,22 +130,16 @@ class LocalOutbox:
                 f"cannot read the outbox: {exc.strerror}", location=self._where()
             ) from None
         try:
-            data = json.loads(raw)
-            deliveries = {d["id"]: Delivery.from_json(d) for d in data["deliveries"]}
-            throttle = {k: datetime.fromisoformat(v) for k, v in data["throttle"].items()}
+            return OutboxState.from_json(json.loads(raw))
         except (ValueError, KeyError, TypeError) as exc:
             # Never start over silently: that would drop owed messages or re-send sent ones.
             raise DataError(
                 f"the outbox is damaged ({exc}); fix or move it aside", location=self._where()
             ) from None
-        return OutboxState(deliveries, throttle)
 
     def _write(self, state: OutboxState) -> None:
-        payload = {
-            "deliveries": [d.to_json() for d in state.deliveries.values()],
-            "throttle": {k: t.isoformat() for k, t in state.throttle.items()},
-        }
-        write_atomic(self.path, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+        payload = json.dumps(state.to_json(), ensure_ascii=False, default=str)
+        write_atomic(self.path, payload.encode("utf-8"))
 
     def _where(self) -> Location:
         return Location(file=str(self.path))

@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
         from eqlwatch.actions.senders import SendError
         from eqlwatch.errors import EqlwatchError
         from eqlwatch.jobs import load_job, load_jobs
+        from eqlwatch.pipeline.job import load_job_rules
 
         if Path(job).is_file():
             found, errors = load_job(Path(job))
@@ -50,12 +51,22 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: no valid job {job!r} (looked in {jobs})", err=True)
             raise typer.Exit(2)
         chosen = selected[0]
-        if not chosen.actions:
-            typer.echo(f"error: job {chosen.id!r} has no [[job.actions]]", err=True)
+        rules, rule_errors = load_job_rules(chosen)
+        for problem in rule_errors:
+            typer.echo(f"error: rule not loaded: {problem}", err=True)
+        routes = [(a.name, a) for a in chosen.actions]
+        for rule in rules:  # a rule's own [[eqlwatch.actions]], named name@rule_id
+            routes += [(f"{a.name}@{rule.rule_id}", a) for a in rule.eqlwatch.actions or ()]
+        if not routes:
+            typer.echo(
+                f"error: job {chosen.id!r} has no [[job.actions]] and none of its rules "
+                "has [[eqlwatch.actions]]",
+                err=True,
+            )
             raise typer.Exit(2)
         alert = sample_alert(chosen.id)
         failed = 0
-        for action in chosen.actions:
+        for route, action in routes:
             target = display_target(action.url)
             try:
                 message = render(action, [alert.document], job_id=chosen.id, root=chosen.root)
@@ -64,13 +75,13 @@ def register(app: typer.Typer) -> None:
                     k: expand(v, os.environ, what=f"action {action.name!r} header {k}")
                     for k, v in action.headers.items()
                 }
-                key = delivery_id(action.name, [alert.id])
+                key = delivery_id(route, [alert.id])
                 SENDERS[action.kind](action, url, headers, message, key)
             except (SendError, EqlwatchError) as exc:
                 failed += 1
-                typer.echo(f"FAILED {action.name} ({action.kind} {target}): {exc}")
+                typer.echo(f"FAILED {route} ({action.kind} {target}): {exc}")
             else:
-                typer.echo(f"sent   {action.name} ({action.kind} {target})")
+                typer.echo(f"sent   {route} ({action.kind} {target})")
         raise typer.Exit(1 if failed else 0)
 
     app.add_typer(actions_app)

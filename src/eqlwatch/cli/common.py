@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from eqlwatch.notes.limits import RenderLimits
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.backends import open_backends
 from eqlwatch.pipeline.job import JobRuntime, JobSummary, load_job_rules, prepare_rules
+from eqlwatch.rules import Rule
 from eqlwatch.windowing import parse_timestamp
 
 # Messages to a person; soft_wrap: never re-wrapped at 80 columns when stderr is a file.
@@ -85,17 +87,21 @@ def build_runtime(job: Job, *, now: datetime, ip_ranges: Path | None) -> JobRunt
         backends=backends,
         alerts=alerts,
         load_errors=[*load_errors, *compile_errors],
-        notifier=make_notifier(job),
+        notifier=make_notifier(job, rules),
     )
 
 
-def make_notifier(job: Job) -> Notifier | None:
-    """The job's actions over its outbox (beside the local state file, or in state/)."""
-    if not job.actions:
+def make_notifier(job: Job, rules: Sequence[Rule] = ()) -> Notifier | None:
+    """The job's actions, and its rules' own, over its outbox (beside the local state file,
+    or in state/)."""
+    rule_actions = {r.rule_id: r.eqlwatch.actions for r in rules if r.eqlwatch.actions is not None}
+    if not job.actions and not any(rule_actions.values()):
         return None
     folder = Path(job.state.path).parent if isinstance(job.state, LocalState) else Path("state")
     outbox = LocalOutbox(job.resolve(str(folder / f"outbox-{job.id}.json")))
-    return Notifier(job_id=job.id, actions=job.actions, store=outbox, root=job.root)
+    return Notifier(
+        job_id=job.id, actions=job.actions, store=outbox, root=job.root, rule_actions=rule_actions
+    )
 
 
 def print_summary(summary: JobSummary, job: Job) -> None:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from eqlwatch.actions.config import ActionConfig
 from eqlwatch.rules.exceptions import ExceptionEntry
 from eqlwatch.rules.timespec import format_duration, parse_duration, parse_from
 
@@ -178,8 +179,21 @@ class EqlwatchTable(_Strict):
     # `max_samples_per_key`, 8.7+); detection-rules has no field for it.
     max_samples_per_key: int = Field(default=1, ge=1)
     suppression: Suppression | None = None
+    # `[[eqlwatch.actions]]`: replace the job's actions for this rule's alerts (an empty
+    # list silences the rule); None: the job's apply (docs/actions.md "Per-rule actions").
+    actions: tuple[ActionConfig, ...] | None = None
     exceptions: tuple[ExceptionEntry, ...] = ()
     fixtures: tuple[Fixture, ...] = ()
+
+    @field_validator("actions")
+    @classmethod
+    def _unique_actions(
+        cls, value: tuple[ActionConfig, ...] | None
+    ) -> tuple[ActionConfig, ...] | None:
+        names = [a.name for a in value or ()]
+        if len(set(names)) != len(names):
+            raise ValueError("action names must be distinct within a rule")
+        return value
 
 
 class EventFields(NamedTuple):

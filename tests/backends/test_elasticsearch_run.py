@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from eqlwatch.backends.elasticsearch import setup_cluster
 from eqlwatch.cli.app import app
 from eqlwatch.settings import RUNS_DATA_STREAM
-from tests.backends.es_cluster import fast_client
+from tests.fakes.es_project import es_job, es_project, started_stand_in
 from tests.fakes.es_server import FakeElasticsearch
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -38,43 +37,19 @@ query = 'process where process.name == "regsvr32.exe"'
 risk_score = 50
 severity = "medium"
 """
-JOB = f"""
-[job]
-id = "es"
-schedule = {{ interval = "5m" }}
-indices = ["logs-test-*"]
-rules = {{ paths = ["queries/*.toml"] }}
-look_back = "1h"
-source = {{ backend = "elasticsearch" }}
-alerts = {{ backend = "elasticsearch", data_stream = "{ALERTS}" }}
-state = {{ backend = "elasticsearch", index = "{STATE}" }}
-"""
+JOB = es_job(ALERTS, STATE)
 
 
 @pytest.fixture
 def fake() -> Iterator[FakeElasticsearch]:
-    server = FakeElasticsearch().start()
-    client = fast_client(server.url)
-    setup_cluster(client, alerts_data_stream=ALERTS, runs_data_stream=RUNS_DATA_STREAM,
-                  state_index=STATE)  # fmt: skip
-    client.close()
+    server = started_stand_in(ALERTS, STATE)
     yield server
     server.stop()
 
 
 @pytest.fixture
 def project(tmp_path: Path, fake: FakeElasticsearch, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "queries").mkdir()
-    (tmp_path / "queries" / "rule.toml").write_text(RULE)
-    (tmp_path / "jobs").mkdir()
-    (tmp_path / "jobs" / "es.toml").write_text(JOB)
-    for name in ("ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CLOUD_ID", "KIBANA_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ELASTICSEARCH_URL", fake.url)
-    monkeypatch.setenv("ELASTICSEARCH_USERNAME", "elastic")
-    monkeypatch.setenv("ELASTICSEARCH_PASSWORD", SECRET)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return es_project(tmp_path, fake.url, monkeypatch, JOB, {"rule.toml": RULE}, password=SECRET)
 
 
 def _run(now: datetime) -> tuple[int, str]:

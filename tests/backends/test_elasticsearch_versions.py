@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from eqlwatch.backends.elasticsearch import setup_cluster
 from eqlwatch.backends.elasticsearch.sink import bulk_create
 from eqlwatch.backends.elasticsearch.version import StackVersion, parse_info
 from eqlwatch.cli.app import app
@@ -32,6 +31,7 @@ from tests.backends.test_elasticsearch_run import (
     _events,
     _run,
 )
+from tests.fakes.es_project import es_project, started_stand_in
 from tests.fakes.es_server import FakeElasticsearch
 
 VERSIONS = ["8.9.2", "8.17.4", "8.18.0", "9.2.1"]
@@ -42,12 +42,7 @@ SAMPLE_RULE = RULE.replace('rule_id = "r-regsvr32"', 'rule_id = "r-sample"').rep
 
 
 def _start(version: str) -> FakeElasticsearch:
-    server = FakeElasticsearch(version=version).start()
-    client = fast_client(server.url)
-    setup_cluster(client, alerts_data_stream=ALERTS, runs_data_stream=RUNS_DATA_STREAM,
-                  state_index=STATE)  # fmt: skip
-    client.close()
-    return server
+    return started_stand_in(ALERTS, STATE, version)
 
 
 @pytest.fixture(params=VERSIONS)
@@ -58,17 +53,7 @@ def versioned(request: pytest.FixtureRequest) -> Iterator[FakeElasticsearch]:
 
 
 def _project(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, *rules: str) -> None:
-    (tmp_path / "queries").mkdir()
-    for n, rule in enumerate(rules):
-        (tmp_path / "queries" / f"rule{n}.toml").write_text(rule)
-    (tmp_path / "jobs").mkdir()
-    (tmp_path / "jobs" / "es.toml").write_text(JOB)
-    for name in ("ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CLOUD_ID", "KIBANA_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ELASTICSEARCH_URL", url)
-    monkeypatch.setenv("ELASTICSEARCH_USERNAME", "elastic")
-    monkeypatch.setenv("ELASTICSEARCH_PASSWORD", "pw")
-    monkeypatch.chdir(tmp_path)
+    es_project(tmp_path, url, monkeypatch, JOB, {f"rule{n}.toml": r for n, r in enumerate(rules)})
 
 
 def test_every_supported_version_runs_event_and_sample_rules_without_a_400(

@@ -11,10 +11,8 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from eqlwatch.backends.elasticsearch import setup_cluster
 from eqlwatch.cli.app import app
-from eqlwatch.settings import RUNS_DATA_STREAM
-from tests.backends.es_cluster import fast_client
+from tests.fakes.es_project import es_job, es_project, started_stand_in
 from tests.fakes.es_server import FakeElasticsearch
 
 ALERTS = "logs-eqlwatch.alerts-late"
@@ -66,44 +64,23 @@ def run(now: str) -> str:
 
 @pytest.fixture
 def fake() -> Iterator[FakeElasticsearch]:
-    server = FakeElasticsearch().start()
-    client = fast_client(server.url)
-    setup_cluster(client, alerts_data_stream=ALERTS, runs_data_stream=RUNS_DATA_STREAM,
-                  state_index=STATE)  # fmt: skip
-    client.close()
+    server = started_stand_in(ALERTS, STATE)
     yield server
     server.stop()
 
 
-def es_project(tmp_path: Path, fake: FakeElasticsearch, mp: pytest.MonkeyPatch, override: bool):
-    (tmp_path / "queries").mkdir()
-    (tmp_path / "queries" / "rule.toml").write_text(rule(override))
-    (tmp_path / "jobs").mkdir()
-    (tmp_path / "jobs" / "es.toml").write_text(f"""
-[job]
-id = "es"
-schedule = {{ interval = "5m" }}
-indices = ["logs-test-*"]
-rules = {{ paths = ["queries/*.toml"] }}
-look_back = "1h"
-max_wait = "0s"
-source = {{ backend = "elasticsearch" }}
-alerts = {{ backend = "elasticsearch", data_stream = "{ALERTS}" }}
-state = {{ backend = "elasticsearch", index = "{STATE}" }}
-""")
-    for name in ("ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CLOUD_ID", "KIBANA_URL"):
-        mp.delenv(name, raising=False)
-    mp.setenv("ELASTICSEARCH_URL", fake.url)
-    mp.setenv("ELASTICSEARCH_USERNAME", "elastic")
-    mp.setenv("ELASTICSEARCH_PASSWORD", "pw")
-    mp.chdir(tmp_path)
+def es_late_project(
+    tmp_path: Path, fake: FakeElasticsearch, mp: pytest.MonkeyPatch, override: bool
+) -> None:
+    job = es_job(ALERTS, STATE, extra='max_wait = "0s"')
+    es_project(tmp_path, fake.url, mp, job, {"rule.toml": rule(override)})
 
 
 @pytest.mark.parametrize("override", [True, False])
 def test_elasticsearch_late_event_alerted_by_ingest_time(
     tmp_path: Path, fake: FakeElasticsearch, monkeypatch: pytest.MonkeyPatch, override: bool
 ) -> None:
-    es_project(tmp_path, fake, monkeypatch, override)
+    es_late_project(tmp_path, fake, monkeypatch, override)
     fake.add_events("logs-test-a", [event("early", "02:40", "02:40", "cmd.exe")])
     assert "0 new alert(s)" in run("03:00")  # checkpoint 02:59:30
     fake.add_events("logs-test-a", [event("late", "02:50", "03:03", "whoami.exe")])

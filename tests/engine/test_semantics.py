@@ -46,6 +46,7 @@ DOCS: list[dict[str, Any]] = [
 MAPPING = parse_mapping(
     {
         "properties": {
+            "@timestamp": {"type": "date_nanos"},  # a `date` would drop the ns digits below
             "ip": {"type": "ip"},
             "ver": {"type": "version"},
             "when": {"type": "date", "format": "dd/MM/yyyy"},

@@ -17,7 +17,13 @@ from eqlwatch.engine import functions as F
 from eqlwatch.engine.lucene import PatternError
 from eqlwatch.engine.parse import nodes as A
 from eqlwatch.engine.schema import FieldSchema, field_type, make_reader, object_path
-from eqlwatch.engine.values import canonical_ip, date_parser, format_iso_ms, version_key
+from eqlwatch.engine.values import (
+    DEFAULT_DATE_FORMAT,
+    canonical_ip,
+    date_parser,
+    format_iso_ms,
+    version_key,
+)
 from eqlwatch.engine.wildcard import compile_regexes, compile_wildcards
 from eqlwatch.errors import QueryError
 
@@ -423,14 +429,15 @@ def _versions(v: Any) -> Any:
 
 
 def _convert_literal(value: Any, ftype: str | None, fmt: str | None) -> Any:
-    """A literal in the type of the field it is compared with."""
+    """A literal in the type of the field it is compared with (a date at its resolution)."""
     if ftype in ("date", "date_nanos"):
+        nanos = ftype == "date_nanos"
         if isinstance(value, str):
-            parsed = date_parser(fmt or "strict_date_optional_time||epoch_millis")(value)
+            parsed = date_parser(fmt or DEFAULT_DATE_FORMAT, nanos)(value)
             if parsed is None:
-                parsed = date_parser()(value)
+                parsed = date_parser(DEFAULT_DATE_FORMAT, nanos)(value)
             return parsed
-        return date_parser()(value)
+        return date_parser(DEFAULT_DATE_FORMAT, nanos)(value)
     if ftype == "version" and value is not None:
         return version_key(str(value))
     if ftype == "ip" and isinstance(value, str):

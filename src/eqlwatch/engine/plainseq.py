@@ -19,7 +19,7 @@ from eqlwatch.engine.identity import record_id
 from eqlwatch.engine.plan import NO_TIEBREAKER, Ordinal, Plan, SourceEvent, ordinal_of
 from eqlwatch.engine.reader import RawLines
 from eqlwatch.engine.sequence import SequenceMatcher, _Partial
-from eqlwatch.engine.values import fast_iso
+from eqlwatch.engine.values import NS_PER_MS, fast_iso
 
 
 def is_plain(matcher: SequenceMatcher, has_until: bool) -> bool:
@@ -119,6 +119,7 @@ def _ordinal_reader(m: SequenceMatcher, plan: Plan) -> Callable[[Any, int], Ordi
             if type(text) is str and len(text) >= 20:
                 ts = fast_iso(text)
                 if ts is not None:
+                    ts -= ts % NS_PER_MS  # a `date`: what Elasticsearch indexes
                     o = _new(Ordinal, (ts, NO_TIEBREAKER, seq))
         if o is None:
             o = ordinal_of(plan, src, seq)

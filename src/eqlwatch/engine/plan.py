@@ -69,7 +69,8 @@ class Plan:
     # src[a][b] (or a list of one text) that way, so a hot loop can do it inline
     category: Category | None = None
     # the top-level field of an ISO `@timestamp` read with the default format, no tiebreaker:
-    # then `values.fast_iso(text)`, when not None, is the ordinal's timestamp (see `ordinal_of`)
+    # then `values.fast_iso(text)`, when not None, floored to the millisecond, is the
+    # ordinal's timestamp (see `ordinal_of`)
     iso_timestamp: str | None = None
 
     def filters_matching(self, src: Source) -> list[int]:

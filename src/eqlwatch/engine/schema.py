@@ -2,8 +2,9 @@
 
 A reader resolves aliases, walks dotted paths through objects or dotted keys, flattens
 arrays (dropping nulls, as doc values do), applies `null_value`, and converts the value to
-the field's type: dates to epoch nanoseconds, IPs to canonical text, numbers from strings.
-Without a mapping, the timestamp field is read as a date and everything else as it is.
+the field's type: dates to epoch nanoseconds (whole milliseconds for a `date`), IPs to
+canonical text, numbers from strings. Without a mapping, the timestamp field is read as a
+`date` and everything else as it is.
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ def _converter(spec: FieldSpec | None, is_timestamp: bool) -> Callable[[Any], An
     if spec is None:
         return date_parser(DEFAULT_DATE_FORMAT) if is_timestamp else None
     if spec.type in DATE_TYPES:
-        return date_parser(spec.format or DEFAULT_DATE_FORMAT)
+        return date_parser(spec.format or DEFAULT_DATE_FORMAT, spec.type == "date_nanos")
     if spec.type == "ip":
         return lambda v: canonical_ip(v) if isinstance(v, str) else None
     if spec.type in NUMBER_TYPES:
@@ -273,7 +274,8 @@ _ISO_FIELDS: WeakKeyDictionary[Reader, str] = WeakKeyDictionary()
 
 def iso_date_field(reader: Any) -> str | None:
     """The top-level field when `reader` turns its text into epoch ns with the default
-    date format: an ISO text that `values.fast_iso` parses gives what `reader` gives."""
+    date format at millisecond resolution: an ISO text that `values.fast_iso` parses gives
+    what `reader` gives, less its sub-millisecond digits."""
     try:
         return _ISO_FIELDS.get(reader)
     except TypeError:

@@ -5,9 +5,10 @@ trims older ones when a later stage takes the latest); an event is tried against
 from last to first, so it never fills two slots of one sequence. `maxspan` is measured from
 the first to the current event; `until` drops every pending partial of its key. Missing
 events (`![...]`) are checked the way Elasticsearch checks them after matching the positive
-stages: any hit strictly between the neighbouring events (millisecond bounds) discards the
-sequence; leading/trailing hits discard it only when they fall within `maxspan` (see
-`_settle`). Sequences are ordered by their completing event.
+stages: any hit strictly between the neighbouring events (their epoch milliseconds as
+bounds, against exact hit times, as its range queries do) discards the sequence;
+leading/trailing hits discard it only when they fall within `maxspan` (see `_settle`).
+Sequences are ordered by their completing event.
 """
 
 from __future__ import annotations
@@ -89,9 +90,10 @@ class SequenceMatcher:
             for i in range(first, last)
             if missing[i]
         ]
-        self.history: dict[int, dict[Key, deque[int]]] = {
-            i: {} for i, m in enumerate(missing) if m and i not in self.trailing
-        }
+        # recent hits of missing stages by key: leading and middle ones for the checks at
+        # completion, trailing ones because a `date_nanos` hit in the last event's
+        # millisecond, before it, already counts as trailing (see `_early_trailing`)
+        self.history: dict[int, dict[Key, deque[int]]] = {i: {} for i, m in enumerate(missing) if m}
         self.pending: dict[Key, list[_Pending]] = {}
         self.deadlines: list[tuple[int, int, _Pending]] = []
         self.counter = 0
@@ -204,10 +206,11 @@ class SequenceMatcher:
             if i in hits:
                 for key in plan.stages[i].keys(src) or ():
                     self._trailing_hit(key, ts)
-        horizon = ts - (self.maxspan or 0) - NS_PER_MS
         for i, table in self.history.items():
             if i not in hits:
                 continue
+            span = 0 if i in self.trailing else (self.maxspan or 0)
+            horizon = ts - span - NS_PER_MS
             for key in plan.stages[i].keys(src) or ():
                 times = table.get(key)
                 if times is None:
@@ -233,6 +236,11 @@ class SequenceMatcher:
         assert self.maxspan is not None  # missing events require maxspan (parser checks)
         if self.trailing:
             base = last_leading if last_leading is not None else events[0][0].ts
+            early = self._early_trailing(events, key)
+            if early is not None:
+                if early - base > self.maxspan:
+                    self._emit(events, key)
+                return
             pending = _Pending(events, key, base, self.maxspan)
             self.pending.setdefault(key, []).append(pending)
             self.counter += 1
@@ -240,6 +248,14 @@ class SequenceMatcher:
             return
         if last_leading is None or events[-1][0].ts - last_leading > self.maxspan:
             self._emit(events, key)
+
+    def _early_trailing(self, events: list[Event], key: Key) -> int | None:
+        """The first trailing hit that came before the last event yet after its millisecond
+        began: Elasticsearch looks for trailing events `> last event's epoch ms`, so with
+        `date_nanos` such a hit is the sequence's first trailing event."""
+        after = _floor_ms(events[-1][0].ts)
+        found = [t for i in self.trailing for t in self.history[i].get(key, ()) if t > after]
+        return min(found) if found else None
 
     def _last_leading(self, events: list[Event], key: Key) -> int | None:
         start = _floor_ms(events[0][0].ts)

@@ -11,6 +11,7 @@ import ipaddress
 import re
 import socket
 from collections.abc import Callable
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -152,22 +153,29 @@ def _java_pattern(fmt: str) -> Callable[[str], int | None]:
     return parse
 
 
-def _epoch(scale: int) -> Callable[[str], int | None]:
+def _epoch(unit_ns: int, digits: int) -> Callable[[str], int | None]:
+    """`epoch_millis` / `epoch_second`: an integer count of the unit with an optional
+    fraction (`131509374395.92178` ms), read exactly (a float would be off by tens of ns at
+    current dates). Fraction digits below a nanosecond are dropped."""
+
     def parse(text: str) -> int | None:
-        try:
-            return int(text) * scale
-        except ValueError:
-            try:
-                return int(float(text) * scale)
-            except ValueError:
-                return None
+        m = _EPOCH.fullmatch(text)
+        if m is None:
+            return None
+        sign, whole, frac = m.groups()
+        ns = int(whole) * unit_ns
+        if frac:
+            ns += int(frac[:digits].ljust(digits, "0")) * (unit_ns // 10**digits)
+        return -ns if sign == "-" else ns
 
     return parse
 
 
+_EPOCH = re.compile(r"([+-]?)(\d+)(?:\.(\d*))?")
+
 _NAMED: dict[str, Callable[[str], int | None]] = {
-    "epoch_millis": _epoch(NS_PER_MS),
-    "epoch_second": _epoch(NS_PER_S),
+    "epoch_millis": _epoch(NS_PER_MS, 6),
+    "epoch_second": _epoch(NS_PER_S, 9),
 }
 for _name in (
     "strict_date_optional_time",
@@ -185,12 +193,18 @@ DEFAULT_DATE_FORMAT = "strict_date_optional_time||epoch_millis"
 
 
 @lru_cache(maxsize=64)
-def date_parser(fmt: str = DEFAULT_DATE_FORMAT) -> Callable[[Any], int | None]:
-    """A function from a source value (number or string) to epoch nanoseconds, per `format`."""
+def date_parser(fmt: str = DEFAULT_DATE_FORMAT, nanos: bool = False) -> Callable[[Any], int | None]:
+    """A function from a source value (number or string) to epoch nanoseconds, per `format`.
+
+    `nanos` is the field's resolution: a `date_nanos` keeps every digit; a `date` keeps
+    milliseconds, as Elasticsearch stores it (`2024-01-01T00:00:00.123456789Z` is indexed
+    as ...00.123Z: the sub-millisecond digits are dropped, rounding toward the past), so
+    ordering, `maxspan` and comparisons see what Elasticsearch sees.
+    """
     parsers = [_NAMED.get(f.strip()) or _java_pattern(f.strip()) for f in fmt.split("||")]
     default = fmt == DEFAULT_DATE_FORMAT
 
-    def parse(value: Any) -> int | None:
+    def exact(value: Any) -> int | None:
         if type(value) is str and default:
             fast = _fast_iso(value) if len(value) >= 20 else None
             if fast is not None:
@@ -198,9 +212,11 @@ def date_parser(fmt: str = DEFAULT_DATE_FORMAT) -> Callable[[Any], int | None]:
         if isinstance(value, bool):
             return None
         if isinstance(value, int):
-            return value * NS_PER_MS
-        if isinstance(value, float):
-            return int(value * NS_PER_MS)
+            if default:
+                return value * NS_PER_MS
+            value = str(value)
+        elif isinstance(value, float):
+            value = format(Decimal(repr(value)), "f")  # its shortest digits, no exponent
         if not isinstance(value, str):
             return None
         for p in parsers:
@@ -209,7 +225,20 @@ def date_parser(fmt: str = DEFAULT_DATE_FORMAT) -> Callable[[Any], int | None]:
                 return result
         return None
 
-    return parse
+    if nanos:
+        return exact
+
+    def millis(value: Any) -> int | None:
+        ns = exact(value)
+        return None if ns is None else ns - ns % NS_PER_MS
+
+    return millis
+
+
+def fast_iso_ms(text: str) -> int | None:
+    """`fast_iso` at a `date` field's millisecond resolution."""
+    ns = _fast_iso(text)
+    return None if ns is None else ns - ns % NS_PER_MS
 
 
 def format_iso_ms(ns: int) -> str:

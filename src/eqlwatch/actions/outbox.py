@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from eqlwatch.backends.filelock import exclusive, write_atomic
 from eqlwatch.errors import DataError, Location
@@ -143,3 +143,63 @@ class LocalOutbox:
 
     def _where(self) -> Location:
         return Location(file=str(self.path))
+
+
+_PROGRESS = {"pending": 0, "throttled": 1, "gave_up": 2, "sent": 3}
+
+
+def _further(a: Delivery, b: Delivery) -> Delivery:
+    """Of two versions of one delivery changed by two writers, the one further along."""
+    return max((a, b), key=lambda d: (_PROGRESS[d.status], d.attempts))
+
+
+def _alert_id(document: Any) -> Any:
+    eqlwatch = document.get("eqlwatch") if isinstance(document, dict) else None
+    return eqlwatch.get("alert_id") if isinstance(eqlwatch, dict) else None
+
+
+def merge(base: OutboxState, ours: OutboxState, theirs: OutboxState) -> OutboxState:
+    """Our changes since `base` applied onto `theirs` (another writer's, committed first).
+
+    For stores without a lock (Elasticsearch: optimistic concurrency), so that two replicas
+    writing at once lose neither's messages. Per delivery: what only one side changed wins;
+    changed on both, the version further along (sent > given up > throttled > pending, then
+    more attempts); a delivery we pruned goes only if they left it as it was. Throttle
+    marks: the later. Summary batches: their alerts minus those we closed into a message,
+    plus those we added.
+    """
+    deliveries = dict(theirs.deliveries)
+    for key, mine in ours.deliveries.items():
+        before = base.deliveries.get(key)
+        if mine == before:
+            continue
+        other = deliveries.get(key)
+        deliveries[key] = mine if other is None or other == before else _further(mine, other)
+    for key, before in base.deliveries.items():
+        if key not in ours.deliveries and deliveries.get(key) == before:
+            del deliveries[key]
+    throttle = dict(theirs.throttle)
+    for key, when in ours.throttle.items():
+        throttle[key] = max(when, throttle.get(key, when))
+    batches: dict[str, list[dict[str, Any]]] = {}
+    for route in {*theirs.batches, *ours.batches}:
+        had = {_alert_id(d) for d in base.batches.get(route, [])}
+        kept = {_alert_id(d) for d in ours.batches.get(route, [])}
+        closed = had - kept
+        merged = [d for d in theirs.batches.get(route, []) if _alert_id(d) not in closed]
+        seen = {_alert_id(d) for d in merged}
+        merged += [
+            d
+            for d in ours.batches.get(route, [])
+            if _alert_id(d) not in had and _alert_id(d) not in seen
+        ]
+        if merged:
+            batches[route] = merged
+    return OutboxState(deliveries, throttle, batches)
+
+
+@runtime_checkable
+class HoldsOutbox(Protocol):
+    """A state store that keeps a job's outbox with its checkpoints."""
+
+    def outbox(self, job_id: str) -> OutboxStore: ...

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 import structlog
 
+from eqlwatch.actions.outbox import LocalOutbox
 from eqlwatch.backends.base import Lease
 from eqlwatch.backends.filelock import exclusive, write_atomic
 from eqlwatch.errors import DataError, Location
@@ -102,6 +103,10 @@ class LocalStateStore:
         self.path = path
         self.backup_path = path.with_name(f"{path.stem}.bak{path.suffix}")
         self.process = process if process is not None else Process.current()
+
+    def outbox(self, job_id: str) -> LocalOutbox:
+        """The job's notification outbox: a file beside the state file."""
+        return LocalOutbox(self.path.with_name(f"outbox-{job_id}.json"))
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eqlwatch.actions import LocalOutbox, Notifier
+from eqlwatch.actions.outbox import HoldsOutbox, OutboxStore
 from eqlwatch.alerts import Links
 from eqlwatch.enrich import load_ip_table
 from eqlwatch.errors import EqlwatchError
@@ -87,18 +88,22 @@ def build_runtime(job: Job, *, now: datetime, ip_ranges: Path | None) -> JobRunt
         backends=backends,
         alerts=alerts,
         load_errors=[*load_errors, *compile_errors],
-        notifier=make_notifier(job, rules),
+        notifier=make_notifier(job, rules, backends.state),
     )
 
 
-def make_notifier(job: Job, rules: Sequence[Rule] = ()) -> Notifier | None:
-    """The job's actions, and its rules' own, over its outbox (beside the local state file,
-    or in state/)."""
+def make_notifier(job: Job, rules: Sequence[Rule] = (), state: object = None) -> Notifier | None:
+    """The job's actions, and its rules' own, over its outbox: where the state store keeps it
+    (beside the local state file, in the Elasticsearch state index), else in state/."""
     rule_actions = {r.rule_id: r.eqlwatch.actions for r in rules if r.eqlwatch.actions is not None}
     if not job.actions and not any(rule_actions.values()):
         return None
-    folder = Path(job.state.path).parent if isinstance(job.state, LocalState) else Path("state")
-    outbox = LocalOutbox(job.resolve(str(folder / f"outbox-{job.id}.json")))
+    outbox: OutboxStore
+    if isinstance(state, HoldsOutbox):
+        outbox = state.outbox(job.id)
+    else:
+        folder = Path(job.state.path).parent if isinstance(job.state, LocalState) else Path("state")
+        outbox = LocalOutbox(job.resolve(str(folder / f"outbox-{job.id}.json")))
     return Notifier(
         job_id=job.id, actions=job.actions, store=outbox, root=job.root, rule_actions=rule_actions
     )

@@ -331,7 +331,12 @@ class RuleRunner:
                 tally.first = tally.first or piece.attribution.start
                 tally.last = piece.attribution.end
                 if alerts and self.on_alerts is not None:
-                    self.on_alerts(rule, alerts)
+                    # Owes their notifications (the outbox): retried like a write, and
+                    # idempotent (delivery ids), so a replay or a retry adds nothing.
+                    self._retry(
+                        functools.partial(self.on_alerts, rule, alerts),
+                        what="record notifications",
+                    )
                 bound.debug(
                     "slice done",
                     start=piece.attribution.start.isoformat(),

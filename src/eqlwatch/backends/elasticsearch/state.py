@@ -17,6 +17,7 @@ from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from eqlwatch.backends.base import Lease
 from eqlwatch.backends.elasticsearch.client import CLIENT_ERRORS, call, translate
+from eqlwatch.backends.elasticsearch.outbox import ElasticsearchOutbox
 from eqlwatch.errors import DataError, Location
 from eqlwatch.suppression import GroupState
 
@@ -32,6 +33,8 @@ STATE_MAPPINGS: Mapping[str, Any] = {
         # Suppression buckets by group key (`eqlwatch.suppression.GroupState`): read back
         # whole, never searched, so not indexed.
         "groups": {"type": "object", "enabled": False},
+        # A job's notification outbox (`outbox:<job>`, backends/elasticsearch/outbox.py).
+        "outbox": {"type": "object", "enabled": False},
     },
 }
 STATE_SETTINGS: Mapping[str, Any] = {"index": {"hidden": True, "number_of_replicas": 0}}
@@ -54,7 +57,8 @@ def _parse_time(value: Any, field: str) -> datetime:
 
 
 class ElasticsearchStateStore:
-    """Checkpoints and leases as documents `checkpoint:<key>` and `lease:<key>` in one index."""
+    """Checkpoints, leases, suppression groups and outboxes as documents `checkpoint:<key>`,
+    `lease:<key>`, `suppression:<key>` and `outbox:<job>` in one index."""
 
     def __init__(self, client: Elasticsearch, index: str) -> None:
         self._client = client
@@ -68,6 +72,10 @@ class ElasticsearchStateStore:
             return None
         except CLIENT_ERRORS as exc:
             raise translate(f"get {doc_id}", exc) from exc
+
+    def outbox(self, job_id: str) -> ElasticsearchOutbox:
+        """The job's notification outbox, a document of this index (docs/actions.md)."""
+        return ElasticsearchOutbox(self._client, self._index, job_id)
 
     def get_checkpoint(self, key: str) -> datetime | None:
         doc = self._get(_doc_id("checkpoint", key))

@@ -9,14 +9,17 @@ rejects what Elasticsearch does not run, naming the construct and its line:colum
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import eql  # type: ignore[import-untyped,unused-ignore]
 from eql import ast as eql_ast
 from eql.errors import EqlError, EqlParseError
-from eql.parser import LarkToEQL, lark_parser
+from eql.parser import KvTree, LarkToEQL, lark_parser
+from lark import Lark
 
 from eqlwatch.engine.syntax import explain
 from eqlwatch.errors import Location, QueryError
@@ -186,38 +189,37 @@ def _is_optional(node: Any) -> bool:
 _AT_FIELD = re.compile(r"@[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_@][A-Za-z0-9_]*)*")
 
 
+# What quote_at_fields steps over whole (strings, backquoted names; an unclosed one runs to
+# the end) or backquotes (a bare `@name`), in the order they are tried at each character.
+_QUOTE_TOKENS = re.compile(
+    r'"""[\s\S]*?(?:"""|\Z)'
+    r'|"(?:\\[\s\S]?|[^"\\])*(?:"|\Z)'
+    r"|`[^`]*(?:`|\Z)"
+    rf"|(?P<at>{_AT_FIELD.pattern})"
+)
+
+
 def quote_at_fields(text: str) -> tuple[str, list[tuple[int, int]]]:
     """Backquote bare `@timestamp`-style names outside strings (eql's grammar lacks them).
 
     Also returns where quotes were added, as (line, column) of the original text, so
     error positions can be mapped back.
     """
+    if "@" not in text:
+        return text, []
     out: list[str] = []
     added: list[tuple[int, int]] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if text.startswith('"""', i):
-            end = text.find('"""', i + 3)
-            end = len(text) if end < 0 else end + 3
-        elif ch == '"':
-            end = i + 1
-            while end < len(text) and text[end] != '"':
-                end += 2 if text[end] == "\\" else 1
-            end = min(end + 1, len(text))
-        elif ch == "`":
-            end = text.find("`", i + 1)
-            end = len(text) if end < 0 else end + 1
-        elif ch == "@" and (m := _AT_FIELD.match(text, i)):
-            line = text.count("\n", 0, i) + 1
-            added.append((line, i - (text.rfind("\n", 0, i) + 1) + 1))
-            out.append(f"`{m.group(0)}`")
-            i = m.end()
+    copied = 0
+    for match in _QUOTE_TOKENS.finditer(text):
+        if match.group("at") is None:
             continue
-        else:
-            end = i + 1
-        out.append(text[i:end])
-        i = end
+        i = match.start()
+        line = text.count("\n", 0, i) + 1
+        added.append((line, i - (text.rfind("\n", 0, i) + 1) + 1))
+        out.append(text[copied:i])
+        out.append(f"`{match.group(0)}`")
+        copied = match.end()
+    out.append(text[copied:])
     return "".join(out), added
 
 
@@ -256,6 +258,20 @@ class _Optimizer(eql.optimizer.Optimizer):  # type: ignore[misc]
         if isinstance(node, eql_ast.BaseNode):
             node = cls(*[self.walk(value) for _, value in node.iter_slots()])
         return method(node)
+
+    @staticmethod
+    def _walk_function_call(node: Any) -> Any:
+        """eql's rewrite, without optimizing the arguments again: this walk is bottom-up,
+        so they already are, and eql's `arg.optimize()` ran a whole context-keeping walker
+        per argument (two thirds of the optimizer's time over detection-rules)."""
+        func = eql.functions.get_function(node.name)
+        arguments = list(node.arguments)
+        if func and all(isinstance(arg, eql_ast.Literal) for arg in arguments):
+            try:
+                return eql_ast.Literal.from_python(func.run(*[arg.value for arg in arguments]))
+            except NotImplementedError:
+                pass
+        return eql_ast.FunctionCall(node.name, arguments, node.as_method)
 
 
 _OPTIMIZER = _Optimizer()
@@ -311,7 +327,23 @@ def _parse_text(text: str) -> ParsedQuery:
     return _convert(node)
 
 
+@cache
+def _fast_parser() -> Lark:
+    """eql's grammar tables without position tracking: a third of Lark's time was spent
+    copying line and column into every tree node, which only an error message reads."""
+    tables = io.BytesIO()
+    lark_parser.save(tables)
+    tables.seek(0)
+    loaded: Lark = Lark.__new__(Lark)._load(tables, propagate_positions=False, tree_class=KvTree)
+    return loaded
+
+
 def _walk(source: str) -> Any:
+    """The optimized eql AST of `source`; errors carry the line and column of the problem.
+
+    The tree is built without positions; when the text has a problem, it is parsed again
+    with them (as eql does) so the error points at the right place.
+    """
     cfg = eql.parser
     with (
         cfg.elasticsearch_syntax,
@@ -322,15 +354,23 @@ def _walk(source: str) -> Any:
         cfg.ParserConfig(implied_any=False, implied_base=False, allow_subqueries=True),
     ):
         eql.load_extensions(force=False)
-        walker = _EsWalker(source)
         try:
-            tree = lark_parser.parse(source, start="piped_query")
-        except Exception as exc:  # lark's error types vary by version
-            message, line, column = explain(exc, source)
-            text = walker.lines[line - 1] if 0 < line <= len(walker.lines) else ""
-            raise EqlParseError(message, line - 1, column - 1, text) from None
-        result = walker.visit(tree)
+            result = _EsWalker(source).visit(_fast_parser().parse(source, start="piped_query"))
+        except Exception:  # any problem: report it as the positional parse finds it
+            result = _walk_with_positions(source)
         return _OPTIMIZER.walk(getattr(result, "node", result))
+
+
+def _walk_with_positions(source: str) -> Any:
+    """eql's own parse (every tree node placed), for the line:column of an error."""
+    walker = _EsWalker(source)
+    try:
+        tree = lark_parser.parse(source, start="piped_query")
+    except Exception as exc:  # lark's error types vary by version
+        message, line, column = explain(exc, source)
+        text = walker.lines[line - 1] if 0 < line <= len(walker.lines) else ""
+        raise EqlParseError(message, line - 1, column - 1, text) from None
+    return walker.visit(tree)
 
 
 def _convert(node: Any) -> ParsedQuery:

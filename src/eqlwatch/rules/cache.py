@@ -1,40 +1,53 @@
 """Rules and parsed queries kept across processes: a big rule folder is read once, not per run.
 
 Reading a detection-rules file (TOML, then the model) and parsing its query are what loading
-costs (~6 ms of CPU a rule, `bench/rules_bench.py`'s split); unpickling a parse is ~17x
-cheaper than making it (detection-rules' 391 Windows EQL queries: 1.85 s to parse, 0.11 s
-to unpickle, CPU, measured in one process). Entries live in the user's cache
-folder (`$EQLWATCH_CACHE_DIR`, else `$XDG_CACHE_HOME/eqlwatch`, else `~/.cache/eqlwatch`;
-`EQLWATCH_CACHE_DIR=off` turns it off), one file per rule file or query text, keyed by a
-hash of its content (and path), in a folder named by a fingerprint of everything a result
-depends on: eqlwatch's own source files and the versions of Python, eql, lark, pydantic
-and pySigma.
-Any change starts a new folder (older ones are removed), so the cache is safe to delete at
-any time. Only successes are kept: a broken rule is read and reported afresh each run. An
-entry that cannot be read, or holds the wrong kind of value, is ignored and written again.
-Entries are pickles, so the folder is created private to the user (0700).
+costs (`bench/rules_bench.py`'s split); reading a kept result back is many times cheaper.
+Entries live in one SQLite file in the user's cache folder (`$EQLWATCH_CACHE_DIR`, else
+`$XDG_CACHE_HOME/eqlwatch`, else `~/.cache/eqlwatch`; `EQLWATCH_CACHE_DIR=off` turns it
+off), keyed by a hash of a rule file's content (and path) or of a query's text, in a folder
+named by a fingerprint of everything a result depends on: eqlwatch's own source files and
+the versions of Python, eql, lark, pydantic and pySigma. One file, not one per entry: this
+filesystem made creating 3,000 small files cost more than the parses they saved.
+
+New entries are buffered and written in one transaction (`flush`, at the end of a load and
+at exit). SQLite's locking keeps concurrent processes from corrupting the file (WAL mode:
+readers never wait; a writer that cannot get the lock within a few seconds drops its
+entries). Any change of fingerprint starts a new folder (older ones are removed), so the
+cache is safe to delete at any time. Only successes are kept: a broken rule is read and
+reported afresh each run. An entry that cannot be read, or holds the wrong kind of value,
+is ignored and written again; a file that is not a database is replaced. Entries are
+pickles, so they are read only from a folder and file private to the user.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import pickle
 import shutil
 import sys
-import tempfile
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eqlwatch.rules.model import Rule
 
 if TYPE_CHECKING:  # the parser (eql, lark) is imported only when a query is parsed
+    import sqlite3
+
     from eqlwatch.engine.parse import ParsedQuery
 
 ENV = "EQLWATCH_CACHE_DIR"
+DB_NAME = "entries.sqlite"
+LOCK_WAIT_S = 5.0  # how long a writer waits for another process's transaction
 T = TypeVar("T")
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS entries (kind TEXT NOT NULL, key BLOB NOT NULL, "
+    "value BLOB NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID"
+)
 
 
 def cache_root() -> Path | None:
@@ -64,53 +77,126 @@ def fingerprint() -> str:
     return digest.hexdigest()[:20]
 
 
-def _folder(kind: str) -> Path | None:
+def database() -> Path | None:
+    """Where this eqlwatch's entries are (None when the cache is off)."""
     root = cache_root()
-    if root is None:
-        return None
-    folder = root / fingerprint() / kind
-    return folder if _private(folder) else None
+    return None if root is None else root / fingerprint() / DB_NAME
 
 
-def _private(folder: Path) -> bool:
-    """Pickles are only read from a folder the user owns and nobody else can write to."""
-    for path in (folder, folder.parent):
+def _private(path: Path) -> bool:
+    """Pickles are only read from what the user owns and nobody else can write to."""
+    try:
+        info = path.stat()
+    except OSError:
+        return True  # not made yet: it will be made private
+    getuid = getattr(os, "getuid", None)  # POSIX only; Windows has ACLs instead
+    return not ((getuid is not None and info.st_uid != getuid()) or info.st_mode & 0o022)
+
+
+class _Store:
+    """This process's connection to one cache file, and the entries it has yet to write."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pending: dict[tuple[str, bytes], bytes] = {}
+        self._connection: sqlite3.Connection | None = None
+        self._opened = False
+
+    def connection(self) -> sqlite3.Connection | None:
+        """Opened on first use; None when the cache cannot be used (never an error)."""
+        if not self._opened:
+            self._opened = True
+            self._connection = self._open()
+        return self._connection
+
+    def _open(self) -> sqlite3.Connection | None:
+        import sqlite3
+
+        folder = self.path.parent
         try:
-            info = path.stat()
-        except OSError:
-            continue  # not made yet: it will be made private
-        getuid = getattr(os, "getuid", None)  # POSIX only; Windows has ACLs instead
-        if (getuid is not None and info.st_uid != getuid()) or info.st_mode & 0o022:
-            return False
-    return True
-
-
-def _entry(folder: Path, *parts: str) -> Path:
-    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
-    return folder / f"{digest}.pickle"
-
-
-def _read(path: Path, kind: type[T]) -> T | None:
-    try:
-        with path.open("rb") as stream:
-            value = pickle.load(stream)  # noqa: S301 - the user's own private folder
-    except Exception:  # missing, torn, or from elsewhere: compute it again
+            if not folder.is_dir():
+                _prune(folder)
+            if not all(_private(p) for p in (folder.parent, folder, self.path)):
+                return None
+            for attempt in range(2):
+                try:
+                    return _connect(self.path)
+                except sqlite3.DatabaseError:  # not a database (damaged): start it again
+                    if attempt:
+                        raise
+                    _remove_database(self.path)
+        except (OSError, sqlite3.Error):  # a read-only home, a full disk: run without it
+            return None
         return None
-    return value if isinstance(value, kind) else None
+
+    def get(self, kind: str, key: bytes) -> bytes | None:
+        value = self.pending.get((kind, key))
+        if value is not None:
+            return value
+        connection = self.connection()
+        if connection is None:
+            return None
+        try:
+            row = connection.execute(
+                "SELECT value FROM entries WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+        except Exception:  # damaged, locked in a way WAL readers are not: compute it
+            return None
+        return None if row is None else bytes(row[0])
+
+    def put(self, kind: str, key: bytes, value: bytes) -> None:
+        if self.connection() is not None:
+            self.pending[(kind, key)] = value
+
+    def flush(self) -> None:
+        """Write what is pending in one transaction; on any failure, drop it."""
+        pending, self.pending = self.pending, {}
+        connection = self._connection
+        if not pending or connection is None:
+            return
+        rows = [(kind, key, value) for (kind, key), value in pending.items()]
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.executemany(
+                    "INSERT OR REPLACE INTO entries (kind, key, value) VALUES (?, ?, ?)", rows
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        except Exception:  # busy past LOCK_WAIT_S, a full disk: the next run writes them
+            return
+
+    def close(self) -> None:
+        self.flush()
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = None
+        self._opened = False
 
 
-def _write(folder: Path, path: Path, value: object) -> None:
-    """Best effort, atomic (temp file + rename): the cache never fails a command."""
+def _connect(path: Path) -> sqlite3.Connection:
+    import sqlite3
+
+    if not path.exists():  # made private before SQLite opens it (its -wal/-shm follow)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    connection = sqlite3.connect(
+        path, timeout=LOCK_WAIT_S, isolation_level=None, check_same_thread=False
+    )
     try:
-        if not folder.is_dir():
-            _prune(folder.parent)
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle, temp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temp, path)
-    except Exception:  # a read-only home, a full disk: run without the cache
-        return
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")  # WAL: never corrupt, may lose the last
+        connection.execute(_SCHEMA)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _prune(current: Path) -> None:
@@ -121,6 +207,70 @@ def _prune(current: Path) -> None:
             if other.is_dir() and other.name != current.name:
                 shutil.rmtree(other, ignore_errors=True)
     current.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+_STORE: _Store | None = None
+
+
+def _store() -> _Store | None:
+    """The store for the current settings (a changed `EQLWATCH_CACHE_DIR` opens another)."""
+    global _STORE
+    path = database()
+    if _STORE is not None and _STORE.path != path:
+        _STORE.close()
+        _STORE = None
+    if path is not None and _STORE is None:
+        _STORE = _Store(path)
+    return _STORE
+
+
+def flush() -> None:
+    """Write the entries this process made since the last flush (one transaction)."""
+    if _STORE is not None:
+        _STORE.flush()
+
+
+def close() -> None:
+    """Flush, then let go of the file (the next use opens it again)."""
+    global _STORE
+    if _STORE is not None:
+        _STORE.close()
+    _STORE = None
+
+
+atexit.register(flush)
+
+
+def pending() -> int:
+    """How many entries wait to be written (tests: a warm run writes none)."""
+    return 0 if _STORE is None else len(_STORE.pending)
+
+
+def _key(*parts: str) -> bytes:
+    return hashlib.sha256("\0".join(parts).encode()).digest()
+
+
+def _read(kind: str, key: bytes, expected: type[T]) -> T | None:
+    store = _store()
+    raw = None if store is None else store.get(kind, key)
+    if raw is None:
+        return None
+    try:
+        value: Any = pickle.loads(raw)  # noqa: S301 - the user's own private file
+    except Exception:  # torn or from elsewhere: compute it again
+        return None
+    return value if isinstance(value, expected) else None
+
+
+def _write(kind: str, key: bytes, value: object) -> None:
+    """Best effort: the cache never fails a command."""
+    store = _store()
+    if store is None:
+        return
+    try:
+        store.put(kind, key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:  # an unpicklable value: not kept
+        return
 
 
 def parse(text: str) -> ParsedQuery:
@@ -134,35 +284,22 @@ def parse(text: str) -> ParsedQuery:
     known = parser.known_parse(text)
     if known is not None:
         return known
-    folder = _folder("parsed")
-    if folder is None:
-        return parser.parse(text)
-    path = _entry(folder, text)
-    cached = _read(path, ParsedQuery)
+    key = _key(text)
+    cached = _read("parsed", key, ParsedQuery)
     if cached is not None:
         parser.remember(text, cached)
         return cached
     parsed = parser.parse(text)
-    _write(folder, path, parsed)
+    _write("parsed", key, parsed)
     return parsed
-
-
-def _rule_entry(file: str, text: str) -> tuple[Path, Path] | None:
-    folder = _folder("rules")
-    return None if folder is None else (folder, _entry(folder, file, text))
 
 
 def cached_rule(file: str, text: str) -> Rule | str | None:
     """The rule an earlier process read from this file's exact text, or the type it skipped."""
-    where = _rule_entry(file, text)
-    if where is None:
-        return None
-    value = _read(where[1], object)
+    value = _read("rules", _key(file, text), object)
     return value if isinstance(value, Rule | str) else None
 
 
 def keep_rule(file: str, text: str, value: Rule | str) -> None:
     """Remember a rule that loaded (or the type of one skipped) for this file's text."""
-    where = _rule_entry(file, text)
-    if where is not None:
-        _write(where[0], where[1], value)
+    _write("rules", _key(file, text), value)

@@ -56,8 +56,11 @@ def compile_rule(
 
 
 def clear_caches() -> None:
-    """Forget every compiled query and parse: benches measure a first load."""
+    """Forget every compiled query and parse, and let go of the cache file (after writing
+    what is pending): benches and tests measure a first load, as a new process would."""
     from eqlwatch.engine.parse import clear_cache
+    from eqlwatch.rules import cache
 
     compiled_query.cache_clear()
     clear_cache()
+    cache.close()

@@ -345,4 +345,7 @@ def load_rules(paths: Iterable[Path | str], *, compile: bool = True) -> LoadResu
             continue
         seen[rule.rule_id] = file
         rules.append(rule)
+    from eqlwatch.rules import cache
+
+    cache.flush()  # what this load read afresh, in one transaction
     return LoadResult(tuple(rules), tuple(errors), tuple(skipped))

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from eqlwatch.errors import ConfigError, EqlwatchError, Location, QueryError
+from eqlwatch.rules import toml_text
 from eqlwatch.rules.compiled import compile_rule
 from eqlwatch.rules.model import Rule
 from eqlwatch.rules.stack import check_max_samples, check_stack_version
@@ -134,7 +135,7 @@ def _parse_rule(
     if is_sigma_file(file):
         return _parse_sigma(text, file=file)
     try:
-        data: dict[str, Any] = tomllib.loads(text)
+        data: dict[str, Any] = toml_text.loads(text)
     except tomllib.TOMLDecodeError as exc:
         pos = _TOML_POS.search(str(exc))
         line, col = (int(pos.group(1)), int(pos.group(2))) if pos else (None, None)

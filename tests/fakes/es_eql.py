@@ -4,6 +4,8 @@ eqlwatch's embedded engine (Elasticsearch EQL semantics) evaluates the query ove
 documents of the target indices, after the request's Query DSL `filter`. Response shape
 follows the specification type `eql._types.EqlSearchResponseBase` / `EqlHits`
 (hits.total, hits.events, hits.sequences with join_keys, events with _index, _id, _source).
+A test may give the indices' field mapping (`schema`): then mapped fields are known columns
+and typed (multi-fields such as a `*.caseless` with its normalizer), as in a real cluster.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from eqlwatch.engine import CompiledQuery, SourceEvent, compile_query
+from eqlwatch.engine import CompiledQuery, FieldSchema, SourceEvent, compile_query
 from eqlwatch.errors import QueryError
 from eqlwatch.model import HitEvent
 from tests.fakes.es_store import EsError
@@ -84,10 +86,13 @@ def matches_filter(source: Mapping[str, Any], flt: Mapping[str, Any] | None) -> 
     raise EsError(400, "parsing_exception", f"unknown query [{kind}]")
 
 
-def _compile(query: str, body: Mapping[str, Any], size: int | None) -> CompiledQuery:
+def _compile(
+    query: str, body: Mapping[str, Any], size: int | None, schema: FieldSchema | None = None
+) -> CompiledQuery:
     try:
         return compile_query(
             query,
+            schema=schema,
             timestamp_field=str(body.get("timestamp_field", "@timestamp")),
             tiebreaker_field=body.get("tiebreaker_field"),
             event_category_field=str(body.get("event_category_field", "event.category")),
@@ -98,9 +103,11 @@ def _compile(query: str, body: Mapping[str, Any], size: int | None) -> CompiledQ
         raise EsError(400, "parsing_exception", str(exc)) from exc
 
 
-def _check_columns(query: str, compiled: CompiledQuery, events: list[Event]) -> None:
-    """400 verification_exception for fields no target document has (our "mapping")."""
-    known: set[str] = set()
+def _check_columns(
+    query: str, compiled: CompiledQuery, events: list[Event], schema: FieldSchema | None = None
+) -> None:
+    """400 verification_exception for fields neither the mapping nor a document has."""
+    known: set[str] = set(schema.fields) if schema is not None else set()
     for _i, _d, source in events:
         known |= flat_fields(source)
     missing = sorted(compiled.info.fields - known - set(_OPTIONAL.findall(query)))
@@ -113,19 +120,21 @@ def _hit(event: HitEvent) -> dict[str, Any]:
     return event.to_es()
 
 
-def eql_search(events: list[Event], body: Mapping[str, Any]) -> dict[str, Any]:
+def eql_search(
+    events: list[Event], body: Mapping[str, Any], schema: FieldSchema | None = None
+) -> dict[str, Any]:
     """Run `body` (spec: eql.search.Request) over (index, id, source) events."""
     query = str(body["query"])
     size = int(body.get("size", 10))
     if size <= 0:
         raise EsError(400, "illegal_argument_exception", "size must be greater than 0")
-    everything = _compile(query, body, None)
-    _check_columns(query, everything, events)
+    everything = _compile(query, body, None, schema)
+    _check_columns(query, everything, events, schema)
     chosen = [
         SourceEvent(ix, i, src) for ix, i, src in events if matches_filter(src, body.get("filter"))
     ]
     total = len(everything.run(chosen))
-    found = _compile(query, body, size).run(chosen)
+    found = _compile(query, body, size, schema).run(chosen)
     hits: dict[str, Any] = {"total": {"value": total, "relation": "eq"}}
     if everything.info.kind == "event":
         hits["events"] = [_hit(h.events[0]) for h in found]

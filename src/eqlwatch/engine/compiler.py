@@ -16,7 +16,14 @@ from typing import Any
 from eqlwatch.engine import functions as F
 from eqlwatch.engine.lucene import PatternError
 from eqlwatch.engine.parse import nodes as A
-from eqlwatch.engine.schema import FieldSchema, field_type, make_reader, object_path
+from eqlwatch.engine.schema import (
+    STRING_TYPES,
+    FieldSchema,
+    field_type,
+    make_reader,
+    normalize,
+    object_path,
+)
 from eqlwatch.engine.values import (
     DEFAULT_DATE_FORMAT,
     canonical_ip,
@@ -208,10 +215,13 @@ class ExprCompiler:
 
     # --- comparisons ---------------------------------------------------------------------
     def _typed_side(self, node: Any, other: Any) -> Fn:
-        """Compile `node`, converting a literal to the type of the field on the other side."""
+        """Compile `node`, converting a literal to the type of the field on the other side
+        (normalized as that field's keyword normalizer does, like Elasticsearch's term and
+        range queries)."""
         if isinstance(node, A.Literal) and not isinstance(node, A.Null):
             ftype = self._field_type(other)
             value = _convert_literal(node.value, ftype, self._date_format(other))
+            value = self._normalized(other, value)
             return lambda src: value
         fn = self.compile(node)
         if self._field_type(node) == "version":
@@ -222,6 +232,20 @@ class ExprCompiler:
         if not isinstance(node, A.Field):
             return None
         return field_type(self.schema, field_name(node)[0], self.timestamp_field)
+
+    def _normalizer(self, node: Any) -> str | None:
+        """The keyword normalizer of the field `node` names (a `*.caseless` multi-field)."""
+        if not isinstance(node, A.Field):
+            return None
+        _, spec = self.schema.resolve(field_name(node)[0])
+        if spec is None or spec.type not in STRING_TYPES:
+            return None
+        return spec.normalizer
+
+    def _normalized(self, field: Any, value: Any) -> Any:
+        """A string literal as the field's normalizer indexes it."""
+        normalizer = self._normalizer(field) if isinstance(value, str) else None
+        return normalize(normalizer, value) if normalizer else value
 
     def _date_format(self, node: Any) -> str | None:
         if not isinstance(node, A.Field):
@@ -255,7 +279,9 @@ class ExprCompiler:
         if all(isinstance(c, A.Literal) for c in container):
             ftype = self._field_type(expr)
             fmt = self._date_format(expr)
-            lits = [_convert_literal(c.value, ftype, fmt) for c in container]
+            lits = [
+                self._normalized(expr, _convert_literal(c.value, ftype, fmt)) for c in container
+            ]
             if insensitive:
                 lowered = frozenset(x.lower() for x in lits if isinstance(x, str))
                 return _any_value(fn, lambda v: isinstance(v, str) and v.lower() in lowered)
@@ -275,6 +301,10 @@ class ExprCompiler:
         impl, lo, hi, has_ci = F.FUNCTIONS[base]
         if not lo <= len(args) <= hi:
             raise QueryError(f"{base}() takes {lo}..{hi} arguments, got {len(args)}")
+        if base in _PATTERN_FUNCTIONS and len(args) == 2 and isinstance(args[1], A.String):
+            # on a field, Elasticsearch runs these as prefix / wildcard queries, which
+            # normalize their text like any term-level query
+            args = [args[0], A.String(self._normalized(args[0], args[1].value))]
         if base == "cidrmatch" and all(isinstance(a, A.String) for a in args[1:]):
             ranges = F.cidr_ranges([a.value for a in args[1:]])
             return _cidr(self.compile(args[0]), ranges)
@@ -308,7 +338,9 @@ class ExprCompiler:
 
     def _pattern(self, name: str, args: list[Any]) -> Fn:
         subject = self._as_value(args[0])
-        pats = [a.value for a in args[1:] if isinstance(a, A.String)]
+        # on a normalized keyword Elasticsearch normalizes wildcard and regexp patterns too
+        # (elastic/elasticsearch#28894, #80189): `X.caseless regex "A.*"` never matches
+        pats = [self._normalized(args[0], a.value) for a in args[1:] if isinstance(a, A.String)]
         if len(pats) != len(args) - 1:
             raise QueryError(f"pattern operators need string literals: {args[1:]}")
         insensitive = name.endswith("~")
@@ -320,6 +352,9 @@ class ExprCompiler:
         else:
             match = compile_wildcards(pats, insensitive)
         return _text_test(subject, match)
+
+
+_PATTERN_FUNCTIONS = frozenset({"startswith", "endswith", "stringcontains"})
 
 
 def _any_value(fn: Fn, test: Callable[[Any], bool]) -> Fn:

@@ -31,7 +31,13 @@ def _textual(schema: FieldSchema, name: str, timestamp_field: str) -> bool:
     target, spec = schema.resolve(name)
     if spec is None:
         return target != timestamp_field and name != timestamp_field
-    return spec.type in STRING_TYPES and spec.null_value is None
+    return (
+        spec.type in STRING_TYPES
+        and spec.null_value is None
+        and spec.normalizer is None
+        and spec.source is None
+        and spec.ignore_above is None
+    )
 
 
 def _needle(value: str) -> bytes:

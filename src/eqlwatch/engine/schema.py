@@ -38,6 +38,16 @@ class FieldSpec:
     null_value: Any = None
     format: str | None = None
     path: str | None = None  # alias target
+    normalizer: str | None = None  # a keyword's: `lowercase` is applied (see `normalize`)
+    source: str | None = None  # a multi-field: the field whose value it indexes
+    ignore_above: int | None = None  # a keyword's: longer strings are not indexed
+
+
+CASELESS = ".caseless"
+# Elastic Defend's index templates add `<field>.caseless` (keyword, `lowercase` normalizer)
+# to many endpoint fields; Sigma conversions and some Elastic rules query them. Without a
+# mapping that declares one, `X.caseless` is read as that: X, lowercased.
+INFERRED_CASELESS_NORMALIZER = "lowercase"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +61,17 @@ class FieldSchema:
         return self.indices.get(index, self)
 
     def resolve(self, name: str) -> tuple[str, FieldSpec | None]:
-        """Follow aliases to the concrete field name and its spec (None: not mapped)."""
+        """Follow aliases to the concrete field name and its spec (None: not mapped).
+
+        An unmapped `X.caseless` is inferred: a keyword multi-field of X with the
+        `lowercase` normalizer, as Elastic Defend's templates declare them."""
         spec = self.fields.get(name)
         hops = 0
         while spec is not None and spec.type == "alias" and spec.path and hops < 8:
             name, spec, hops = spec.path, self.fields.get(spec.path), hops + 1
+        if spec is None and name.endswith(CASELESS) and len(name) > len(CASELESS):
+            parent = name[: -len(CASELESS)]
+            spec = FieldSpec("keyword", normalizer=INFERRED_CASELESS_NORMALIZER, source=parent)
         return name, spec
 
     def all_specs(self) -> list[FieldSpec]:
@@ -82,10 +98,29 @@ def _flatten(props: Mapping[str, Any], prefix: str, out: dict[str, FieldSpec]) -
         if "properties" in body:
             _flatten(body["properties"], full + ".", out)
             continue
-        ftype = str(body.get("type", "object"))
-        if ftype.startswith("[runtime_random"):  # Elasticsearch QA placeholder: a string type
-            ftype = "keyword"
-        out[full] = FieldSpec(ftype, body.get("null_value"), body.get("format"), body.get("path"))
+        out[full] = _spec(body, None)
+        subfields = body.get("fields")
+        if isinstance(subfields, Mapping):
+            for sub, sub_body in subfields.items():
+                if isinstance(sub_body, Mapping):
+                    out[f"{full}.{sub}"] = _spec(sub_body, full)
+
+
+def _spec(body: Mapping[str, Any], source: str | None) -> FieldSpec:
+    ftype = str(body.get("type", "object"))
+    if ftype.startswith("[runtime_random"):  # Elasticsearch QA placeholder: a string type
+        ftype = "keyword"
+    above = body.get("ignore_above")
+    normalizer = body.get("normalizer")
+    return FieldSpec(
+        ftype,
+        None if source else body.get("null_value"),
+        body.get("format"),
+        body.get("path"),
+        normalizer if isinstance(normalizer, str) else None,
+        source,
+        above if isinstance(above, int) and not isinstance(above, bool) else None,
+    )
 
 
 def load_mapping(path: str | Path) -> FieldSchema:
@@ -216,11 +251,58 @@ def field_type(schema: FieldSchema, name: str, timestamp_field: str) -> str | No
     return spec.type
 
 
+def normalize(normalizer: str, text: str) -> str:
+    """A keyword normalizer on one value. `lowercase` is Lucene's LowerCaseFilter: each code
+    point's own lowercase (Java's `Character.toLowerCase`: no final-sigma rule, `İ` -> `i`);
+    other (custom) normalizers are not known here and leave the value as it is."""
+    if normalizer != "lowercase":
+        return text
+    if text.isascii():
+        return text.lower()
+    return "".join(c.lower()[0] for c in text)
+
+
+def _keyword_view(reader: Reader, spec: FieldSpec) -> Reader:
+    """What a keyword with a normalizer and/or `ignore_above` indexes of `reader`'s value:
+    strings normalized, strings longer than `ignore_above` not indexed (so absent)."""
+    normalizer, above = spec.normalizer, spec.ignore_above
+
+    def one(v: Any) -> Any:
+        if type(v) is not str:
+            v = _to_text(v)
+        if above is not None and len(v) > above:
+            return None
+        return normalize(normalizer, v) if normalizer else v
+
+    def read(src: Mapping[str, Any]) -> Any:
+        v = reader(src)
+        if v is None:
+            return None
+        if type(v) is list:
+            return [x for x in map(one, v) if x is not None] or None
+        return one(v)
+
+    return read
+
+
 def make_reader(schema: FieldSchema, name: str, timestamp_field: str) -> Reader:
     """A reader for field `name`: scalar, list of values (multi-valued) or None."""
     target, spec = schema.resolve(name)
+    if spec is not None and spec.source is not None:
+        # a multi-field indexes its parent's value; `source` is a concrete field name
+        parent = make_reader(schema, spec.source, timestamp_field)
+        if spec.type in STRING_TYPES and (spec.normalizer or spec.ignore_above is not None):
+            return _keyword_view(parent, spec)
+        return parent
+    if spec is not None and spec.type in STRING_TYPES and spec.normalizer:
+        return _keyword_view(_source_reader(target, spec, False), spec)
+    return _source_reader(target, spec, target == timestamp_field or name == timestamp_field)
+
+
+def _source_reader(target: str, spec: FieldSpec | None, is_timestamp: bool) -> Reader:
+    """The field's `_source` value(s) converted to its type (see `make_reader`)."""
     raw = raw_reader(target)
-    convert = _converter(spec, target == timestamp_field or name == timestamp_field)
+    convert = _converter(spec, is_timestamp)
     null_value = spec.null_value if spec is not None else None
 
     def read(src: Mapping[str, Any]) -> Any:

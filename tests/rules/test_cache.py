@@ -265,3 +265,28 @@ def test_clear_cache_forgets_parses() -> None:
     assert known_parse(text) is not None
     clear_cache()
     assert known_parse(text) is None
+
+
+def test_a_query_that_compiled_is_not_compiled_again_to_check_it(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """validate's second run need not compile; a changed query is compiled (and fails)."""
+    import eqlwatch.engine
+
+    first = fresh_load([PACK])
+    assert len(rows(cache_dir, "compiled")) == len(first[0])
+
+    def refuse(*args: object, **kwargs: object) -> object:
+        raise AssertionError("compiled again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(eqlwatch.engine, "compile_query", refuse)
+        assert fresh_load([PACK]) == first
+    rule = tmp_path / "rules" / "r.toml"
+    rule.parent.mkdir()
+    text = (PACK / "regsvr32_renamed.toml").read_text()
+    broken = 'process.name : "regsvr32.exe" or'  # the query ends after `or`
+    rule.write_text(text.replace('process.name : "regsvr32.exe"', broken))
+    _, errors = fresh_load([rule])
+    assert len(errors) == 1
+    assert "[rule.query]" in errors[0]

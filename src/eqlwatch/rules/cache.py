@@ -6,8 +6,10 @@ Entries live in one SQLite file in the user's cache folder (`$EQLWATCH_CACHE_DIR
 `$XDG_CACHE_HOME/eqlwatch`, else `~/.cache/eqlwatch`; `EQLWATCH_CACHE_DIR=off` turns it
 off), keyed by a hash of a rule file's content (and path) or of a query's text, in a folder
 named by a fingerprint of everything a result depends on: eqlwatch's own source files and
-the versions of Python, eql, lark, pydantic and pySigma. One file, not one per entry: this
-filesystem made creating 3,000 small files cost more than the parses they saved.
+the versions of Python, eql, lark, pydantic, pySigma and the regex engines. Also kept: which
+query texts compiled with which options, so checking a rule need not compile it again.
+One file, not one per entry: this filesystem made creating 3,000 small files cost more
+than the parses they saved.
 
 New entries are buffered and written in one transaction (`flush`, at the end of a load and
 at exit). SQLite's locking keeps concurrent processes from corrupting the file (WAL mode:
@@ -67,7 +69,7 @@ def fingerprint() -> str:
     for source in sorted(package.rglob("*.py")):
         digest.update(source.relative_to(package).as_posix().encode())
         digest.update(source.read_bytes())
-    for dist in ("eql", "lark", "pydantic", "pydantic-core", "pysigma"):
+    for dist in ("eql", "lark", "pydantic", "pydantic-core", "pysigma", "google-re2", "hyperscan"):
         try:
             version = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -303,3 +305,16 @@ def cached_rule(file: str, text: str) -> Rule | str | None:
 def keep_rule(file: str, text: str, value: Rule | str) -> None:
     """Remember a rule that loaded (or the type of one skipped) for this file's text."""
     _write("rules", _key(file, text), value)
+
+
+def compiles(settings: tuple[str, ...]) -> bool:
+    """Whether an earlier process compiled a query with these settings (text, options)."""
+    store = _store()
+    return store is not None and store.get("compiled", _key(*settings)) == b"ok"
+
+
+def mark_compiled(settings: tuple[str, ...]) -> None:
+    """Remember that a query compiled with these settings (failures are not kept)."""
+    store = _store()
+    if store is not None:
+        store.put("compiled", _key(*settings), b"ok")

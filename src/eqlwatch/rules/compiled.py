@@ -32,16 +32,27 @@ def compiled_query(
     The parse comes from the cache across processes when an earlier run made it.
     """
     from eqlwatch.engine import compile_query
-    from eqlwatch.rules.cache import parse
+    from eqlwatch.rules import cache
 
-    parse(text)  # later parses of this text in this process are then free
-    return compile_query(
+    cache.parse(text)  # later parses of this text in this process are then free
+    compiled = compile_query(
         text,
         timestamp_field=timestamp_field,
         tiebreaker_field=tiebreaker_field,
         event_category_field=event_category_field,
         max_samples_per_key=max_samples_per_key,
     )
+    cache.mark_compiled(
+        _settings(
+            text, timestamp_field, tiebreaker_field, event_category_field, max_samples_per_key
+        )
+    )
+    return compiled
+
+
+def _settings(text: str, *options: object) -> tuple[str, ...]:
+    """What a compile's success depends on besides eqlwatch's code: the text, its options."""
+    return (text, *map(repr, options))
 
 
 def compile_rule(
@@ -53,6 +64,15 @@ def compile_rule(
     """The rule's query with its own event fields (else the given defaults), compiled once."""
     fields = rule.event_fields(timestamp_field, tiebreaker_field, event_category_field)
     return compiled_query(rule.query, *fields, rule.eqlwatch.max_samples_per_key)
+
+
+def known_to_compile(rule: Rule) -> bool:
+    """Whether the rule's query compiled, with the options `compile_rule(rule)` gives it,
+    in an earlier process (checking it need not compile it again: only failures are news)."""
+    from eqlwatch.rules import cache
+
+    fields = rule.event_fields("@timestamp", None, "event.category")
+    return cache.compiles(_settings(rule.query, *fields, rule.eqlwatch.max_samples_per_key))
 
 
 def clear_caches() -> None:

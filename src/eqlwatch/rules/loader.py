@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from eqlwatch.errors import ConfigError, EqlwatchError, Location, QueryError
 from eqlwatch.rules import toml_text
-from eqlwatch.rules.compiled import compile_rule
+from eqlwatch.rules.compiled import compile_rule, known_to_compile
 from eqlwatch.rules.model import Rule
 from eqlwatch.rules.stack import check_max_samples, check_stack_version
 from eqlwatch.sigma import SIGMA_SUFFIXES, SigmaConversionError, is_sigma_file, sigma_rule_data
@@ -200,13 +200,15 @@ def query_origin(text: str) -> tuple[int, int] | None:
 
 
 def check_query(rule: Rule, text: str, *, file: str) -> list[EqlwatchError]:
-    """Compile the rule's query (once per process); errors point into the file.
+    """Compile the rule's query (once per process, and not when an earlier process compiled
+    the same text with the same options: only failures are news); errors point into the file.
 
     Whatever compiling raises is reported as the rule's query error: a thousand nested
     `and`/`or` exhaust Python's stack, a pattern may be one no engine accepts.
     """
     try:
-        compile_rule(rule)
+        if not known_to_compile(rule):
+            compile_rule(rule)
     except QueryError as exc:
         return [QueryError(exc.message, location=_query_location(exc, text, file))]
     except RecursionError:

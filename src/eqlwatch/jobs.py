@@ -153,6 +153,8 @@ class Job(_Strict):
     state: StateConfig = LocalState(backend="local")
     alert_limits: AlertLimits = AlertLimits()
     actions: tuple[ActionConfig, ...] = ()
+    # Alerts on one host within one cell of this fixed time grid share eqlwatch.group.id.
+    group_span: Duration = timedelta(minutes=30)
     root: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")
@@ -163,6 +165,8 @@ class Job(_Strict):
             raise ValueError("run_deadline must be positive")
         if self.late_tolerance < timedelta(0):
             raise ValueError("late_tolerance must not be negative")
+        if self.group_span <= timedelta(0):
+            raise ValueError("group_span must be positive")
         return self
 
     def resolve(self, path: str) -> Path:

@@ -45,7 +45,11 @@ class ActionConfig(BaseModel):
     throttle: Duration | None = None
     throttle_by: tuple[str, ...] = ("rule.id",)
     template: str = ""
-    title: str = "[{{ alert.eqlwatch.severity }}] {{ alert.rule.name }}"
+    title: str = (
+        "{% if count > 1 %}[eqlwatch] {{ count }} alerts, {{ incidents | length }} "
+        "incident(s), job {{ job }}{% else %}[{{ alert.eqlwatch.severity }}] "
+        "{{ alert.rule.name }}{% endif %}"
+    )
     method: Literal["POST", "PUT", "PATCH"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict)
     max_attempts: int = Field(default=8, ge=1, le=1000)

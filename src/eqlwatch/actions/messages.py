@@ -21,6 +21,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from eqlwatch.actions.config import BUILTIN_TEMPLATES, ActionConfig
 from eqlwatch.errors import ConfigError
+from eqlwatch.grouping import incidents
 
 MAX_BODY_CHARS = 256 * 1024
 
@@ -56,7 +57,13 @@ def render(
     root: Path = Path("."),
 ) -> Message:
     """The message for these alerts (one for `per_alert`, the run's batch for `summary`)."""
-    context = {"alert": alerts[0], "alerts": list(alerts), "count": len(alerts), "job": job_id}
+    context = {
+        "alert": alerts[0],
+        "alerts": list(alerts),
+        "count": len(alerts),
+        "job": job_id,
+        "incidents": incidents(alerts),  # grouped by eqlwatch.group.id
+    }
     where = f"action {action.name!r}, template {action.template_name!r}"
     try:
         env = _env()

@@ -76,6 +76,7 @@ def build_runtime(job: Job, *, now: datetime, ip_ranges: Path | None) -> JobRunt
             max_chars=job.alert_limits.note_max_chars,
         ),
         max_string_bytes=job.alert_limits.max_string_bytes,
+        group_span=job.group_span,
     )
     try:
         backends = open_backends(job, now=now)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from eqlwatch.alerts import MAX_STRING_BYTES, Links, alert_id, build_alert
 from eqlwatch.enrich import Enricher, IpTable
+from eqlwatch.grouping import DEFAULT_SPAN, group_of
 from eqlwatch.hitfacts import facts_of, present_sources
 from eqlwatch.model import Alert, Hit
 from eqlwatch.notes import NoteRenderer
@@ -33,6 +34,7 @@ class AlertBuilder:
         timestamp_field: str = "@timestamp",
         note_limits: RenderLimits | None = None,
         max_string_bytes: int = MAX_STRING_BYTES,
+        group_span: timedelta = DEFAULT_SPAN,
     ) -> None:
         self.job_id = job_id
         self.renderer = NoteRenderer(templates_dir, limits=note_limits)
@@ -41,6 +43,7 @@ class AlertBuilder:
         self.links = links or Links()
         self.timestamp_field = timestamp_field
         self.note_errors: Counter[str] = Counter()
+        self.group_span = group_span
 
     def __call__(self, rule: Rule, hit: Hit, *, detected_at: datetime) -> Alert | None:
         if is_excepted(rule, hit):
@@ -63,7 +66,7 @@ class AlertBuilder:
         note = self.renderer.render(rule, hit, enrichment, alert=view, facts=facts)
         if note.error is not None:
             self.note_errors[rule.rule_id] += 1
-        return build_alert(
+        alert = build_alert(
             rule,
             hit,
             enrichment,
@@ -77,6 +80,10 @@ class AlertBuilder:
             note_error=note.error,
             max_string_bytes=self.max_string_bytes,
         )
+        group = group_of(alert.document, self.group_span)  # across rules: docs/actions.md
+        if group is not None:
+            alert.document["eqlwatch"]["group"] = group
+        return alert
 
     def attach_counts(self, report: RunReport) -> RunReport:
         """The report with the note failures of its rule since the last call."""

@@ -63,6 +63,15 @@ ALERT_MAPPINGS: Mapping[str, Any] = {
                 "severity": _KW,
                 "kind": _KW,
                 "note": {"type": "match_only_text"},
+                "group": {  # across rules (eqlwatch.grouping)
+                    "properties": {
+                        "id": _KW,
+                        "by": _KW,
+                        "value": _KW,
+                        "start": {"type": "date"},
+                        "end": {"type": "date"},
+                    }
+                },
                 "enrichment": {
                     "properties": {
                         "ips": {

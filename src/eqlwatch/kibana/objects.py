@@ -1,5 +1,9 @@
 """Kibana saved objects for triage: two data views, a saved search and a dashboard.
 
+The dashboard covers alerts (by rule, severity, host, user, IP class), incidents across
+rules (`eqlwatch.group`), suppression (`kibana.alert.suppression.docs_count`), rule health
+from the run reports, and notification delivery from the runs' notification reports.
+
 Built as data (pure), exported as NDJSON in Kibana's 8.x export format so the import API,
 or a person with curl, can load them. Visualisations are aggregation-based (`visState`),
 which Kibana 8.x and 9.x still import and migrate; ids are fixed so re-importing with
@@ -153,7 +157,8 @@ def _top(field: str, schema: str = "bucket", size: int = 10) -> list[dict[str, A
 
 
 def visualizations() -> list[dict[str, Any]]:
-    """The dashboard's panels: alert trends, top entities, IP classes and rule health."""
+    """The dashboard's panels: alert trends, top entities, IP classes, rule health,
+    incidents, suppression and notification delivery."""
     health = [
         _count(),
         _agg("2", "max", "metric", field="eqlwatch.run.lag_s"),
@@ -162,7 +167,32 @@ def visualizations() -> list[dict[str, Any]]:
         _agg(
             "5", "terms", "bucket", field="eqlwatch.run.rule_id", size=50, order="desc", orderBy="1"
         ),
+        _agg("6", "sum", "metric", field="eqlwatch.run.alerts_suppressed"),
     ]
+    # Suppressed alerts (kibana.alert.suppression.*) and the matches merged into them.
+    suppression = [
+        _count(),
+        _agg("2", "sum", "metric", field="kibana.alert.suppression.docs_count"),
+        _agg("3", "terms", "bucket", field="rule.name", size=20, order="desc", orderBy="2"),
+    ]
+    # Incidents (eqlwatch.group): host and time cell, most rules first.
+    incidents = [
+        _count(),
+        _agg("2", "cardinality", "metric", field="rule.id"),
+        _agg("3", "terms", "bucket", field="eqlwatch.group.value", size=20, order="desc",
+             orderBy="2"),
+        _agg("4", "terms", "bucket", field="eqlwatch.group.start", size=10, order="desc",
+             orderBy="2"),
+    ]  # fmt: skip
+    # Deliveries per job (one notification report per job run with actions).
+    notifications = [
+        _agg("1", "sum", "metric", field="eqlwatch.notifications.sent"),
+        _agg("2", "sum", "metric", field="eqlwatch.notifications.retried"),
+        _agg("3", "sum", "metric", field="eqlwatch.notifications.gave_up"),
+        _agg("4", "sum", "metric", field="eqlwatch.notifications.throttled"),
+        _agg("5", "terms", "bucket", field="eqlwatch.notifications.job_id", size=20,
+             order="desc", orderBy="3"),
+    ]  # fmt: skip
     return [
         visualization(
             "eqlwatch-alerts-by-rule",
@@ -202,6 +232,30 @@ def visualizations() -> list[dict[str, Any]]:
             RUNS_VIEW,
             _over_time("eqlwatch.run.status"),
         ),
+        visualization(
+            "eqlwatch-incidents",
+            "Incidents: rules and alerts per host and time cell",
+            "table",
+            ALERTS_VIEW,
+            incidents,
+            query="eqlwatch.group.id:*",
+        ),
+        visualization(
+            "eqlwatch-suppression",
+            "Suppression: alerts and the matches merged into them, by rule",
+            "table",
+            ALERTS_VIEW,
+            suppression,
+            query="kibana.alert.suppression.docs_count:*",
+        ),
+        visualization(
+            "eqlwatch-notifications",
+            "Notifications: sent, retried, given up, throttled, by job",
+            "table",
+            RUNS_VIEW,
+            notifications,
+            query="eqlwatch.notifications.run_id:*",
+        ),
     ]
 
 
@@ -232,7 +286,10 @@ def dashboard(panels: Sequence[tuple[str, str]]) -> dict[str, Any]:
         "id": DASHBOARD,
         "attributes": {
             "title": "eqlwatch overview",
-            "description": "Alerts by rule and severity, hosts, users, IP classes, rule health.",
+            "description": (
+                "Alerts by rule and severity, hosts, users, IP classes, rule health, "
+                "incidents, suppression, notifications."
+            ),
             "panelsJSON": _json(entries),
             "optionsJSON": _json(
                 {"useMargins": True, "syncColors": False, "hidePanelTitles": False}

@@ -22,7 +22,7 @@ from eqlwatch.demo import ensure_demo_data
 from eqlwatch.errors import BackendError
 from eqlwatch.jobs import Job, LocalAlerts, LocalSource, LocalState
 from eqlwatch.pipeline.job import Backends
-from eqlwatch.pipeline.reports import ReportSink, RunReport
+from eqlwatch.pipeline.reports import Report, ReportSink
 from eqlwatch.settings import RUNS_DATA_STREAM
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class LocalRunReports:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def write_reports(self, reports: Sequence[RunReport]) -> None:
+    def write_reports(self, reports: Sequence[Report]) -> None:
         """Append under the file's lock; a report torn by a killed writer is dropped first
         (reports are telemetry: losing a half-written one beats corrupting the next)."""
         payload = b"".join(orjson.dumps(r.to_document()) + b"\n" for r in reports)

@@ -17,12 +17,13 @@ from pathlib import Path
 import structlog
 
 from eqlwatch.actions import DeliveryStats, Notifier
+from eqlwatch.actions.report import NotificationReport
 from eqlwatch.backends.base import AlertSink, EventSource, StateStore
 from eqlwatch.errors import EqlwatchError, Location, QueryError
 from eqlwatch.jobs import Job, rule_paths, select_rules
 from eqlwatch.model import Alert, TimeWindow
 from eqlwatch.pipeline.alerting import AlertBuilder
-from eqlwatch.pipeline.reports import ReportSink, RunReport
+from eqlwatch.pipeline.reports import Report, ReportSink, RunReport
 from eqlwatch.pipeline.runner import RuleRunner, RunnerSettings
 from eqlwatch.rules import Rule, compile_rule, load_rules
 from eqlwatch.windowing import WindowPolicy, policy_for
@@ -164,10 +165,15 @@ class JobRuntime:
                 report = self._run_rule(runner, prepared, now, run_id, period)
                 report = self.alerts.attach_counts(report)
                 summary.reports.append(report)
-            if self.backends.reports is not None and summary.reports:
-                self._write_reports(summary.reports)
             if self.notifier is not None:
                 summary.notifications = self._notify(self.notifier)
+            if self.backends.reports is not None and summary.reports:
+                extra: list[Report] = []
+                if summary.notifications is not None:  # deliveries, for the dashboard
+                    extra.append(
+                        NotificationReport(self.job.id, run_id, now, summary.notifications)
+                    )
+                self._write_reports([*summary.reports, *extra])
         finally:
             structlog.contextvars.unbind_contextvars("job", "run_id")
         if summary.waiting:  # once per run, not an error per rule
@@ -231,7 +237,7 @@ class JobRuntime:
         )
         return stats
 
-    def _write_reports(self, reports: list[RunReport]) -> None:
+    def _write_reports(self, reports: Sequence[Report]) -> None:
         assert self.backends.reports is not None
         try:
             self.backends.reports.write_reports(reports)

@@ -31,6 +31,7 @@ class RunReport:
     alerts_created: int = 0
     alerts_existing: int = 0
     alerts_excepted: int = 0
+    alerts_suppressed: int = 0  # matches merged into existing alerts (suppression)
     note_errors: int = 0
     errors: tuple[str, ...] = field(default_factory=tuple)
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -72,6 +73,12 @@ class RunReport:
         }
 
 
+class Report(Protocol):
+    """Anything written as a run-report document (a rule's run, a run's notifications)."""
+
+    def to_document(self) -> dict[str, Any]: ...
+
+
 @runtime_checkable
 class ReportSink(Protocol):
-    def write_reports(self, reports: Sequence[RunReport]) -> None: ...
+    def write_reports(self, reports: Sequence[Report]) -> None: ...

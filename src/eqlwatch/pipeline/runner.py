@@ -521,6 +521,7 @@ class RuleRunner:
             alerts_created=tally.created,
             alerts_existing=tally.existing,
             alerts_excepted=tally.excepted,
+            alerts_suppressed=tally.suppressed,
             errors=tuple(tally.errors),
             notes=(
                 *tally.notes,

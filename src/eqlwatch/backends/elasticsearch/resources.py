@@ -55,6 +55,22 @@ ALERT_MAPPINGS: Mapping[str, Any] = {
         "source": {"properties": {"ip": {"type": "ip"}}},
         "destination": {"properties": {"ip": {"type": "ip"}}},
         "related": {"properties": {"ip": {"type": "ip"}, "user": _KW, "hosts": _KW}},
+        # Kibana's alert suppression fields (eqlwatch.suppression), for the dashboard's sums.
+        "kibana": {
+            "properties": {
+                "alert": {
+                    "properties": {
+                        "suppression": {
+                            "properties": {
+                                "docs_count": {"type": "long"},
+                                "start": {"type": "date"},
+                                "end": {"type": "date"},
+                            }
+                        }
+                    }
+                }
+            }
+        },
         "eqlwatch": {
             "properties": {
                 "alert_id": _KW,
@@ -120,6 +136,7 @@ RUN_MAPPINGS: Mapping[str, Any] = {
                         "alerts_created": {"type": "long"},
                         "alerts_existing": {"type": "long"},
                         "alerts_excepted": {"type": "long"},
+                        "alerts_suppressed": {"type": "long"},
                         "note_errors": {"type": "long"},
                         "errors": {"type": "text"},
                         "notes": {"type": "text"},
@@ -134,7 +151,21 @@ RUN_MAPPINGS: Mapping[str, Any] = {
                         "late_by_file": {"properties": {"file": _KW, "count": {"type": "long"}}},
                         "late_hits": {"type": "long"},
                     }
-                }
+                },
+                # One per job run with actions (eqlwatch.actions.report).
+                "notifications": {
+                    "properties": {
+                        "job_id": _KW,
+                        "run_id": _KW,
+                        "recorded": {"type": "long"},
+                        "sent": {"type": "long"},
+                        "retried": {"type": "long"},
+                        "gave_up": {"type": "long"},
+                        "throttled": {"type": "long"},
+                        "pending": {"type": "long"},
+                        "errors": {"type": "text"},
+                    }
+                },
             }
         },
     }

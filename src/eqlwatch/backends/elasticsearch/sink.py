@@ -30,7 +30,7 @@ from eqlwatch.backends.elasticsearch.client import (
 )
 from eqlwatch.errors import BackendError, RetryableBackendError
 from eqlwatch.model import Alert, WriteResult
-from eqlwatch.pipeline.reports import RunReport
+from eqlwatch.pipeline.reports import Report
 from eqlwatch.suppression import Version, fields_of, set_fields, with_fields
 
 log = structlog.get_logger(__name__)
@@ -252,7 +252,7 @@ class ElasticsearchRunReports:
         self._target = data_stream
         self._options = options or BulkOptions()
 
-    def write_reports(self, reports: Sequence[RunReport]) -> None:
+    def write_reports(self, reports: Sequence[Report]) -> None:
         actions = [
             {"_op_type": "create", "_index": self._target, "_source": r.to_document()}
             for r in reports

@@ -38,10 +38,11 @@ from eqlwatch.pipeline.hunt_scan import (
     input_sample,
     open_lines,
 )
+from eqlwatch.pipeline.suppressing import suppress_at_once
 from eqlwatch.rules import Rule
 from eqlwatch.rules.compiled import compile_rule
 from eqlwatch.sysmon import detect_format, read_windows_events
-from eqlwatch.windowing import completion_time
+from eqlwatch.windowing import Selection, completion_time
 
 
 @dataclass
@@ -162,12 +163,24 @@ def _read_file(
 def build_alerts(
     result: HuntResult, builder: AlertBuilder, *, detected_at: datetime
 ) -> Iterator[Alert]:
-    """Alerts for the hits, rule by rule; excepted hits give none."""
+    """Alerts for the hits, rule by rule; excepted hits give none; a rule with suppression
+    gives one alert per bucket, as a scheduled run would (docs/hunt.md)."""
     for rule, hits in result.hits:
+        pairs = []
         for hit in hits:
             alert = builder(rule, hit, detected_at=detected_at)
             if alert is not None:
-                yield alert
+                pairs.append((hit, alert))
+        if rule.eqlwatch.suppression is None:
+            yield from (alert for _, alert in pairs)
+            continue
+        fields = rule.event_fields(builder.timestamp_field)
+        selection = Selection(
+            timestamp_field=fields.timestamp_field,
+            override=rule.rule.timestamp_override or None,
+            fallback=not rule.rule.timestamp_override_fallback_disabled,
+        )
+        yield from suppress_at_once(rule, pairs, selection)
 
 
 def alert_line(alert: Alert) -> bytes:

@@ -4,7 +4,7 @@ Per slice, in this order: plain alerts are written, then each touched bucket's v
 (absolute values from the saved state and this slice), then the state; the runner moves the
 checkpoint last. A crash between any two steps replays the slice with the same result
 (`eqlwatch.suppression`). A backfill keeps its state in memory only: it never moves the
-scheduled runs' buckets.
+scheduled runs' buckets. `hunt` folds all of a rule's alerts at once (`suppress_at_once`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import TypeVar
 
 from eqlwatch.backends.base import AlertSink, StateStore, SuppressingSink, SuppressionStore
-from eqlwatch.errors import ConfigError
+from eqlwatch.errors import ConfigError, DataError
 from eqlwatch.model import Alert, Hit, WriteResult
 from eqlwatch.rules import Rule
 from eqlwatch.suppression import GroupState, Match, SuppressionSpec, group_values, prune, suppress
+from eqlwatch.windowing import Selection, selection_time
 
 T = TypeVar("T")
 Retry = Callable[[Callable[[], T]], T]
@@ -95,3 +96,38 @@ class RuleSuppression:
             )
         self.groups = out.groups
         return WriteResult(created, existing), [*out.plain, *out.opened], out.replayed
+
+
+def suppress_at_once(
+    rule: Rule, pairs: Sequence[tuple[Hit, Alert]], selection: Selection
+) -> list[Alert]:
+    """One pass over all of a rule's alerts (`hunt`): the same buckets a scheduled run
+    builds, on the same clock (the rule's selection time), with no saved state.
+
+    Returns the alerts as they stand: each bucket's alert with its final
+    `kibana.alert.suppression`, and the alerts not suppressed (a missing field with
+    `doNotSuppress`, or a hit without a time to bucket it by), in time order.
+    """
+    spec = spec_of(rule)
+    if spec is None:
+        return [alert for _, alert in pairs]
+    matches: list[Match] = []
+    untimed: list[Alert] = []
+    for hit, alert in pairs:
+        try:
+            when = selection_time(hit, selection)
+        except DataError:
+            when = None
+        if when is None:
+            untimed.append(alert)
+        else:
+            matches.append(Match(when, alert, group_values(hit, spec.group_by)))
+    out = suppress(spec, rule.rule_id, matches, {})
+    at = {m.alert.id: m.time for m in matches}
+    kept = [(at[a.id], a) for a in out.plain]
+    for version in out.versions:
+        assert version.first is not None  # no saved state: every bucket opened here
+        first_id = version.first.document["eqlwatch"]["first_match_id"]
+        kept.append((at[first_id], version.first))
+    kept.sort(key=lambda pair: (pair[0], pair[1].id))
+    return [*untimed, *(alert for _, alert in kept)]

@@ -220,6 +220,7 @@ class Notifier:
             retry_after = exc.retry_after if isinstance(exc, SendError) else None
         else:
             delivery.status, delivery.finished, delivery.last_error = "sent", now, ""
+            delivery.body = ""  # kept only while owed: the outbox stays small
             delivery.attempts += 1
             self.stats.sent += 1
             log.info("notification sent", **where)
@@ -244,6 +245,7 @@ class Notifier:
 
     def _give_up(self, delivery: Delivery, now: datetime, error: str) -> None:
         delivery.status, delivery.finished, delivery.last_error = "gave_up", now, error
+        delivery.body = ""
         self.stats.gave_up += 1
         message = (
             f"action {delivery.action!r}: gave up on delivery {delivery.id} "

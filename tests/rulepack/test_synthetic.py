@@ -15,7 +15,7 @@ from types import ModuleType
 import pytest
 
 from eqlwatch.rules import get_field
-from tests.rulepack.conftest import PackRule, read_events, run_pack
+from tests.rulepack.conftest import PackRule, fixture_failures, read_events, run_pack
 
 FIXTURES = Path("tests/fixtures/rulepack")
 BENIGN = ("defend-benign-registration", "sysmon-benign-registration")
@@ -62,15 +62,9 @@ def test_behaviours_without_capture_have_both_shapes(pack_by_key: dict[str, Pack
         assert seen == {(s, k) for s in ("defend", "sysmon") for k in ("positive", "negative")}
 
 
-def test_fixture_verdicts(pack_by_key: dict[str, PackRule], repo_root: Path) -> None:
+def test_fixture_verdicts(pack_by_key: dict[str, PackRule]) -> None:
     """Each rule's alert count on each of its fixtures (positive: as listed, negative: none)."""
-    failures = []
-    for item in pack_by_key.values():
-        for fixture in item.rule.eqlwatch.fixtures:
-            hits = item.query.run(read_events(repo_root / fixture.path))
-            want = fixture.expected_alerts
-            if (want is None and not hits) or (want is not None and len(hits) != want):
-                failures.append(f"{item.key} on {fixture.path}: {len(hits)} alert(s), want {want}")
+    failures = [f for item in pack_by_key.values() for f in fixture_failures(item.rule, item.query)]
     assert not failures
 
 

@@ -243,6 +243,12 @@ def close() -> None:
 atexit.register(flush)
 
 
+def available() -> bool:
+    """Whether the cache is on and its file can be opened (and is private)."""
+    store = _store()
+    return store is not None and store.connection() is not None
+
+
 def pending() -> int:
     """How many entries wait to be written (tests: a warm run writes none)."""
     return 0 if _STORE is None else len(_STORE.pending)
@@ -300,6 +306,12 @@ def cached_rule(file: str, text: str) -> Rule | str | None:
     """The rule an earlier process read from this file's exact text, or the type it skipped."""
     value = _read("rules", _key(file, text), object)
     return value if isinstance(value, Rule | str) else None
+
+
+def has_rule(file: str, text: str) -> bool:
+    """Whether an entry for this file's text is kept (without reading it back)."""
+    store = _store()
+    return store is not None and store.get("rules", _key(file, text)) is not None
 
 
 def keep_rule(file: str, text: str, value: Rule | str) -> None:

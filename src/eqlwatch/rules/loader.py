@@ -317,21 +317,32 @@ def rule_files(paths: Iterable[Path | str]) -> tuple[list[Path], list[EqlwatchEr
 def load_rules(paths: Iterable[Path | str], *, compile: bool = True) -> LoadResult:
     """Load every rule under `paths`; broken or duplicate rules are reported and skipped.
 
-    Rules of Kibana's other types are listed in `skipped`, not as errors.
+    Rules of Kibana's other types are listed in `skipped`, not as errors. Many files not in
+    the cache yet are read on every core first (`rules/parallel.py`).
     """
+    from eqlwatch.rules import cache, parallel
+
     files, errors = rule_files(paths)
+    texts: list[tuple[str, str | EqlwatchError]] = []
+    for path in files:
+        try:
+            texts.append((str(path), path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            texts.append(
+                (str(path), ConfigError(f"cannot read: {exc}", location=Location(str(path))))
+            )
+    todo = [(f, t) for f, t in texts if isinstance(t, str) and not cache.has_rule(f, t)]
+    done = parallel.load_shared(todo, lambda f, t: _load_cached(t, file=f, compile=compile))
     rules: list[Rule] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
-    for path in files:
-        file = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(ConfigError(f"cannot read: {exc}", location=Location(file)))
+    for file, text in texts:
+        if not isinstance(text, str):
+            errors.append(text)
             continue
         try:
-            rule, problems, kind = _load_cached(text, file=file, compile=compile)
+            known = done.get(file)
+            rule, problems, kind = known or _load_cached(text, file=file, compile=compile)
         except Exception as exc:  # the last guard: this file's error only
             message = f"cannot load: {type(exc).__name__}: {exc}"
             errors.append(ConfigError(message, location=Location(file)))
@@ -348,7 +359,5 @@ def load_rules(paths: Iterable[Path | str], *, compile: bool = True) -> LoadResu
             continue
         seen[rule.rule_id] = file
         rules.append(rule)
-    from eqlwatch.rules import cache
-
     cache.flush()  # what this load read afresh, in one transaction
     return LoadResult(tuple(rules), tuple(errors), tuple(skipped))

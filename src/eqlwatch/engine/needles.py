@@ -71,14 +71,21 @@ def _raw_piece(pattern: str) -> bytes | None:
     if not pattern.isascii() or set(pattern) <= _SCALAR_CHARS or _REPR_CHARS & set(pattern):
         return None
     piece = max(pattern.replace("?", "*").split("*"), key=len)
-    return orjson.dumps(piece)[1:-1].lower() if piece else None
+    return _unbraced(orjson.dumps(piece)[1:-1].lower())
+
+
+def _unbraced(needle: bytes) -> bytes | None:
+    """A raw needle without a leading `{` or trailing `}`: the normaliser writes GUIDs as
+    `{UPPER}` whatever the record held (braces or not), and a piece of a value without its
+    ends is still a piece of it."""
+    return needle.removeprefix(b"{").removesuffix(b"}") or None
 
 
 def _text(value: str, ts: str) -> bytes | None:
     """A literal's needle: quoted in an ECS line, bare (a piece of some value) in a record."""
     if ts != RAW:
         return _quoted(value)
-    return orjson.dumps(value)[1:-1].lower() or None
+    return _unbraced(orjson.dumps(value)[1:-1].lower())
 
 
 def _texts(values: list[str], ts: str) -> Group | None:
@@ -294,6 +301,44 @@ def raw_needles(query: CompiledQuery) -> Group | None:
             return None
         needles |= _best_raw(groups)
     return minimal(needles)
+
+
+def raw_filters(query: CompiledQuery) -> list[list[Group]]:
+    """For each filter of `query` (stages, then `until`), every group a raw record must
+    satisfy (one needle of each, literal pieces or event-id tags) for the filter to match
+    its ECS form; an empty list: any record may match the filter."""
+    parsed = query.parsed
+    by_category = query.settings.event_category_field == "event.category"
+    out: list[list[Group]] = []
+    for stage in (*parsed.stages, *([parsed.until] if parsed.until else [])):
+        groups = groups_of(stage.condition, RAW)
+        if stage.event_type != "any" and by_category:
+            category = _category_group([stage.event_type])
+            groups += [category] if category else []
+        out.append(groups)
+    return out
+
+
+def raw_hold_key(query: CompiledQuery) -> int | None:
+    """The join-key position a raw record of a later stage can be screened on: a sequence
+    without missing-event stages whose every filter is joined, at this position, on a field
+    the normaliser copies from a record value (`RAW_FIELDS`, `winlog.event_data.*`), so the
+    key's text is in the record. Prefers an entity id. None: no such position."""
+    parsed = query.parsed
+    filters = [*parsed.stages, *([parsed.until] if parsed.until else [])]
+    if parsed.kind != "sequence" or any(s.missing for s in parsed.stages):
+        return None
+    if not all(s.keys for s in filters) or len({len(s.keys) for s in filters}) != 1:
+        return None
+    usable = [
+        j
+        for j in range(len(filters[0].keys))
+        if all(_is_text_field(s.keys[j], RAW) for s in filters)
+    ]
+    if not usable:
+        return None
+    entity = [j for j in usable if field_name(filters[0].keys[j])[0].endswith("entity_id")]
+    return (entity or usable)[0]
 
 
 def minimal(needles: Iterable[bytes]) -> Group:

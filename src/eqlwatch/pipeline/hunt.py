@@ -28,6 +28,7 @@ from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
 from eqlwatch.model import Alert, Hit
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.hunt_defer import Candidates, first_stage_needles
+from eqlwatch.pipeline.hunt_lines import LineRules, LineScan
 from eqlwatch.pipeline.hunt_raw import RawScreen
 from eqlwatch.pipeline.hunt_scan import (
     ErrorHandler,
@@ -78,18 +79,21 @@ def hunt_files(
     sample = input_sample(files, input_format) if screen else None
     needles = [query_needles(q, sample) for q in queries] if screen else [None] * len(rules)
     first = [first_stage_needles(q, sample) if screen else None for q in queries]
-    store = Candidates(first)
-    scan = NdjsonScan(Screen(needles, fast), store, result.counts, report, on_progress)
     raw = RawScreen([raw_needles(q) if screen else None for q in queries], result.counts, fast)
+    lines = LineScan(LineRules(queries, fast), raw, report) if raw.active else None
+    store = Candidates(first, track=lines.rules.holding if lines is not None else ())
+    scan = NdjsonScan(Screen(needles, fast), store, result.counts, report, on_progress)
     everyone = list(range(len(rules)))
     with gc_paused():
         for path in files:
-            for event, targets in _read_file(path, input_format, scan, raw, report):
+            for event, targets in _read_file(path, input_format, scan, raw, lines, report):
                 store.add(result.counts.events, event, targets or everyone)
                 result.counts.events += 1
             if on_file is not None:
                 on_file(path)
         candidates = store.resolve(queries, scan.decode_held, fast=fast)
+        if lines is not None:
+            candidates = store.merge(lines.resolve(queries, candidates))
     for rule, query, events in zip(rules, queries, candidates, strict=True):
         try:
             hits = query.run(events)
@@ -125,7 +129,12 @@ def _format_of(path: Path, input_format: str) -> str:
 
 
 def _read_file(
-    path: Path, input_format: str, scan: NdjsonScan, raw: RawScreen, report: ErrorHandler
+    path: Path,
+    input_format: str,
+    scan: NdjsonScan,
+    raw: RawScreen,
+    lines: LineScan | None,
+    report: ErrorHandler,
 ) -> Iterator[tuple[SourceEvent, list[int] | None]]:
     """Events and the rules they go to (None: every rule); screened NDJSON lines go straight
     to the scan's candidates."""
@@ -136,6 +145,10 @@ def _read_file(
         fmt = _format_of(path, input_format)
     except DataError as error:
         report(error)
+        return
+    if fmt != "ecs" and lines is not None and lines.applies(path, fmt):
+        for normalized, targets in lines.read(path, fmt):
+            yield SourceEvent(normalized.index, normalized.id, normalized.source), targets
         return
     if fmt != "ecs":
         keep = raw.keep if raw.active else None

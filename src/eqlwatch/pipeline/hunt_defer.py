@@ -10,7 +10,7 @@ is kept with its position, so each rule still sees its events in file order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +69,7 @@ class Candidates:
     """Events per rule (with positions for rules that may hold lines back)."""
 
     first: Sequence[Group | None]
+    track: Collection[int] = ()  # more rules whose positions are kept (see `merge`)
     events: list[list[SourceEvent]] = field(init=False)
     positions: list[list[int]] = field(init=False)
     held: list[Held] = field(default_factory=list)
@@ -77,12 +78,24 @@ class Candidates:
         self.events = [[] for _ in self.first]
         self.positions = [[] for _ in self.first]
         self.holding = any(g is not None for g in self.first)
+        self.tracked = [g is not None or i in self.track for i, g in enumerate(self.first)]
 
     def add(self, position: int, event: SourceEvent, targets: Sequence[int]) -> None:
         for i in targets:
             self.events[i].append(event)
-            if self.first[i] is not None:
+            if self.tracked[i]:
                 self.positions[i].append(position)
+
+    def merge(self, extra: Sequence[list[tuple[int, SourceEvent]]]) -> list[list[SourceEvent]]:
+        """Add events found later (with their positions) to tracked rules, in file order."""
+        for i, more in enumerate(extra):
+            if more:
+                assert self.tracked[i]
+                pairs = [*zip(self.positions[i], self.events[i], strict=True), *more]
+                pairs.sort(key=lambda pair: pair[0])
+                self.positions[i] = [position for position, _ in pairs]
+                self.events[i] = [event for _, event in pairs]
+        return self.events
 
     def may_hold(self, line: bytes, targets: Sequence[int]) -> bool:
         """Only sequence rules want the line, and none of them for its first stage."""
@@ -112,12 +125,7 @@ class Candidates:
             if event is not None:
                 for i in need:
                     extra[i].append((held.position, event))
-        for i, more in enumerate(extra):
-            if more:
-                pairs = [*zip(self.positions[i], self.events[i], strict=True), *more]
-                merged = sorted(pairs, key=lambda pair: pair[0])
-                self.events[i] = [event for _, event in merged]
-        return self.events
+        return self.merge(extra)
 
     def _search(self, query: CompiledQuery, i: int, fast: bool) -> Callable[[bytes], bool] | None:
         """A test for held lines of rule `i` (None: every held line is needed)."""

@@ -123,3 +123,68 @@ def line_matcher(per_rule: Sequence[Group], *, fast: bool = True) -> Match:
     """Hyperscan when `fast` and importable, else the `re` form (same answers)."""
     matcher = hyperscan_matcher(per_rule) if fast else None
     return matcher if matcher is not None else python_matcher(per_rule)
+
+
+# A JSON number too large for a double (orjson rejects it, msgspec's validation skips it):
+# an exponent of three or more digits ending the number, or a run of 200 digits (with an
+# exponent below 100, overflowing takes over 209 integer digits). Hex digests match the
+# first form; `_BIG_VALUE` then checks that a value (after `:`, `,` or `[`) is one.
+_BIG_NUMBER = rb"[0-9][eE][+-]?[0-9]{3,}[,}\] \t\r\n]|[0-9]{200}"
+_BIG_VALUE = re.compile(
+    rb"[:,\[][ \t\r\n]*-?[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]{3}|[:,\[][ \t\r\n]*-?[0-9]{200}"
+).search
+NeedleScan = Callable[[bytes], frozenset[int] | None]
+
+
+def needle_scan(needles: Sequence[bytes], *, fast: bool = True) -> NeedleScan:
+    """The ids (positions in `needles`, lower-case, matched without ASCII case) of the
+    needles a line holds; None when they prove nothing there and the line must be parsed:
+    a real `\\u`/`\\/` escape, a character `str.lower` maps to ASCII, or a number a
+    validation without parsing would accept and the parser reject."""
+    if fast:
+        scan = _hyperscan_ids(needles)
+        if scan is not None:
+            return scan
+    search = [(i, n) for i, n in enumerate(needles)]
+
+    def portable(line: bytes) -> frozenset[int] | None:
+        if lowers_to_ascii(line) or escaped(line) or _BIG_VALUE(line) is not None:
+            return None
+        low = line.lower()
+        return frozenset(i for i, n in search if n in low)
+
+    return portable
+
+
+def _hyperscan_ids(needles: Sequence[bytes]) -> NeedleScan | None:
+    try:
+        import hyperscan
+    except ImportError:
+        return None
+    caseless, single = hyperscan.HS_FLAG_CASELESS, hyperscan.HS_FLAG_SINGLEMATCH
+    expressions = [_literal(n) for n in needles]
+    flags = [caseless | single] * len(needles)
+    special, big = len(needles), len(needles) + 1
+    expressions += [_ESCAPE + b"|" + _NON_ASCII, _BIG_NUMBER]
+    flags += [single, single]
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=expressions, ids=list(range(len(expressions))), flags=flags)
+    scratch = hyperscan.Scratch(db)
+    found: list[int] = []
+    scan = db.scan
+    nothing: frozenset[int] = frozenset()
+
+    def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
+        found.append(ident)
+
+    def match(line: bytes) -> frozenset[int] | None:
+        scan(line, match_event_handler=on_match, scratch=scratch)
+        if not found:
+            return nothing
+        ids = frozenset(found)
+        found.clear()
+        if special in ids or (big in ids and _BIG_VALUE(line) is not None):
+            return None
+        return ids - {big} if big in ids else ids
+
+    return match

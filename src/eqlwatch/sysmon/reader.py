@@ -144,13 +144,19 @@ def _ecs_event(raw: Mapping[str, Any], loc: Location) -> NormalizedEvent:
     return NormalizedEvent(id=doc_id, index=index, source=doc, origin=loc)
 
 
-def _event(
+def record_event(
     raw: Any, fmt: str, seen: Counter[bytes], loc: Location, screen: RecordScreen | None = None
 ) -> NormalizedEvent | None:
+    """One raw record (parsed JSON or event XML) of a file in `fmt` as its ECS event; None
+    when `screen` drops it. `seen` counts the records named by their content (no record id
+    or computer), dropped ones too, so the ids of later identical records do not depend on
+    the screen. `DataError` when the record is no Windows event."""
     if fmt == "ecs":
         return _ecs_event(raw, loc)
     rec = to_record(raw, "auto" if fmt in ("evtx", "splunk-xml") else fmt)
     if screen is not None and not screen(rec):
+        if rec.record_id is None or not rec.computer:
+            _stable_id(rec, raw, seen)
         return None
     doc = normalize_record(rec)
     ds = doc["data_stream"]
@@ -170,7 +176,8 @@ def _raw_records(path: Path, fmt: str) -> Iterator[RawRecord]:
     return json_records(path)
 
 
-def _report(err: DataError, loc: Location, on_error: ErrorHandler | None) -> None:
+def report_error(err: DataError, loc: Location, on_error: ErrorHandler | None) -> None:
+    """Log a bad record and hand it to `on_error`, located at `loc` unless it names a file."""
     located = err if err.location is not None and err.location.file else _with_location(err, loc)
     import structlog  # here: reading events must not cost structlog's import (cli/app.py)
 
@@ -192,17 +199,17 @@ def _read_file(
         try:
             fmt = detect_format(path)
         except DataError as err:
-            _report(err, Location(file=str(path)), on_error)
+            report_error(err, Location(file=str(path)), on_error)
             return
     seen: Counter[bytes] = Counter()
     for loc, raw in _raw_records(path, fmt):
         if isinstance(raw, DataError):
-            _report(raw, loc, on_error)
+            report_error(raw, loc, on_error)
             continue
         try:
-            event = _event(raw, fmt, seen, loc, screen)
+            event = record_event(raw, fmt, seen, loc, screen)
         except DataError as err:
-            _report(err, loc, on_error)
+            report_error(err, loc, on_error)
             continue
         if event is not None:
             yield event

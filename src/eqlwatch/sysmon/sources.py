@@ -173,6 +173,16 @@ def xml_records(path: Path) -> Iterator[RawRecord]:
 
 def evtx_records(path: Path) -> Iterator[RawRecord]:
     """Each record of a binary EVTX file (gzipped or not) as the evtx-rs JSON `Event` object."""
+    return _evtx(path, parse=True)
+
+
+def evtx_texts(path: Path) -> Iterator[RawRecord]:
+    """Each record of a binary EVTX file as evtx-rs writes its JSON, not parsed (a `str`);
+    a record the parser gives no text for comes parsed as `evtx_records` gives it."""
+    return _evtx(path, parse=False)
+
+
+def _evtx(path: Path, *, parse: bool) -> Iterator[RawRecord]:
     from evtx import PyEvtxParser
 
     with path.open("rb") as fh:
@@ -184,10 +194,10 @@ def evtx_records(path: Path) -> Iterator[RawRecord]:
         except (OSError, RuntimeError, ValueError) as exc:
             yield _loc(path), DataError(f"not a readable EVTX file: {exc}")
             return
-        yield from _evtx_loop(path, records)
+        yield from _evtx_loop(path, records, parse)
 
 
-def _evtx_loop(path: Path, records: Iterator[Any]) -> Iterator[RawRecord]:
+def _evtx_loop(path: Path, records: Iterator[Any], parse: bool = True) -> Iterator[RawRecord]:
     errors = 0
     n = 0
     while errors < _MAX_EVTX_ERRORS:
@@ -203,6 +213,9 @@ def _evtx_loop(path: Path, records: Iterator[Any]) -> Iterator[RawRecord]:
         errors = 0
         if not isinstance(record, dict):
             yield _loc(path, record=n), DataError("unreadable EVTX record")
+            continue
+        if not parse and type(record.get("data")) is str:
+            yield _loc(path, record=n), record["data"]
             continue
         try:
             yield _loc(path, record=n), orjson.loads(record["data"])

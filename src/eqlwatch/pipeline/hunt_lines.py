@@ -1,0 +1,475 @@
+"""Raw Windows records screened on their bytes, before they are parsed.
+
+NXLog and evtx-rs JSON files (one record a line) and binary EVTX files (evtx-rs gives each
+record's JSON text) are screened record by record on the text: one Hyperscan pass finds the
+rules' literal needles (`needles.raw_filters`), and msgspec reads only the event id, the
+provider, the channel and what names the record (no other value is built), which gives the
+event-id tags. A record is parsed and normalised only when some filter of some rule may
+match it; the others are only validated, so a bad one is still reported exactly as the
+straightforward read reports it: any record the validation is not sure of takes that read.
+
+A keyed sequence (`needles.raw_hold_key`) needs a record for a later stage only when its join
+key is one a first-stage match has: such records are noted (line number, position), and
+once every first-stage candidate is known, the file is read again and only the noted lines
+holding one of those keys (as text, ASCII case aside) are parsed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+
+from eqlwatch.engine import CompiledQuery, SourceEvent
+from eqlwatch.engine.needles import Group, event_tags, raw_filters, raw_hold_key
+from eqlwatch.errors import DataError, Location
+from eqlwatch.pipeline.hunt_raw import RawScreen
+from eqlwatch.pipeline.hunt_scan import ErrorHandler, open_lines
+from eqlwatch.pipeline.linematch import NeedleScan, any_needle, needle_scan
+from eqlwatch.sysmon.reader import (
+    NormalizedEvent,
+    read_windows_events,
+    record_event,
+    report_error,
+)
+from eqlwatch.sysmon.record import SYSMON_CHANNEL, SYSMON_PROVIDER
+from eqlwatch.sysmon.sources import evtx_texts, first_text
+from eqlwatch.sysmon.values import EMPTY_VALUES
+
+LINE_FORMATS = ("nxlog", "evtx-json")
+_BOM = b"\xef\xbb\xbf"
+_DECISIONS_KEPT = 4096
+
+
+# ---- what the validation reads of a record ----------------------------------------------
+
+
+# Typed, so msgspec checks the types in C: a record of other types (an event id written as
+# text, say) fails the validation and is read the straightforward way.
+class _Nxlog(msgspec.Struct):
+    EventID: int
+    RecordNumber: int
+    SourceName: str | None = None
+    Channel: str | None = None
+    Hostname: str | None = None
+    Computer: str | None = None
+
+
+class _Attributes(msgspec.Struct):
+    Name: str | None = None
+
+
+class _Provider(msgspec.Struct, rename={"attributes": "#attributes"}):
+    attributes: _Attributes | None = None
+
+
+class _EventId(msgspec.Struct, rename={"text": "#text"}):
+    text: int
+
+
+class _System(msgspec.Struct):
+    EventID: int | _EventId
+    EventRecordID: int
+    Computer: str
+    Provider: _Provider | None = None
+    Channel: str | None = None
+
+
+class _Event(msgspec.Struct):
+    System: _System
+
+
+class _EvtxJson(msgspec.Struct):
+    Event: _Event | msgspec.UnsetType = msgspec.UNSET
+    System: _System | msgspec.UnsetType = msgspec.UNSET
+
+
+Head = tuple[int, bool]  # event id, Sysmon or not
+
+
+def _sysmon(provider: str | None, channel: str | None) -> bool:
+    """`WinRecord.is_sysmon` of a record with this provider and channel (as written)."""
+    if provider == SYSMON_PROVIDER or channel == SYSMON_CHANNEL:
+        return True
+    return (provider is None or provider in EMPTY_VALUES) and (
+        channel is None or channel in EMPTY_VALUES
+    )
+
+
+def _named(value: str | None) -> bool:
+    return value is not None and value not in EMPTY_VALUES
+
+
+def _nxlog_head(line: bytes | str, decode: Callable[[bytes | str], _Nxlog]) -> Head | None:
+    h = decode(line)
+    if not (_named(h.Hostname) or _named(h.Computer)):
+        return None
+    return h.EventID, _sysmon(h.SourceName, h.Channel)
+
+
+def _evtx_head(line: bytes | str, decode: Callable[[bytes | str], _EvtxJson]) -> Head | None:
+    h = decode(line)
+    if isinstance(h.Event, _Event):
+        system = h.Event.System
+    elif isinstance(h.System, _System):
+        system = h.System
+    else:
+        return None
+    if not _named(system.Computer):
+        return None
+    eid = system.EventID.text if isinstance(system.EventID, _EventId) else system.EventID
+    provider = system.Provider
+    name = provider.attributes.Name if provider and provider.attributes else None
+    return eid, _sysmon(name, system.Channel)
+
+
+def head_reader(fmt: str) -> Callable[[bytes | str], Head | None]:
+    """What the screen needs of a record of `fmt` (event id, Sysmon or not), read without
+    building its values; None when its adapter could fail on it or it has no record id and
+    computer (its `_id` then counts identical records, so it must be read). Raises
+    `msgspec.DecodeError`/`ValidationError` when it is no JSON object of that shape."""
+    if fmt == "nxlog":
+        nx = msgspec.json.Decoder(_Nxlog).decode
+        return lambda line: _nxlog_head(line, nx)
+    ev = msgspec.json.Decoder(_EvtxJson).decode
+    return lambda line: _evtx_head(line, ev)
+
+
+# ---- which rules a record may concern --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Rules to parse a record for now, and keyed sequences to note it for (later stage)."""
+
+    now: bool
+    hold: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Noted:
+    """A validated record a keyed sequence may need for a later stage: where it is in its
+    file (`raw_number`, `size`: its line as split on `\\n`, read again later) or, for an
+    EVTX record, its JSON `text`."""
+
+    raw_number: int
+    size: int
+    loc: Location
+    position: int
+    rules: tuple[int, ...]
+    text: str | None = None
+
+
+class LineRules:
+    """Per rule and filter, the needle groups as ids; decides per record from the needles
+    found in its text and its event-id tags."""
+
+    def __init__(self, queries: Sequence[CompiledQuery], fast: bool = True) -> None:
+        self.filters = [raw_filters(q) for q in queries]
+        self.keys = [raw_hold_key(q) for q in queries]
+        literals = sorted(
+            {n for f in self.filters for g in _groups(f) for n in g if not n.startswith(b"<")}
+        )
+        tags = sorted(
+            {n for f in self.filters for g in _groups(f) for n in g if n.startswith(b"<")}
+        )
+        ids = {n: i for i, n in enumerate([*literals, *tags])}
+        self.tag_ids = {n: ids[n] for n in tags}
+        self.ids = [
+            [[frozenset(ids[n] for n in g) for g in f] for f in rule] for rule in self.filters
+        ]
+        for i, rule in enumerate(self.ids):
+            if self.keys[i] is not None and not rule[0]:
+                self.keys[i] = None  # every record may be a first-stage one: nothing to hold
+        self.scan: NeedleScan = needle_scan(literals, fast=fast)
+        self._decided: dict[tuple[int, bool, frozenset[int]], Decision] = {}
+
+    @property
+    def holding(self) -> list[int]:
+        return [i for i, key in enumerate(self.keys) if key is not None]
+
+    def decide(self, head: Head, found: frozenset[int]) -> Decision:
+        key = (head[0], head[1], found)
+        known = self._decided.get(key)
+        if known is None:
+            known = self._decide(head, found)
+            if len(self._decided) < _DECISIONS_KEPT:
+                self._decided[key] = known
+        return known
+
+    def _decide(self, head: Head, found: frozenset[int]) -> Decision:
+        tags = event_tags(head[0], head[1])
+        present = set(found)
+        present.update(i for n, i in self.tag_ids.items() if n in tags)  # `>` ends each tag
+        hold: list[int] = []
+        for i, rule in enumerate(self.ids):
+            sat = [all(g & present for g in groups) for groups in rule]
+            if self.keys[i] is None:
+                if any(sat):
+                    return Decision(True, ())
+            elif sat[0]:
+                return Decision(True, ())
+            elif any(sat[1:]):
+                hold.append(i)
+        return Decision(False, tuple(hold))
+
+
+def _groups(filters: list[list[Group]]) -> Iterator[Group]:
+    for groups in filters:
+        yield from groups
+
+
+# ---- reading --------------------------------------------------------------------------
+
+
+@dataclass
+class LineScan:
+    """Screens raw line formats and EVTX files for `hunt`; `record` routes what is parsed."""
+
+    rules: LineRules
+    record: RawScreen
+    on_error: ErrorHandler
+    noted: dict[Path, list[Noted]] = field(default_factory=dict)
+    formats: dict[Path, str] = field(default_factory=dict)
+
+    def applies(self, path: Path, fmt: str) -> bool:
+        if fmt == "evtx":
+            return True
+        return fmt in LINE_FORMATS and not first_text(path).startswith("[")
+
+    def read(self, path: Path, fmt: str) -> Iterator[tuple[NormalizedEvent, list[int]]]:
+        """The records of `path` some rule may need, normalised, with their rules; counts
+        the others as read (`record.counts.events`), noting those keyed sequences may need."""
+        self.formats[path] = fmt
+        if fmt == "evtx":
+            yield from self._evtx(path)
+            return
+        try:
+            yield from self._lines(path, fmt)
+        except _FirstLine:  # raised before anything is read: the reader's own rules apply
+            screen = self.record.keep
+            for event in read_windows_events(path, fmt, on_error=self.on_error, screen=screen):
+                yield event, self.record.targets
+
+    def _full(
+        self, raw: Any, fmt: str, seen: Counter[bytes], loc: Location
+    ) -> NormalizedEvent | None:
+        """The straightforward read of one record (screened per rule by `record`)."""
+        try:
+            return record_event(raw, fmt, seen, loc, self.record.keep)
+        except DataError as err:
+            report_error(err, loc, self.on_error)
+            return None
+
+    def _evtx(self, path: Path) -> Iterator[tuple[NormalizedEvent, list[int]]]:
+        rules, counts, head = self.rules, self.record.counts, head_reader("evtx-json")
+        seen: Counter[bytes] = Counter()
+        noted = self.noted.setdefault(path, [])
+        for loc, data in evtx_texts(path):
+            if isinstance(data, DataError):
+                report_error(data, loc, self.on_error)
+                continue
+            if isinstance(data, str):
+                found = rules.scan(data.encode())
+                known = _head(head, data) if found is not None else None
+                if known is not None and found is not None:
+                    decision = rules.decide(known, found)
+                    if not decision.now:
+                        if decision.hold:
+                            noted.append(Noted(0, 0, loc, counts.events, decision.hold, data))
+                        counts.events += 1
+                        continue
+                try:
+                    data = orjson.loads(data)
+                except orjson.JSONDecodeError as exc:
+                    report_error(DataError(f"unreadable EVTX record: {exc}"), loc, self.on_error)
+                    continue
+            event = self._full(data, "evtx", seen, loc)
+            if event is not None:
+                yield event, self.record.targets
+
+    def _lines(self, path: Path, fmt: str) -> Iterator[tuple[NormalizedEvent, list[int]]]:
+        rules, counts, head, line_of = self.rules, self.record.counts, head_reader(fmt), self._line
+        scan, decide, note = rules.scan, rules.decide, self.noted.setdefault(path, []).append
+        seen: Counter[bytes] = Counter()
+        where = str(path)
+        number = 0  # lines as a text read counts them (a lone \r ends a line there)
+        with open_lines(path) as stream:
+            first = stream.readline()
+            pieces = _text_lines(first.removeprefix(_BOM)) if first else []
+            for piece in pieces:  # the first line is always parsed (see `_FirstLine`)
+                number += 1
+                event = line_of(piece, number, fmt, seen, where)
+                if event is not None:
+                    yield event, self.record.targets
+            events = counts.events  # a local in the hot loop, written back below
+            try:
+                for raw_number, line in enumerate(stream, 2):
+                    cr = line.find(b"\r")
+                    if cr >= 0 and cr != len(line) - 2:
+                        for piece in _text_lines(line):
+                            number += 1
+                            counts.events = events
+                            event = line_of(piece, number, fmt, seen, where)
+                            if event is not None:
+                                yield event, self.record.targets
+                            events = counts.events
+                        continue
+                    number += 1
+                    found = scan(line)
+                    if found is not None:
+                        known = _head(head, line)
+                        if known is not None:
+                            decision = decide(known, found)
+                            if not decision.now:
+                                if decision.hold:
+                                    loc = Location(file=where, line=number)
+                                    note(Noted(raw_number, len(line), loc, events, decision.hold))
+                                events += 1
+                                continue
+                    counts.events = events
+                    event = line_of(line, number, fmt, seen, where)
+                    if event is not None:
+                        yield event, self.record.targets
+                    events = counts.events
+            finally:
+                counts.events = events
+
+    def _line(
+        self, line: bytes, number: int, fmt: str, seen: Counter[bytes], where: str
+    ) -> NormalizedEvent | None:
+        """One line as `sources.json_records` reads it, then the straightforward read."""
+        loc = Location(file=where, line=number)
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            decoded = line.decode("utf-8", errors="replace")
+            if not decoded.strip():
+                return None
+            try:
+                value = orjson.loads(decoded)
+            except orjson.JSONDecodeError as exc:
+                if number == 1:
+                    raise _FirstLine from exc
+                report_error(DataError(f"invalid JSON: {exc}"), loc, self.on_error)
+                return None
+        if not isinstance(value, dict):
+            report_error(DataError("line is not a JSON object"), loc, self.on_error)
+            return None
+        return self._full(value, fmt, seen, loc)
+
+    # ---- noted lines, once the first stages are known ----------------------------------
+
+    def resolve(
+        self, queries: Sequence[CompiledQuery], events: Sequence[list[SourceEvent]]
+    ) -> list[list[tuple[int, SourceEvent]]]:
+        """The noted lines whose rules need them (a first-stage key in them), parsed, per
+        rule with their positions."""
+        extra: list[list[tuple[int, SourceEvent]]] = [[] for _ in queries]
+        if not any(self.noted.values()):
+            return extra
+        searches: dict[int, Callable[[bytes], bool] | None] = {}
+        for i in {r for notes in self.noted.values() for n in notes for r in n.rules}:
+            key = self.rules.keys[i]
+            assert key is not None
+            texts = raw_key_texts(queries[i], events[i], key)
+            searches[i] = None if texts is None else any_needle(texts, fast=True)
+        for path, notes in self.noted.items():
+            if notes and self.formats[path] == "evtx":
+                records = ((note, note.text or "") for note in notes)
+                self._parse(records, "evtx", searches, extra)
+            elif notes:
+                self._parse(self._reread(path, notes), self.formats[path], searches, extra)
+        return extra
+
+    def _parse(
+        self,
+        noted: Iterable[tuple[Noted, bytes | str]],
+        fmt: str,
+        searches: dict[int, Callable[[bytes], bool] | None],
+        extra: list[list[tuple[int, SourceEvent]]],
+    ) -> None:
+        """Noted records whose rules find one of their keys in them, parsed and normalised."""
+        seen: Counter[bytes] = Counter()  # noted records have record ids: never counted
+        for note, line in noted:
+            data = line.encode() if isinstance(line, str) else line
+            need = [i for i in note.rules if _wanted(searches[i], data)]
+            if not need:
+                continue
+            try:
+                normalized = record_event(orjson.loads(line), fmt, seen, note.loc)
+            except DataError as err:  # validated before: cannot happen
+                report_error(err, note.loc, self.on_error)
+                continue
+            if normalized is not None:
+                self.record.counts.normalized += 1
+                event = SourceEvent(normalized.index, normalized.id, normalized.source)
+                for i in need:
+                    extra[i].append((note.position, event))
+
+    def _reread(self, path: Path, notes: list[Noted]) -> Iterator[tuple[Noted, bytes]]:
+        """The noted lines of `path`, read again (only their positions were kept)."""
+        wanted = iter(notes)
+        note = next(wanted, None)
+        with open_lines(path) as stream:
+            for raw_number, line in enumerate(stream, 1):
+                if note is None:
+                    return
+                if raw_number != note.raw_number:
+                    continue
+                if len(line) != note.size:
+                    break
+                yield note, line
+                note = next(wanted, None)
+        if note is not None:
+            where = Location(file=str(path), line=note.loc.line)
+            report_error(DataError("file changed while it was read"), where, self.on_error)
+
+
+class _FirstLine(Exception):
+    """The first line is no JSON: the file may be one pretty-printed document."""
+
+
+def _head(head: Callable[[bytes | str], Head | None], line: bytes | str) -> Head | None:
+    try:
+        return head(line)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def _text_lines(line: bytes) -> list[bytes]:
+    """A line as a text read splits it (universal newlines: a lone \\r ends a line too)."""
+    parts = line.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    if not parts[-1]:
+        parts.pop()
+    return parts
+
+
+def _wanted(search: Callable[[bytes], bool] | None, line: bytes) -> bool:
+    return search is None or search(line)
+
+
+def raw_key_texts(
+    query: CompiledQuery, events: Iterable[SourceEvent], key: int
+) -> set[bytes] | None:
+    """The join key (at `key`) of each first-stage match, as it is written in a raw record
+    (JSON text without GUID braces, lower-cased); None when one is not ASCII text."""
+    texts: set[bytes] = set()
+    for event in events:
+        stage = query.plan_for(event.index).stages[0]
+        if not stage.match(event.source):
+            continue
+        for combo in stage.keys(event.source) or ():
+            value = combo[key] if len(combo) > key else None
+            if type(value) is not str or not value.isascii():
+                return None
+            needle = orjson.dumps(value)[1:-1].lower().removeprefix(b"{").removesuffix(b"}")
+            if not needle:
+                return None
+            texts.add(needle)
+    return texts

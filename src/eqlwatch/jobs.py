@@ -167,6 +167,9 @@ class Job(_Strict):
             raise ValueError("late_tolerance must not be negative")
         if self.group_span <= timedelta(0):
             raise ValueError("group_span must be positive")
+        names = [a.name for a in self.actions]
+        if len(set(names)) != len(names):  # deliveries are routed by name
+            raise ValueError("action names must be distinct within a job")
         return self
 
     def resolve(self, path: str) -> Path:

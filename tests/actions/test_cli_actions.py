@@ -78,3 +78,11 @@ def test_a_bad_action_names_the_field(tmp_path: Path) -> None:
     result = _cli("actions", "test", "notify", env={}, cwd=tmp_path)
     assert result.returncode == 2
     assert "job.actions" in result.stderr
+
+
+def test_two_actions_of_one_name_are_refused(tmp_path: Path) -> None:
+    action = '[[job.actions]]\nname = "x"\ntype = "webhook"\nurl = "http://x"\n'
+    _job(tmp_path, action + action)
+    result = _cli("actions", "test", "notify", env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "action names must be distinct within a job" in result.stderr

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from eqlwatch.engine import compile_query
 from eqlwatch.engine.needles import raw_filters, raw_hold_key
+from eqlwatch.pipeline.hunt import hunt_files
 from eqlwatch.pipeline.hunt_lines import LineRules
 from eqlwatch.rules import Rule, load_rules
 from tests.pipeline.test_hunt import alert_docs, assert_same, hit_keys, run
@@ -208,6 +209,23 @@ def test_later_stages_are_parsed_only_for_first_stage_keys(
     hits = [h for rule, hs in result.hits for h in hs if "Unsigned" in rule.name]
     assert len(hits) == 1
     assert result.counts.normalized == 3  # the start, and the loads of its GUID only
+
+
+def test_a_file_changed_before_its_noted_lines_are_read_again_is_reported(
+    tmp_path: Path, pack: list[Rule]
+) -> None:
+    rules = [r for r in pack if "Unsigned" in r.name]
+    start = nxlog(1, {"Image": "C:\\x\\regsvr32.exe", "ProcessGuid": GUID}, 1)
+    load = nxlog(7, {"ImageLoaded": "C:\\x\\a.dll", "ProcessGuid": GUID}, 2)
+    path = tmp_path / "changing.nxlog.json"
+    path.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in (start, load, load)))
+    errors: list[str] = []
+
+    def rewrite(done: Path) -> None:  # after the first pass, before the noted lines
+        done.write_bytes(b"\n" + done.read_bytes()[:-5])
+
+    hunt_files(rules, [path], on_error=lambda e: errors.append(str(e)), on_file=rewrite)
+    assert errors == [f"{path}:2: file changed while it was read"]
 
 
 EIDS = [1, 1, 3, 7, 7, 11, 4688]

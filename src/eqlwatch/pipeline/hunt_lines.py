@@ -105,15 +105,13 @@ def _named(value: str | None) -> bool:
     return value is not None and value not in EMPTY_VALUES
 
 
-def _nxlog_head(line: bytes | str, decode: Callable[[bytes | str], _Nxlog]) -> Head | None:
-    h = decode(line)
+def _nxlog_head(h: _Nxlog) -> Head | None:
     if not (_named(h.Hostname) or _named(h.Computer)):
         return None
     return h.EventID, _sysmon(h.SourceName, h.Channel)
 
 
-def _evtx_head(line: bytes | str, decode: Callable[[bytes | str], _EvtxJson]) -> Head | None:
-    h = decode(line)
+def _evtx_head(h: _EvtxJson) -> Head | None:
     if isinstance(h.Event, _Event):
         system = h.Event.System
     elif isinstance(h.System, _System):
@@ -128,16 +126,18 @@ def _evtx_head(line: bytes | str, decode: Callable[[bytes | str], _EvtxJson]) ->
     return eid, _sysmon(name, system.Channel)
 
 
-def head_reader(fmt: str) -> Callable[[bytes | str], Head | None]:
-    """What the screen needs of a record of `fmt` (event id, Sysmon or not), read without
-    building its values; None when its adapter could fail on it or it has no record id and
-    computer (its `_id` then counts identical records, so it must be read). Raises
-    `msgspec.DecodeError`/`ValidationError` when it is no JSON object of that shape."""
+INVALID = (msgspec.DecodeError, msgspec.ValidationError)
+
+
+def head_reader(fmt: str) -> tuple[Callable[[bytes | str], Any], Callable[[Any], Head | None]]:
+    """What the screen needs of a record of `fmt`: a decoder (raises one of `INVALID` when
+    the text is no JSON object of that shape; values it does not name are skipped, never
+    built) and what to take of its result (event id, Sysmon or not); None when the adapter
+    could fail on the record or it has no record id and computer (its `_id` then counts
+    identical records, so it must be read)."""
     if fmt == "nxlog":
-        nx = msgspec.json.Decoder(_Nxlog).decode
-        return lambda line: _nxlog_head(line, nx)
-    ev = msgspec.json.Decoder(_EvtxJson).decode
-    return lambda line: _evtx_head(line, ev)
+        return msgspec.json.Decoder(_Nxlog).decode, _nxlog_head
+    return msgspec.json.Decoder(_EvtxJson).decode, _evtx_head
 
 
 # ---- which rules a record may concern --------------------------------------------------
@@ -153,11 +153,11 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class Noted:
-    """A validated record a keyed sequence may need for a later stage: where it is in its
-    file (`raw_number`, `size`: its line as split on `\\n`, read again later) or, for an
-    EVTX record, its JSON `text`."""
+    """A validated record a keyed sequence may need for a later stage: where its line is
+    in the (decompressed) file (`offset`, `size`: read again later) or, for an EVTX
+    record, its JSON `text`."""
 
-    raw_number: int
+    offset: int
     size: int
     loc: Location
     position: int
@@ -170,7 +170,7 @@ class LineRules:
     found in its text and its event-id tags."""
 
     def __init__(self, queries: Sequence[CompiledQuery], fast: bool = True) -> None:
-        self.filters = [raw_filters(q) for q in queries]
+        self.filters = [[_kept(f) for f in raw_filters(q)] for q in queries]
         self.keys = [raw_hold_key(q) for q in queries]
         literals = sorted(
             {n for f in self.filters for g in _groups(f) for n in g if not n.startswith(b"<")}
@@ -186,20 +186,21 @@ class LineRules:
         for i, rule in enumerate(self.ids):
             if self.keys[i] is not None and not rule[0]:
                 self.keys[i] = None  # every record may be a first-stage one: nothing to hold
+        self.fast = fast
         self.scan: NeedleScan = needle_scan(literals, fast=fast)
-        self._decided: dict[tuple[int, bool, frozenset[int]], Decision] = {}
+        self.decided: dict[tuple[Head, frozenset[int]], Decision] = {}
 
     @property
     def holding(self) -> list[int]:
         return [i for i, key in enumerate(self.keys) if key is not None]
 
     def decide(self, head: Head, found: frozenset[int]) -> Decision:
-        key = (head[0], head[1], found)
-        known = self._decided.get(key)
+        key = (head, found)
+        known = self.decided.get(key)
         if known is None:
             known = self._decide(head, found)
-            if len(self._decided) < _DECISIONS_KEPT:
-                self._decided[key] = known
+            if len(self.decided) < _DECISIONS_KEPT:
+                self.decided[key] = known
         return known
 
     def _decide(self, head: Head, found: frozenset[int]) -> Decision:
@@ -217,6 +218,19 @@ class LineRules:
             elif any(sat[1:]):
                 hold.append(i)
         return Decision(False, tuple(hold))
+
+
+def _kept(groups: list[Group]) -> list[Group]:
+    """The groups of one filter worth searching: every event-id tag group (free: the id is
+    read anyway) and the one literal group whose shortest needle is longest (short or
+    common needles, e.g. a provider name, match most lines and only cost). Dropping a group
+    of a conjunction keeps the test sound."""
+    tags = [g for g in groups if all(n.startswith(b"<") for n in g)]
+    texts = [g for g in groups if not all(n.startswith(b"<") for n in g)]
+    if not texts:
+        return tags
+    best = max(texts, key=lambda g: (min(len(n) for n in g), -len(g)))
+    return [*tags, best]
 
 
 def _groups(filters: list[list[Group]]) -> Iterator[Group]:
@@ -267,7 +281,8 @@ class LineScan:
             return None
 
     def _evtx(self, path: Path) -> Iterator[tuple[NormalizedEvent, list[int]]]:
-        rules, counts, head = self.rules, self.record.counts, head_reader("evtx-json")
+        rules, counts = self.rules, self.record.counts
+        decode, head = head_reader("evtx-json")
         seen: Counter[bytes] = Counter()
         noted = self.noted.setdefault(path, [])
         for loc, data in evtx_texts(path):
@@ -276,7 +291,7 @@ class LineScan:
                 continue
             if isinstance(data, str):
                 found = rules.scan(data.encode())
-                known = _head(head, data) if found is not None else None
+                known = _head(decode, head, data) if found is not None else None
                 if known is not None and found is not None:
                     decision = rules.decide(known, found)
                     if not decision.now:
@@ -294,7 +309,8 @@ class LineScan:
                 yield event, self.record.targets
 
     def _lines(self, path: Path, fmt: str) -> Iterator[tuple[NormalizedEvent, list[int]]]:
-        rules, counts, head, line_of = self.rules, self.record.counts, head_reader(fmt), self._line
+        rules, counts, line_of = self.rules, self.record.counts, self._line
+        decode, head = head_reader(fmt)
         scan, decide, note = rules.scan, rules.decide, self.noted.setdefault(path, []).append
         seen: Counter[bytes] = Counter()
         where = str(path)
@@ -307,11 +323,16 @@ class LineScan:
                 event = line_of(piece, number, fmt, seen, where)
                 if event is not None:
                     yield event, self.record.targets
-            events = counts.events  # a local in the hot loop, written back below
+            events = counts.events  # locals in the hot loop, written back below
+            offset, decided = len(first), rules.decided
             try:
-                for raw_number, line in enumerate(stream, 2):
+                for line in stream:
+                    start = offset
+                    offset += len(line)
+                    number += 1
                     cr = line.find(b"\r")
                     if cr >= 0 and cr != len(line) - 2:
+                        number -= 1
                         for piece in _text_lines(line):
                             number += 1
                             counts.events = events
@@ -320,16 +341,18 @@ class LineScan:
                                 yield event, self.record.targets
                             events = counts.events
                         continue
-                    number += 1
                     found = scan(line)
                     if found is not None:
-                        known = _head(head, line)
+                        try:
+                            known = head(decode(line))
+                        except INVALID:
+                            known = None
                         if known is not None:
-                            decision = decide(known, found)
+                            decision = decided.get((known, found)) or decide(known, found)
                             if not decision.now:
                                 if decision.hold:
                                     loc = Location(file=where, line=number)
-                                    note(Noted(raw_number, len(line), loc, events, decision.hold))
+                                    note(Noted(start, len(line), loc, events, decision.hold))
                                 events += 1
                                 continue
                     counts.events = events
@@ -378,7 +401,7 @@ class LineScan:
             key = self.rules.keys[i]
             assert key is not None
             texts = raw_key_texts(queries[i], events[i], key)
-            searches[i] = None if texts is None else any_needle(texts, fast=True)
+            searches[i] = None if texts is None else any_needle(texts, fast=self.rules.fast)
         for path, notes in self.noted.items():
             if notes and self.formats[path] == "evtx":
                 records = ((note, note.text or "") for note in notes)
@@ -413,32 +436,30 @@ class LineScan:
                     extra[i].append((note.position, event))
 
     def _reread(self, path: Path, notes: list[Noted]) -> Iterator[tuple[Noted, bytes]]:
-        """The noted lines of `path`, read again (only their positions were kept)."""
-        wanted = iter(notes)
-        note = next(wanted, None)
+        """The noted lines of `path`, read again (only where they are was kept); a line
+        that is no longer whole there is reported, as the file changed."""
         with open_lines(path) as stream:
-            for raw_number, line in enumerate(stream, 1):
-                if note is None:
+            for note in notes:
+                stream.seek(note.offset - 1)
+                line = stream.read(note.size + 1)
+                if len(line) != note.size + 1 or line[0] != 0x0A:  # \n ends the line before
+                    report_error(
+                        DataError("file changed while it was read"), note.loc, self.on_error
+                    )
                     return
-                if raw_number != note.raw_number:
-                    continue
-                if len(line) != note.size:
-                    break
-                yield note, line
-                note = next(wanted, None)
-        if note is not None:
-            where = Location(file=str(path), line=note.loc.line)
-            report_error(DataError("file changed while it was read"), where, self.on_error)
+                yield note, line[1:]
 
 
 class _FirstLine(Exception):
     """The first line is no JSON: the file may be one pretty-printed document."""
 
 
-def _head(head: Callable[[bytes | str], Head | None], line: bytes | str) -> Head | None:
+def _head(
+    decode: Callable[[bytes | str], Any], head: Callable[[Any], Head | None], line: bytes | str
+) -> Head | None:
     try:
-        return head(line)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+        return head(decode(line))
+    except INVALID:
         return None
 
 

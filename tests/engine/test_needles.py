@@ -31,18 +31,40 @@ def test_needles_a_match_forces(query: str, expected: set[bytes]) -> None:
 @pytest.mark.parametrize(
     "query",
     [
-        'any where x : "*"',
         'any where not x == "a"',
+        'any where x != "a"',  # true where x has no value
         'any where x == "a" or length(y) > 1',
-        'any where x : "12*"',  # a number's text could match
-        'any where x in~ ("\u212a")',  # the Kelvin sign lower-cases to ASCII "k"
-        'any where x : "{*"',  # an object value is matched as its Python text
-        'any where @timestamp == "2020-01-01"',  # dates are converted
         'sequence [process where x == "a"] [any where true]',
     ],
 )
 def test_no_needles_when_any_line_may_match(query: str) -> None:
     assert needles(query) is None
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('any where x : "*"', {b'"x"'}),
+        ('any where x : "12*"', {b'"x"'}),  # a number's text could match: only the name
+        ('any where x in~ ("\u212a")', {b'"x"'}),  # Kelvin sign lower-cases to ASCII "k"
+        ('any where x : "{*"', {b'"x"'}),  # an object value is matched as its Python text
+        ('any where @timestamp == "2020-01-01"', {b'"@timestamp"'}),  # dates are converted
+        ("any where a.b > 3", {b'"a"', b'"a.'}),
+        ("any where a.b != null", {b'"a"', b'"a.'}),
+        ('any where startsWith(a.b, "x")', {b'"a"', b'"a.'}),
+        ('any where not a == null and b == "Q"', {b'"q"'}),
+    ],
+)
+def test_a_field_a_test_needs_gives_its_name(query: str, expected: set[bytes]) -> None:
+    """Without a sample the first segment is taken (`"a"` nested, `"a.` dotted), and a
+    literal is preferred to a name."""
+    assert needles(query) == frozenset(expected)
+
+
+def test_the_sample_picks_the_rarest_segment_of_a_field() -> None:
+    query = "any where process.Ext.real.pid > 0"
+    common = [b'{"process":{"ext":{"x":1},"pid":2}}'] * 10
+    assert needles(query, Sample(common)) == frozenset({b'"real"', b'"real.', b".real.", b'.real"'})
 
 
 def test_sequences_need_every_filter_including_until() -> None:

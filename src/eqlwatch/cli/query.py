@@ -27,7 +27,7 @@ from eqlwatch.engine import (
     compile_query,
     load_mapping,
 )
-from eqlwatch.engine.needles import query_needles, raw_needles
+from eqlwatch.engine.needles import query_needles, query_screens, raw_needles
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
 from eqlwatch.sysmon import INPUT_FORMATS, detect_format, read_windows_events
@@ -141,8 +141,8 @@ class QueryScreen:
             from eqlwatch.pipeline.hunt_defer import Candidates
             from eqlwatch.pipeline.hunt_scan import NdjsonScan, ScanCounts, Screen, input_sample
 
-            needles = query_needles(compiled, input_sample(files, fmt))
-            self.scan = NdjsonScan(Screen([needles]), Candidates([None]), ScanCounts())
+            screens = query_screens(compiled, input_sample(files, fmt))
+            self.scan = NdjsonScan(Screen([screens]), Candidates([None]), ScanCounts())
         if active and raw_needles(compiled) is not None:
             from eqlwatch.pipeline.hunt_raw import RawScreen
             from eqlwatch.pipeline.hunt_scan import ScanCounts

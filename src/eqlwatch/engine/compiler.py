@@ -90,8 +90,8 @@ def values_order(op: Callable[[Any, Any], bool], a: Any, b: Any) -> bool | None:
     seen = False
     for x in xs:
         for y in ys:
-            if x is None or y is None or not _same_kind(x, y):
-                continue
+            if x is None or y is None or not _same_kind(x, y) or type(x) is dict or type(y) is dict:
+                continue  # an object has no order (and no doc value)
             seen = True
             if op(x, y):
                 return True

@@ -18,7 +18,8 @@ escapes (every other line is parsed). Valid only for queries compiled without a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -30,6 +31,13 @@ from eqlwatch.engine.parse import nodes as A
 from eqlwatch.sysmon.tables import SYSMON_EVENTS
 
 Group = frozenset[bytes]  # at least one of these occurs in the lower-cased line
+
+
+class FieldGroup(frozenset[bytes]):
+    """A group naming a field (one segment of its name): without a sample to count on, a
+    literal the field is compared with is the better guess."""
+
+
 # Characters of numbers and booleans as the engine renders them for `:` (no needle there).
 _SCALAR_CHARS = frozenset("0123456789.+-eEtrufalsTRUFALS*?")
 _WILDCARDS = ("$wildcard", "$wildcard~")
@@ -101,11 +109,79 @@ def _string_literals(items: Iterable[Any]) -> list[str] | None:
 
 
 def _leaf_groups(node: Any, ts: str) -> list[Group]:
-    """Groups implied by one comparison, membership or pattern test (else none)."""
+    """Groups implied by one comparison, membership or pattern test (else none); in an
+    ECS line also the name of each field the test needs a value in."""
     if ts == RAW:
         tagged = _tag_group(node)
         if tagged is not None:
             return [tagged] if tagged else []
+        return _value_groups(node, ts)
+    return _value_groups(node, ts) + [g for f in _required_fields(node) for g in field_groups(f)]
+
+
+# Tests that are never true when their field (first argument) has no value.
+_NULL_FALSE_PATTERNS = frozenset({"$wildcard", "$wildcard~", "$regex", "$regex~", "$in~"})
+# Functions that return null (or false) when any argument is null.
+_NULL_OUT = frozenset({"startswith", "endswith", "stringcontains", "cidrmatch"})
+
+
+def _non_null_literals(items: Iterable[Any]) -> bool:
+    values = list(items)
+    return bool(values) and all(
+        isinstance(v, A.Literal) and not isinstance(v, A.Null) for v in values
+    )
+
+
+def _required_fields(node: Any) -> list[Any]:
+    """Fields without whose value `node` cannot be true (the engine's null logic: `==` a
+    non-null literal, ordering, `in`, patterns and string functions are not true on null;
+    `!=` a literal is, so it requires nothing)."""
+    if isinstance(node, A.IsNotNull):
+        return [node.expr] if isinstance(node.expr, A.Field) else []
+    if isinstance(node, A.Comparison):
+        sides = (node.left, node.right)
+        if node.comparator == "==":
+            field, lit = sides if isinstance(node.left, A.Field) else sides[::-1]
+            return [field] if isinstance(field, A.Field) and _non_null_literals([lit]) else []
+        if node.comparator in ("<", "<=", ">", ">="):
+            return [side for side in sides if isinstance(side, A.Field)]
+        return []
+    if isinstance(node, A.InSet):
+        field = node.expression
+        return [field] if isinstance(field, A.Field) and _non_null_literals(node.container) else []
+    if isinstance(node, A.FunctionCall) and node.arguments:
+        name, args = str(node.name), list(node.arguments)
+        if name in _NULL_FALSE_PATTERNS:
+            ok = isinstance(args[0], A.Field) and _non_null_literals(args[1:])
+            return [args[0]] if ok else []
+        if name.rstrip("~") in _NULL_OUT:
+            return [a for a in args if isinstance(a, A.Field)]
+    return []
+
+
+def field_groups(node: Any) -> list[Group]:
+    """One group per segment of a field's name: the text a JSON line holds where the field
+    has a value, as nested objects (`"a":{"b":`) or dotted keys (`"a.b":`) or both. Each
+    segment is a key of its own (quoted) or part of a dotted key (after `.` unless first,
+    before `.` unless last)."""
+    name, _ = field_name(node)
+    parts = name.lower().split(".")
+    if not name.isascii() or not all(p and p.isprintable() for p in parts):
+        return []
+    if any(c in p for p in parts for c in '"\\'):
+        return []
+    last = len(parts) - 1
+    groups: list[Group] = []
+    for i, part in enumerate(parts):
+        text = part.encode()
+        lead = (b'"', b".") if i else (b'"',)
+        trail = (b'"', b".") if i < last else (b'"',)
+        groups.append(FieldGroup(a + text + b for a in lead for b in trail))
+    return groups
+
+
+def _value_groups(node: Any, ts: str) -> list[Group]:
+    """Groups from the literals a comparison, membership or pattern test compares with."""
     if isinstance(node, A.Comparison) and node.comparator == "==":
         left, right = node.left, node.right
         if isinstance(left, A.String):
@@ -152,24 +228,78 @@ class Sample:
     def __init__(self, lines: list[bytes]) -> None:
         self.lines = lines
         self._holding: dict[bytes, frozenset[int]] = {}
+        # One text searched with `bytes.find` from line to line: a needle absent from the
+        # sample (most are) costs one search, not one per line. Lines are kept apart by a
+        # NUL byte, which no needle holds.
+        self._starts: list[int] = []
+        offset = 0
+        for line in lines:
+            self._starts.append(offset)
+            offset += len(line) + 1
+        self._text = b"\0".join(lines)
+        self._counts: dict[Group, int] = {}
 
     def holding(self, needle: bytes) -> frozenset[int]:
         found = self._holding.get(needle)
         if found is None:
-            found = frozenset(i for i, line in enumerate(self.lines) if needle in line)
-            self._holding[needle] = found
+            found = self._holding[needle] = frozenset(self._find(needle))
         return found
+
+    def _find(self, needle: bytes) -> Iterator[int]:
+        """Indexes of the lines holding `needle`, each once, in order."""
+        if not needle or b"\0" in needle:
+            yield from (i for i, line in enumerate(self.lines) if needle in line)
+            return
+        starts, find = self._starts, self._text.find
+        at = find(needle)
+        while at >= 0:
+            line = bisect_right(starts, at) - 1
+            yield line
+            if line + 1 == len(starts):
+                return
+            at = find(needle, starts[line + 1])
+
+    def prime(self, needles: Iterable[bytes]) -> None:
+        """Find many needles at once (one Hyperscan pass over the sample), so ranking the
+        groups of hundreds of rules does not search the sample once per needle."""
+        todo = sorted({n for n in needles if n and b"\0" not in n} - self._holding.keys())
+        if not todo:
+            return
+        try:
+            import hyperscan
+        except ImportError:
+            return
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        flags = [hyperscan.HS_FLAG_SINGLEMATCH] * len(todo)
+        expressions = [b"".join(b"\\x%02x" % c for c in n) for n in todo]
+        db.compile(expressions=expressions, ids=list(range(len(todo))), flags=flags)
+        scratch = hyperscan.Scratch(db)
+        lines: list[list[int]] = [[] for _ in todo]
+
+        def on_match(ident: int, start: int, end: int, flags: int, context: int) -> None:
+            lines[ident].append(context)
+
+        for number, line in enumerate(self.lines):
+            db.scan(line, match_event_handler=on_match, scratch=scratch, context=number)
+        for needle, found in zip(todo, lines, strict=True):
+            self._holding[needle] = frozenset(found)
 
     def count(self, group: Group) -> int:
         """How many sample lines hold at least one needle of `group`."""
-        return len(frozenset().union(*(self.holding(n) for n in group)))
+        known = self._counts.get(group)
+        if known is None:
+            known = self._counts[group] = len(frozenset().union(*map(self.holding, group)))
+        return known
 
 
 def best_group(groups: list[Group], sample: Sample | None) -> Group:
     """The group fewest lines satisfy: counted on a sample, else longest shortest needle."""
     if sample:
         return min(groups, key=lambda g: (sample.count(g), len(g)))
-    return max(groups, key=lambda g: (min(len(n) for n in g), -len(g)))
+    return max(
+        groups,
+        key=lambda g: (not isinstance(g, FieldGroup), min(len(n) for n in g), -len(g)),
+    )
 
 
 def _best_raw(groups: list[Group], sample: Sample | None = None) -> Group:
@@ -206,6 +336,52 @@ def query_needles(query: CompiledQuery, sample: Sample | None = None) -> Group |
             return None
         needles |= best_group(groups, sample)
     return minimal(needles)
+
+
+def leaf_needles(query: CompiledQuery) -> set[bytes]:
+    """Every needle any group of `query`'s filters could hold (to `Sample.prime`)."""
+    ts = query.settings.timestamp_field
+    found: set[bytes] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, A.And | A.Or):
+            for term in node.terms:
+                walk(term)
+            return
+        for group in _leaf_groups(node, ts):
+            found.update(group)
+
+    parsed = query.parsed
+    for stage in (*parsed.stages, *([parsed.until] if parsed.until else [])):
+        walk(stage.condition)
+        found.add(_quoted(stage.event_type))
+    return found
+
+
+Screens = tuple[tuple[Group, ...], ...]  # per filter: groups that all hold, first the best
+EXTRA_GROUPS = 3  # groups checked besides the best one, per filter
+COMMON_SHARE = 4  # a group more than 1/COMMON_SHARE of the sample holds is not checked
+
+
+def query_screens(query: CompiledQuery, sample: Sample | None = None) -> Screens | None:
+    """Per filter, the group fewest lines hold and, with a sample, up to `EXTRA_GROUPS`
+    more of its groups that few sample lines hold: a line some filter may match holds a
+    needle of each of that filter's groups. None: any line may match."""
+    parsed = query.parsed
+    ts = query.settings.timestamp_field
+    screens: list[tuple[Group, ...]] = []
+    for stage in (*parsed.stages, *([parsed.until] if parsed.until else [])):
+        groups = list(dict.fromkeys(filter_groups(stage, ts, sample)))
+        if not groups:
+            return None
+        best = best_group(groups, sample)
+        kept = [best]
+        if sample:
+            common = len(sample.lines) // COMMON_SHARE
+            rest = sorted((g for g in groups if g != best), key=lambda g: (sample.count(g), len(g)))
+            kept += [g for g in rest if sample.count(g) <= common][:EXTRA_GROUPS]
+        screens.append(tuple(kept))
+    return tuple(screens)
 
 
 # ECS fields the Sysmon normaliser fills with one record value (EventData, computer,

@@ -21,13 +21,14 @@ import orjson
 
 from eqlwatch.backends.event_files import expand_paths
 from eqlwatch.engine import CompiledQuery, SourceEvent
-from eqlwatch.engine.needles import query_needles, raw_needles
+from eqlwatch.engine.needles import leaf_needles, query_screens, raw_needles
 from eqlwatch.engine.query import gc_paused
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
 from eqlwatch.model import Alert, Hit
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.hunt_defer import Candidates, first_stage_needles
+from eqlwatch.pipeline.hunt_index import categories_of
 from eqlwatch.pipeline.hunt_lines import LineRules, LineScan
 from eqlwatch.pipeline.hunt_raw import RawScreen
 from eqlwatch.pipeline.hunt_scan import (
@@ -77,12 +78,15 @@ def hunt_files(
             on_error(error)
 
     sample = input_sample(files, input_format) if screen else None
-    needles = [query_needles(q, sample) for q in queries] if screen else [None] * len(rules)
+    if sample is not None:
+        sample.prime(n for q in queries for n in leaf_needles(q))
+    screens = [query_screens(q, sample) for q in queries] if screen else [None] * len(rules)
+    categories = [categories_of(q) for q in queries] if screen else None
     first = [first_stage_needles(q, sample) if screen else None for q in queries]
     raw = RawScreen([raw_needles(q) if screen else None for q in queries], result.counts, fast)
     lines = LineScan(LineRules(queries, fast), raw, report) if raw.active else None
     store = Candidates(first, track=lines.rules.holding if lines is not None else ())
-    scan = NdjsonScan(Screen(needles, fast), store, result.counts, report, on_progress)
+    scan = NdjsonScan(Screen(screens, fast, categories), store, result.counts, report, on_progress)
     everyone = list(range(len(rules)))
     with gc_paused():
         for path in files:
@@ -94,14 +98,16 @@ def hunt_files(
         candidates = store.resolve(queries, scan.decode_held, fast=fast)
         if lines is not None:
             candidates = store.merge(lines.resolve(queries, candidates))
-    for rule, query, events in zip(rules, queries, candidates, strict=True):
-        try:
-            hits = query.run(events)
-        except EqlwatchError as exc:
-            result.failed.append((rule, exc))
-            continue
-        hits.sort(key=completion_time)
-        result.hits.append((rule, hits))
+        # Still paused: each rule's run would otherwise end with a full collection over
+        # every candidate held for the rules after it.
+        for rule, query, events in zip(rules, queries, candidates, strict=True):
+            try:
+                hits = query.run(events)
+            except EqlwatchError as exc:
+                result.failed.append((rule, exc))
+                continue
+            hits.sort(key=completion_time)
+            result.hits.append((rule, hits))
     return result
 
 

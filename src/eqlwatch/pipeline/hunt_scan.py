@@ -22,11 +22,12 @@ import orjson
 
 from eqlwatch.engine import SourceEvent
 from eqlwatch.engine.identity import record_id
-from eqlwatch.engine.needles import Group, Sample
+from eqlwatch.engine.needles import Sample, Screens
 from eqlwatch.engine.reader import source_event
 from eqlwatch.errors import DataError, EqlwatchError, Location
 from eqlwatch.pipeline.hunt_defer import Candidates, Held
-from eqlwatch.pipeline.linematch import Match, line_matcher
+from eqlwatch.pipeline.hunt_index import CategoryIndex, rule_matcher
+from eqlwatch.pipeline.linematch import Match
 from eqlwatch.sysmon import detect_format
 
 ErrorHandler = Callable[[DataError], None]
@@ -55,16 +56,19 @@ class ScanCounts:
 
 @dataclass
 class Screen:
-    """The rule pack's needles per rule; `match` is None when some rule needs every line."""
+    """The rule pack's screens per rule (`hunt_index`); `match` is None when no rule has
+    one (every line goes to every rule). `categories`, per rule, the event categories it
+    takes (None: any), narrows each parsed event's rules."""
 
-    per_rule: Sequence[Group | None]
+    per_rule: Sequence[Screens | None]
     fast: bool = True
+    categories: Sequence[frozenset[str] | None] | None = None
     match: Match | None = field(init=False)
+    index: CategoryIndex = field(init=False)
 
     def __post_init__(self) -> None:
-        groups = [g for g in self.per_rule if g is not None]
-        screened = bool(self.per_rule) and len(groups) == len(self.per_rule)
-        self.match = line_matcher(groups, fast=self.fast) if screened else None
+        self.match = rule_matcher(self.per_rule, fast=self.fast)
+        self.index = CategoryIndex(self.categories or [None] * len(self.per_rule))
 
 
 def open_lines(path: Path) -> io.BufferedReader | gzip.GzipFile:
@@ -90,6 +94,7 @@ class NdjsonScan:
         match, store, counts = self.screen.match, self.candidates, self.counts
         everyone = list(range(len(store.first)))
         validate, held, holding = _VALIDATE, store.held, store.holding
+        keep = self.screen.index.keep if self.screen.index.useful else None
         events = counts.events  # a local in the hot loop, written back below
         try:
             for number, line in enumerate(reader, 1):
@@ -108,7 +113,7 @@ class NdjsonScan:
                         continue
                 event = self.decode(line, number, path, index)
                 if event is not None:
-                    store.add(events, event, targets)
+                    store.add(events, event, targets if keep is None else keep(event[2], targets))
                     events += 1
         finally:
             counts.events = events

@@ -1,0 +1,174 @@
+"""Many rules, one pass: which rules a line or an event can concern, at a cost that does not
+grow with the number of rules that cannot.
+
+Before parsing (`rule_matcher`): one Hyperscan pass finds every needle of every rule in
+the line (`needles.query_screens`: per filter, its most selective group and a few more).
+A rule is looked at only when a needle of some filter's best group occurred (an index from
+needle to rules), and kept only when each group of that filter occurred too. A line no
+rule keeps is not parsed.
+
+After parsing (`CategoryIndex`): a rule gets the event only when some filter takes its
+event category, read once per event — exactly what each rule's own dispatch would decide,
+so a rule never sees an event it would have passed over.
+
+Lines with a real `\\uXXXX`/`\\/` escape or a character `str.lower` maps to ASCII go to
+every rule, as in `linematch`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from eqlwatch.engine import CompiledQuery
+from eqlwatch.engine.needles import Screens
+from eqlwatch.pipeline.linematch import LOWERS_TO_ASCII, Match, escaped, lowers_to_ascii
+
+# A backslash run of odd length followed by u or /: a real escape (see linematch).
+_ESCAPE = rb"(?:^|[^\\])(?:\\\\)*\\[u/]"
+_NON_ASCII = b"|".join(b"".join(b"\\x%02x" % b for b in c.encode()) for c in LOWERS_TO_ASCII)
+
+IdScreens = tuple[tuple[frozenset[int], ...], ...]
+
+
+def _literal(needle: bytes) -> bytes:
+    return b"".join(b"\\x%02x" % byte for byte in needle)
+
+
+class _Index:
+    """Needle ids, the rules each id may start, and each rule's groups as id sets."""
+
+    def __init__(self, per_rule: Sequence[Screens | None]) -> None:
+        self.needles = sorted(
+            {n for s in per_rule if s is not None for f in s for g in f for n in g}
+        )
+        ids = {n: i for i, n in enumerate(self.needles)}
+        self.always = [r for r, s in enumerate(per_rule) if s is None]
+        self.everyone = list(range(len(per_rule)))
+        starts: list[set[int]] = [set() for _ in self.needles]
+        self.screens: list[IdScreens] = []
+        self.simple: list[bool] = []  # one group per filter: starting is keeping
+        for r, screens in enumerate(per_rule):
+            as_ids = tuple(tuple(frozenset(ids[n] for n in g) for g in f) for f in (screens or ()))
+            self.screens.append(as_ids)
+            self.simple.append(all(len(f) == 1 for f in as_ids))
+            for f in as_ids:
+                for i in f[0]:
+                    starts[i].add(r)
+        self.starts = [sorted(s) for s in starts]
+
+    def targets(self, found: set[int]) -> list[int] | None:
+        """Rules kept for a line holding the needles `found` (None: no rule)."""
+        started = {r for i in found for r in self.starts[i]}
+        kept = [
+            r
+            for r in started
+            if self.simple[r]
+            or any(all(not g.isdisjoint(found) for g in f) for f in self.screens[r])
+        ]
+        if self.always:
+            kept += self.always
+        elif not kept:
+            return None
+        kept.sort()
+        return kept
+
+
+def rule_matcher(per_rule: Sequence[Screens | None], *, fast: bool = True) -> Match | None:
+    """Rules each line may concern; None when no rule has a screen (every line to all)."""
+    if all(s is None for s in per_rule):
+        return None
+    index = _Index(per_rule)
+    matcher = _hyperscan(index) if fast else None
+    return matcher if matcher is not None else _python(index)
+
+
+def _python(index: _Index) -> Match:
+    """The portable form: substring tests on the lower-cased line."""
+    needles = list(enumerate(index.needles))
+    everyone, always = index.everyone, index.always
+
+    def match(line: bytes) -> list[int] | None:
+        if lowers_to_ascii(line) or escaped(line):
+            return everyone
+        low = line.lower()
+        found = {i for i, n in needles if n in low}
+        return index.targets(found) if found else (always or None)
+
+    return match
+
+
+def _hyperscan(index: _Index) -> Match | None:
+    try:
+        import hyperscan
+    except ImportError:
+        return None
+    expressions = [_literal(n) for n in index.needles]
+    escape_id = len(expressions)
+    caseless, single = hyperscan.HS_FLAG_CASELESS, hyperscan.HS_FLAG_SINGLEMATCH
+    flags = [caseless | single] * len(expressions)
+    expressions.append(_ESCAPE + b"|" + _NON_ASCII)
+    flags.append(single)
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=expressions, ids=list(range(len(expressions))), flags=flags)
+    scratch = hyperscan.Scratch(db)
+    found: list[int] = []
+    scan, targets = db.scan, index.targets
+    everyone, always = index.everyone, index.always
+
+    def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
+        found.append(ident)
+
+    def match(line: bytes) -> list[int] | None:
+        scan(line, match_event_handler=on_match, scratch=scratch)
+        if not found:
+            return always or None
+        hit = set(found)
+        found.clear()
+        if escape_id in hit:
+            return everyone
+        return targets(hit)
+
+    return match
+
+
+def categories_of(query: CompiledQuery) -> frozenset[str] | None:
+    """Event categories some filter of `query` takes; None: any event may concern it."""
+    parsed = query.parsed
+    if query.settings.event_category_field != "event.category":
+        return None
+    types = {s.event_type for s in (*parsed.stages, *([parsed.until] if parsed.until else []))}
+    return None if "any" in types else frozenset(types)
+
+
+class CategoryIndex:
+    """Rules per event category, so a parsed event meets only rules that take it."""
+
+    def __init__(self, per_rule: Sequence[frozenset[str] | None]) -> None:
+        anyone = {r for r, cats in enumerate(per_rule) if cats is None}
+        names = {c for cats in per_rule if cats is not None for c in cats}
+        self.by_category: dict[str, frozenset[int]] = {
+            c: frozenset(anyone | {r for r, cats in enumerate(per_rule) if cats and c in cats})
+            for c in names
+        }
+        self.anyone = frozenset(anyone)
+        self.useful = len(anyone) < len(per_rule)
+
+    def keep(self, source: Mapping[str, Any], targets: list[int]) -> list[int]:
+        """The targets whose rules take the event's category (all when it is unreadable).
+
+        Reads `event.category` as the rules' dispatch does when it is a nested object's
+        string or list of strings; other shapes keep every target."""
+        if not self.useful:
+            return targets
+        event = source.get("event")
+        if type(event) is not dict:
+            return targets
+        value = event.get("category")
+        if type(value) is str:
+            allowed = self.by_category.get(value, self.anyone)
+        elif type(value) is list and all(type(v) is str for v in value):
+            allowed = self.anyone.union(*(self.by_category.get(v, ()) for v in value))
+        else:
+            return targets
+        return [t for t in targets if t in allowed]

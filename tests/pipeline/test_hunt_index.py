@@ -1,0 +1,166 @@
+"""The rule index (`hunt_index`, field-name needles) leaves every rule's hits unchanged, and
+an event no rule wants costs the same with one rule or hundreds."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from eqlwatch.engine import compile_query
+from eqlwatch.engine.needles import Sample, query_screens
+from eqlwatch.pipeline.hunt import HuntResult, hunt_files
+from eqlwatch.pipeline.hunt_index import CategoryIndex, categories_of, rule_matcher
+from eqlwatch.rules import Rule
+from tests.pipeline.doubles import make_rule
+
+FIELDS = ["a.b", "a.c", "d", "a.b.e", "Ext.real.pid", "k"]
+VALUES = ["x", "X", "y", "xy", 3, 7, None, ["x", "y"], [], True, {"e": "x"}]
+
+
+def hits(result: HuntResult) -> list[tuple[str, list[list[str]]]]:
+    return [
+        (rule.rule_id, [[e.id for e in hit.events] for hit in found]) for rule, found in result.hits
+    ]
+
+
+@st.composite
+def leaf(draw: st.DrawFn) -> str:
+    f = draw(st.sampled_from(FIELDS))
+    v = draw(st.sampled_from(["x", "y", "X"]))
+    forms = [
+        f'{f} == "{v}"',
+        f'{f} : "{v}*"',
+        f'{f} : "*{v}"',
+        f'{f} in ("{v}", "z")',
+        f'{f} in~ ("{v}", "z")',
+        f'{f} != "{v}"',
+        f"{f} > 3",
+        f"{f} != null",
+        f"{f} == null",
+        f'startsWith({f}, "{v}")',
+        f'{f} like~ "{v}"',
+        f'{f} regex "{v}.*"',
+    ]
+    return draw(st.sampled_from(forms))
+
+
+conditions = st.recursive(
+    leaf(),
+    lambda inner: st.one_of(
+        st.tuples(inner, inner).map(lambda t: f"({t[0]} and {t[1]})"),
+        st.tuples(inner, inner).map(lambda t: f"({t[0]} or {t[1]})"),
+        inner.map(lambda c: f"not {c}"),
+    ),
+    max_leaves=4,
+)
+categories = st.sampled_from(["process", "network", "any"])
+
+
+@st.composite
+def query(draw: st.DrawFn) -> str:
+    stage = st.tuples(categories, conditions).map(lambda t: f"{t[0]} where {t[1]}")
+    if draw(st.booleans()):
+        return draw(stage)
+    stages = draw(st.lists(stage, min_size=2, max_size=3))
+    until = f" until [{draw(stage)}]" if draw(st.booleans()) else ""
+    body = " ".join(f"[{s}]" for s in stages)
+    return f"sequence by k with maxspan=5s {body}{until}"
+
+
+def _put(doc: dict[str, Any], key: str, value: Any, style: str) -> None:
+    if style == "dotted" or "." not in key:
+        doc[key] = value
+        return
+    parts = key.split(".")
+    if style == "half":  # first segment nested, the rest one dotted key
+        parts = [parts[0], ".".join(parts[1:])]
+    node = doc
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if type(child) is not dict:
+            return  # the field holds a scalar already: skip
+        node = child
+    node[parts[-1]] = value
+
+
+@st.composite
+def event(draw: st.DrawFn) -> bytes:
+    style = draw(st.sampled_from(["nested", "dotted", "half"]))
+    doc: dict[str, Any] = {"@timestamp": f"2026-01-01T00:00:0{draw(st.integers(0, 9))}.000Z"}
+    cat = draw(st.sampled_from(["process", ["process"], "network", ["network", "process"], None]))
+    if cat is not None:
+        _put(doc, "event.category", cat, style)
+    for key in draw(st.lists(st.sampled_from(FIELDS), unique=True, max_size=5)):
+        _put(doc, key, copy.deepcopy(draw(st.sampled_from(VALUES))), style)
+    return orjson.dumps(doc)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    queries=st.lists(query(), min_size=1, max_size=6),
+    lines=st.lists(event(), min_size=1, max_size=30),
+)
+def test_indexed_and_plain_runs_give_the_same_hits(
+    queries: list[str], lines: list[bytes], tmp_path: Path
+) -> None:
+    rules = [make_rule(q, rule_id=f"r{i}") for i, q in enumerate(queries)]
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    plain = hunt_files(rules, [path], screen=False)
+    for fast in (True, False):
+        indexed = hunt_files(rules, [path], screen=True, fast=fast)
+        assert hits(indexed) == hits(plain)
+        assert [r.rule_id for r, _ in indexed.failed] == [r.rule_id for r, _ in plain.failed]
+        assert indexed.counts.events == plain.counts.events
+
+
+def _rules(n: int) -> list[Rule]:
+    return [
+        make_rule(f'process where process.name == "tool{i}.exe" and ?a.b > 0', rule_id=f"r{i}")
+        for i in range(n)
+    ]
+
+
+def test_a_line_no_rule_wants_is_not_parsed_however_many_rules(tmp_path: Path) -> None:
+    path = tmp_path / "events.ndjson"
+    quiet = {"event": {"category": "process"}, "process": {"name": "notepad.exe"}, "a": {"b": 1}}
+    wanted = quiet | {"process": {"name": "tool7.exe"}, "@timestamp": "2026-01-01T00:00:00Z"}
+    path.write_bytes(b"\n".join(orjson.dumps(d) for d in [quiet] * 50 + [wanted]) + b"\n")
+    for n in (10, 300):
+        result = hunt_files(_rules(n), [path])
+        assert result.counts.parsed == 1
+        assert [r.rule_id for r, found in result.hits if found] == ["r7"]
+
+
+def test_every_group_of_a_filter_must_occur_for_its_rule_to_get_the_line() -> None:
+    compiled = compile_query('process where process.name == "tool.exe" and x.real > 0')
+    sample = Sample([b'{"process":{"name":"tool.exe"}}'] * 10)
+    screens = query_screens(compiled, sample)
+    assert screens is not None and len(screens[0]) >= 2
+    match = rule_matcher([screens])
+    assert match is not None
+    assert match(b'{"process":{"name":"tool.exe"}}') is None  # no field x.real
+    assert match(b'{"process":{"name":"tool.exe"},"x":{"real":1}}') == [0]
+    assert match(b'{"process":{"name":"tool.exe"},"x.real":1}') == [0]
+    assert match(b'{"process":{"name":"tool.exe"},"x":{"re\\u0061l":1}}') == [0]  # escaped
+
+
+def test_events_meet_only_the_rules_that_take_their_category() -> None:
+    queries = ["process where true", "network where true", "any where true", "file where true"]
+    index = CategoryIndex([categories_of(compile_query(q)) for q in queries])
+    everyone = [0, 1, 2, 3]
+    assert index.keep({"event": {"category": "process"}}, everyone) == [0, 2]
+    assert index.keep({"event": {"category": ["network", "file"]}}, everyone) == [1, 2, 3]
+    assert index.keep({"event": {"category": "dns"}}, everyone) == [2]
+    assert index.keep({"event": {"category": []}}, everyone) == [2]
+    # shapes the index does not read itself keep every rule (their dispatch decides)
+    assert index.keep({"event.category": "file"}, everyone) == everyone
+    assert index.keep({"event": {"category": [1, "file"]}}, everyone) == everyone
+    assert index.keep({}, everyone) == everyone

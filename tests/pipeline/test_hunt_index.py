@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from eqlwatch.engine import compile_query
 from eqlwatch.engine.needles import Sample, query_screens
 from eqlwatch.pipeline.hunt import HuntResult, hunt_files
-from eqlwatch.pipeline.hunt_index import CategoryIndex, categories_of, rule_matcher
+from eqlwatch.pipeline.hunt_index import (
+    CategoryIndex,
+    categories_of,
+    required_filters,
+    rule_index,
+    rule_matcher,
+)
 from eqlwatch.rules import Rule
 from tests.pipeline.doubles import make_rule
 
@@ -143,7 +149,8 @@ def test_every_group_of_a_filter_must_occur_for_its_rule_to_get_the_line() -> No
     compiled = compile_query('process where process.name == "tool.exe" and x.real > 0')
     sample = Sample([b'{"process":{"name":"tool.exe"}}'] * 10)
     screens = query_screens(compiled, sample)
-    assert screens is not None and len(screens[0]) >= 2
+    assert screens is not None
+    assert len(screens[0]) >= 2
     match = rule_matcher([screens])
     assert match is not None
     assert match(b'{"process":{"name":"tool.exe"}}') is None  # no field x.real
@@ -164,3 +171,18 @@ def test_events_meet_only_the_rules_that_take_their_category() -> None:
     assert index.keep({"event.category": "file"}, everyone) == everyone
     assert index.keep({"event": {"category": [1, "file"]}}, everyone) == everyone
     assert index.keep({}, everyone) == everyone
+
+
+def test_a_sequence_whose_stage_no_line_passes_is_unmet() -> None:
+    query = compile_query('sequence by k [process where a == "x"] [network where b == "y"]')
+    sample = Sample([b'{"a":"x"}'] * 4)
+    index = rule_index([query_screens(query, sample)], [required_filters(query)])
+    assert index is not None
+    assert index.match(b'{"event":{"category":"process"},"a":"x","k":1}') == [0]
+    assert index.unmet() == {0}  # no line could fill the network stage
+    assert index.match(b'{"event":{"category":"network"},"b":"y","k":1}') == [0]
+    assert index.unmet() == set()
+    again = rule_index([query_screens(query, sample)], [required_filters(query)])
+    assert again is not None
+    assert again.match(b'{"a":"\\u0078"}') == [0]  # an escape proves nothing: all met
+    assert again.unmet() == set()

@@ -276,8 +276,8 @@ class Sample:
         scratch = hyperscan.Scratch(db)
         lines: list[list[int]] = [[] for _ in todo]
 
-        def on_match(ident: int, start: int, end: int, flags: int, context: int) -> None:
-            lines[ident].append(context)
+        def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
+            lines[ident].append(context)  # type: ignore[arg-type]  # the line number
 
         for number, line in enumerate(self.lines):
             db.scan(line, match_event_handler=on_match, scratch=scratch, context=number)

@@ -28,7 +28,7 @@ from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
 from eqlwatch.model import Alert, Hit
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.hunt_defer import Candidates, first_stage_needles
-from eqlwatch.pipeline.hunt_index import categories_of
+from eqlwatch.pipeline.hunt_index import categories_of, required_filters
 from eqlwatch.pipeline.hunt_lines import LineRules, LineScan
 from eqlwatch.pipeline.hunt_raw import RawScreen
 from eqlwatch.pipeline.hunt_scan import (
@@ -82,11 +82,14 @@ def hunt_files(
         sample.prime(n for q in queries for n in leaf_needles(q))
     screens = [query_screens(q, sample) for q in queries] if screen else [None] * len(rules)
     categories = [categories_of(q) for q in queries] if screen else None
+    required = [required_filters(q) for q in queries]
     first = [first_stage_needles(q, sample) if screen else None for q in queries]
     raw = RawScreen([raw_needles(q) if screen else None for q in queries], result.counts, fast)
     lines = LineScan(LineRules(queries, fast), raw, report) if raw.active else None
     store = Candidates(first, track=lines.rules.holding if lines is not None else ())
-    scan = NdjsonScan(Screen(screens, fast, categories), store, result.counts, report, on_progress)
+    scan = NdjsonScan(
+        Screen(screens, fast, categories, required), store, result.counts, report, on_progress
+    )
     everyone = list(range(len(rules)))
     with gc_paused():
         for path in files:
@@ -98,9 +101,19 @@ def hunt_files(
         candidates = store.resolve(queries, scan.decode_held, fast=fast)
         if lines is not None:
             candidates = store.merge(lines.resolve(queries, candidates))
+        index = scan.screen.rules
+        # Only when every event went through the line screen (no raw record, JSON array,
+        # unscreened file) does a stage no line passed prove a sequence has no hit.
+        trusted = index is not None and scan.screened == result.counts.events
+        unmet = index.unmet() if trusted and index is not None else frozenset()
         # Still paused: each rule's run would otherwise end with a full collection over
         # every candidate held for the rules after it.
-        for rule, query, events in zip(rules, queries, candidates, strict=True):
+        for number, (rule, query, events) in enumerate(
+            zip(rules, queries, candidates, strict=True)
+        ):
+            if number in unmet:
+                result.hits.append((rule, []))
+                continue
             try:
                 hits = query.run(events)
             except EqlwatchError as exc:

@@ -36,9 +36,14 @@ def _literal(needle: bytes) -> bytes:
 
 
 class _Index:
-    """Needle ids, the rules each id may start, and each rule's groups as id sets."""
+    """Needle ids, the rules each id may start, and each rule's groups as id sets.
 
-    def __init__(self, per_rule: Sequence[Screens | None]) -> None:
+    `pending[r]`: filters of rule `r` that every match needs (a sequence's positive
+    stages) and that no line has passed the screen of yet."""
+
+    def __init__(
+        self, per_rule: Sequence[Screens | None], required: Sequence[frozenset[int]]
+    ) -> None:
         self.needles = sorted(
             {n for s in per_rule if s is not None for f in s for g in f for n in g}
         )
@@ -56,16 +61,30 @@ class _Index:
                 for i in f[0]:
                     starts[i].add(r)
         self.starts = [sorted(s) for s in starts]
+        self.pending = {
+            r: set(need) for r, need in enumerate(required) if need and per_rule[r] is not None
+        }
 
     def targets(self, found: set[int]) -> list[int] | None:
         """Rules kept for a line holding the needles `found` (None: no rule)."""
-        started = {r for i in found for r in self.starts[i]}
-        kept = [
-            r
-            for r in started
-            if self.simple[r]
-            or any(all(not g.isdisjoint(found) for g in f) for f in self.screens[r])
-        ]
+        pending, screens, simple = self.pending, self.screens, self.simple
+        kept = []
+        for r in {r for i in found for r in self.starts[i]}:
+            need = pending.get(r)
+            if need is not None:
+                passed = [i for i, f in enumerate(screens[r]) if _passes(f, found)]
+                if passed:
+                    kept.append(r)
+                    need.difference_update(passed)
+                    if not need:
+                        del pending[r]
+            elif simple[r]:
+                kept.append(r)
+            else:
+                for f in screens[r]:
+                    if _passes(f, found):
+                        kept.append(r)
+                        break
         if self.always:
             kept += self.always
         elif not kept:
@@ -73,24 +92,69 @@ class _Index:
         kept.sort()
         return kept
 
+    def everything(self) -> list[int]:
+        """Every rule, for a line the needles prove nothing about."""
+        self.pending.clear()
+        return self.everyone
+
+
+def _passes(groups: tuple[frozenset[int], ...], found: set[int]) -> bool:
+    for group in groups:  # noqa: SIM110 (no generator: this runs per rule and line)
+        if group.isdisjoint(found):
+            return False
+    return True
+
+
+class RuleIndex:
+    """The per-line test (`match`) and, after a scan, the rules it proves cannot match."""
+
+    def __init__(
+        self, per_rule: Sequence[Screens | None], required: Sequence[frozenset[int]], fast: bool
+    ) -> None:
+        self._index = _Index(per_rule, required)
+        matcher = _hyperscan(self._index) if fast else None
+        self.match: Match = matcher if matcher is not None else _python(self._index)
+
+    def unmet(self) -> frozenset[int]:
+        """Rules one of whose required filters no line passed the screen of: a sequence
+        needs an event for each positive stage, so these have no hit in what was scanned."""
+        return frozenset(self._index.pending)
+
+
+def rule_index(
+    per_rule: Sequence[Screens | None],
+    required: Sequence[frozenset[int]] | None = None,
+    *,
+    fast: bool = True,
+) -> RuleIndex | None:
+    """The index of `per_rule`'s screens; None when no rule has one (every line to all)."""
+    if all(s is None for s in per_rule):
+        return None
+    return RuleIndex(per_rule, required or [frozenset()] * len(per_rule), fast)
+
 
 def rule_matcher(per_rule: Sequence[Screens | None], *, fast: bool = True) -> Match | None:
     """Rules each line may concern; None when no rule has a screen (every line to all)."""
-    if all(s is None for s in per_rule):
-        return None
-    index = _Index(per_rule)
-    matcher = _hyperscan(index) if fast else None
-    return matcher if matcher is not None else _python(index)
+    index = rule_index(per_rule, fast=fast)
+    return index.match if index is not None else None
+
+
+def required_filters(query: CompiledQuery) -> frozenset[int]:
+    """Filters every match of `query` has an event for: a sequence's positive stages."""
+    parsed = query.parsed
+    if parsed.kind != "sequence":
+        return frozenset()
+    return frozenset(i for i, s in enumerate(parsed.stages) if not s.missing)
 
 
 def _python(index: _Index) -> Match:
     """The portable form: substring tests on the lower-cased line."""
     needles = list(enumerate(index.needles))
-    everyone, always = index.everyone, index.always
+    always = index.always
 
     def match(line: bytes) -> list[int] | None:
         if lowers_to_ascii(line) or escaped(line):
-            return everyone
+            return index.everything()
         low = line.lower()
         found = {i for i, n in needles if n in low}
         return index.targets(found) if found else (always or None)
@@ -114,7 +178,7 @@ def _hyperscan(index: _Index) -> Match | None:
     scratch = hyperscan.Scratch(db)
     found: list[int] = []
     scan, targets = db.scan, index.targets
-    everyone, always = index.everyone, index.always
+    always = index.always
 
     def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
         found.append(ident)
@@ -126,7 +190,7 @@ def _hyperscan(index: _Index) -> Match | None:
         hit = set(found)
         found.clear()
         if escape_id in hit:
-            return everyone
+            return index.everything()
         return targets(hit)
 
     return match

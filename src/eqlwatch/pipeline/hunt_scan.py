@@ -26,7 +26,7 @@ from eqlwatch.engine.needles import Sample, Screens
 from eqlwatch.engine.reader import source_event
 from eqlwatch.errors import DataError, EqlwatchError, Location
 from eqlwatch.pipeline.hunt_defer import Candidates, Held
-from eqlwatch.pipeline.hunt_index import CategoryIndex, rule_matcher
+from eqlwatch.pipeline.hunt_index import CategoryIndex, RuleIndex, rule_index
 from eqlwatch.pipeline.linematch import Match
 from eqlwatch.sysmon import detect_format
 
@@ -58,16 +58,20 @@ class ScanCounts:
 class Screen:
     """The rule pack's screens per rule (`hunt_index`); `match` is None when no rule has
     one (every line goes to every rule). `categories`, per rule, the event categories it
-    takes (None: any), narrows each parsed event's rules."""
+    takes (None: any), narrows each parsed event's rules; `required`, per rule, the
+    filters every match needs a line for (see `RuleIndex.unmet`)."""
 
     per_rule: Sequence[Screens | None]
     fast: bool = True
     categories: Sequence[frozenset[str] | None] | None = None
+    required: Sequence[frozenset[int]] | None = None
     match: Match | None = field(init=False)
+    rules: RuleIndex | None = field(init=False)
     index: CategoryIndex = field(init=False)
 
     def __post_init__(self) -> None:
-        self.match = rule_matcher(self.per_rule, fast=self.fast)
+        self.rules = rule_index(self.per_rule, self.required, fast=self.fast)
+        self.match = self.rules.match if self.rules is not None else None
         self.index = CategoryIndex(self.categories or [None] * len(self.per_rule))
 
 
@@ -89,6 +93,7 @@ class NdjsonScan:
     counts: ScanCounts
     on_error: ErrorHandler | None = None
     on_progress: ProgressHandler | None = None
+    screened: int = 0  # events `scan` read through the line screen
 
     def scan(self, reader: Iterable[bytes], path: Path, index: str) -> None:
         match, store, counts = self.screen.match, self.candidates, self.counts
@@ -116,6 +121,8 @@ class NdjsonScan:
                     store.add(events, event, targets if keep is None else keep(event[2], targets))
                     events += 1
         finally:
+            if match is not None:
+                self.screened += events - counts.events
             counts.events = events
 
     def stream(self, reader: Iterable[bytes], path: Path, index: str) -> Iterator[SourceEvent]:

@@ -25,21 +25,33 @@ def source_of(rule: SigmaRule) -> Source:
     """The EQL event category of the rule's log source (Windows only, for now)."""
     logsource = rule.logsource
     if logsource.product != "windows":
-        raise QueryError_(f"logsource product {logsource.product!r}: only 'windows' is mapped")
+        product = logsource.product or "(none)"
+        raise QueryError_(
+            f"unsupported log source: product {product!r} "
+            f"(category {logsource.category!r}, service {logsource.service!r}); only Windows "
+            "log sources are mapped to the ECS fields eqlwatch's normaliser and Elastic's "
+            "Windows integrations write"
+        )
     category = logsource.category
     if category is None and logsource.service is not None:
         service = service_source(logsource.service)
         if service is not None:
             return service
+    if category is None and logsource.service is None:
+        raise QueryError_(
+            "unsupported log source: product 'windows' with neither a category nor a "
+            "service names no event family to search"
+        )
     if category is None:
         raise QueryError_(
-            f"logsource service {logsource.service!r} without a category is not mapped "
-            f"(mapped services: {', '.join(sorted(CHANNELS))})"
+            f"unsupported log source: service {logsource.service!r} without a category is not "
+            f"mapped (mapped services: {', '.join(sorted(CHANNELS))})"
         )
     source = SOURCES.get(category)
     if source is None:
         raise QueryError_(
-            f"logsource category {category!r} is not mapped (mapped: {', '.join(sorted(SOURCES))})"
+            f"unsupported log source: category {category!r} is not mapped "
+            f"(mapped: {', '.join(sorted(SOURCES))})"
         )
     return source
 

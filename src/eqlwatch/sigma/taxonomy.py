@@ -228,6 +228,9 @@ SOURCES: dict[str, Source] = {
 NUMERIC_FIELDS = frozenset({"process.pid", "process.parent.pid", "source.port", "destination.port"})
 BOOLEAN_FIELDS = frozenset({"file.code_signature.trusted"})
 IP_FIELDS = frozenset({"source.ip", "destination.ip"})
+# EventData text that Elastic's security pipeline (and our normaliser) also writes as an IP
+# field: a `cidr` test uses that field (the text keeps values such as `-` for string tests).
+IP_COPIES = {"winlog.event_data.IpAddress": "source.ip"}
 
 # MITRE ATT&CK tactics as Sigma tags name them: (id, name). Public facts.
 TACTICS: dict[str, tuple[str, str]] = {

@@ -31,7 +31,7 @@ from sigma.types import (
 )
 
 from eqlwatch.sigma.regex import RegexError, to_lucene
-from eqlwatch.sigma.taxonomy import BOOLEAN_FIELDS, IP_FIELDS, NUMERIC_FIELDS
+from eqlwatch.sigma.taxonomy import BOOLEAN_FIELDS, IP_COPIES, IP_FIELDS, NUMERIC_FIELDS
 from eqlwatch.sysmon.tables import DNS_STATUS
 
 
@@ -291,6 +291,7 @@ def comparison(field: str, value: SigmaType) -> str:
             raise ValueError_(f"a regex on {field} (not a string field here) cannot be expressed")
         return _regex(field, value)
     if isinstance(value, SigmaCIDRExpression):
+        field = IP_COPIES.get(field, field)
         if field not in IP_FIELDS:
             raise ValueError_(f"cidr on {field}, which holds no IP address")
         return f"cidrMatch({field}, {eql_string(str(value.network))})"

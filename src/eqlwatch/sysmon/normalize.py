@@ -7,6 +7,7 @@ to the `forwarded` data stream, as the integration does with forwarded events.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -139,11 +140,31 @@ def normalize_sysmon(rec: WinRecord) -> dict[str, Any]:
 
 
 def normalize_generic(rec: WinRecord) -> dict[str, Any]:
-    """A non-Sysmon record: envelope fields and its EventData kept under `winlog.event_data`."""
+    """A non-Sysmon record: envelope fields and its EventData kept under `winlog.event_data`.
+
+    Security events also get `source.ip` from `IpAddress`, as Elastic's security pipeline
+    writes it (an IPv4-mapped IPv6 address as its IPv4; `-` and other non-addresses none),
+    the EventData value kept."""
     doc = _envelope(rec, FORWARDED_DATASET)
     if rec.event_data:
         doc["winlog"]["event_data"] = dict(rec.event_data)
+        if rec.channel == "Security":
+            ip = _source_ip(rec.event_data.get("IpAddress"))
+            if ip is not None:
+                put(doc, "source.ip", ip)
     return doc
+
+
+def _source_ip(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        addr = ipaddress.ip_address(value.strip().strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
 
 
 def normalize_record(rec: WinRecord) -> dict[str, Any]:

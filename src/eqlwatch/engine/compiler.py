@@ -393,12 +393,14 @@ def _text_test(fn: Fn, test: Callable[[str], bool], convert: bool = True) -> Fn:
     first, second = path
 
     def f2(src: Mapping[str, Any]) -> Any:
-        """`f` with the usual string at `first.second` read inline."""
+        """`f` with the usual string (or list of one) at `first.second` read inline."""
         o = src.get(first)
         if type(o) is dict:
             v = o.get(second)
             if type(v) is str:
                 return test(v)
+            if type(v) is list and len(v) == 1 and type(v[0]) is str:
+                return test(v[0])
         return f(src)
 
     return f2
@@ -434,12 +436,15 @@ def _const_eq(fn: Fn, lit: Any) -> Callable[[Mapping[str, Any]], bool]:
         first, second = path
 
         def eq_str2(src: Mapping[str, Any]) -> bool:
-            """`eq_str` with the usual string at `first.second` read inline."""
+            """`eq_str` with the usual string (or list of one, as ECS writes
+            `event.type`) at `first.second` read inline."""
             o = src.get(first)
             if type(o) is dict:
                 v = o.get(second)
                 if type(v) is str:
                     return v == lit
+                if type(v) is list and len(v) == 1 and type(v[0]) is str:
+                    return v[0] == lit
             return eq_str(src)
 
         return eq_str2

@@ -132,6 +132,8 @@ def hunt(
     rules of other Kibana types are counted as skipped.
 
     Reads EQLWATCH_CACHE_DIR: where loaded rules are kept between runs ("off": nowhere).
+    Reads EQLWATCH_RULE_WORKERS: processes reading a big rule folder afresh (default:
+    the cores; 1: this one alone).
     """
     setup_logging("auto", log_level)
     if input_format not in INPUT_FORMATS:

@@ -161,6 +161,8 @@ def register(app: typer.Typer) -> None:
         """Check rules, jobs and templates; exit 1 when anything is wrong.
 
         Reads EQLWATCH_CACHE_DIR: where loaded rules are kept between runs ("off": nowhere).
+        Reads EQLWATCH_RULE_WORKERS: processes reading a big rule folder afresh (default:
+        the cores; 1: this one alone).
         """
         targets = paths or [Path(p) for p in DEFAULT_PATHS if Path(p).exists()]
         errors, summary = validate(targets, templates)

@@ -29,7 +29,7 @@ import os
 import pickle
 import shutil
 import sys
-from functools import cache
+from functools import cache, lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -81,6 +81,13 @@ def fingerprint() -> str:
 
 def database() -> Path | None:
     """Where this eqlwatch's entries are (None when the cache is off)."""
+    settings = (os.environ.get(ENV), os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME"))
+    return _database(settings)
+
+
+@lru_cache(maxsize=8)
+def _database(settings: tuple[str | None, ...]) -> Path | None:
+    """Asked once per entry, so computed once per setting (Path work showed in profiles)."""
     root = cache_root()
     return None if root is None else root / fingerprint() / DB_NAME
 
@@ -145,6 +152,20 @@ class _Store:
         except Exception:  # damaged, locked in a way WAL readers are not: compute it
             return None
         return None if row is None else bytes(row[0])
+
+    def has(self, kind: str, key: bytes) -> bool:
+        if (kind, key) in self.pending:
+            return True
+        connection = self.connection()
+        if connection is None:
+            return False
+        try:
+            found = connection.execute(
+                "SELECT 1 FROM entries WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+        except Exception:  # damaged: as if missing
+            return False
+        return found is not None
 
     def put(self, kind: str, key: bytes, value: bytes) -> None:
         if self.connection() is not None:
@@ -311,7 +332,7 @@ def cached_rule(file: str, text: str) -> Rule | str | None:
 def has_rule(file: str, text: str) -> bool:
     """Whether an entry for this file's text is kept (without reading it back)."""
     store = _store()
-    return store is not None and store.get("rules", _key(file, text)) is not None
+    return store is not None and store.has("rules", _key(file, text))
 
 
 def keep_rule(file: str, text: str, value: Rule | str) -> None:

@@ -255,6 +255,8 @@ def render(rec: dict[str, Any], style: str) -> bytes:
         return orjson.dumps(rec | {"EventID": str(rec["EventID"])})
     if style == "no-host":  # named by its content: identical records must keep their ids
         return orjson.dumps({k: v for k, v in rec.items() if k != "Hostname"})
+    if style in ("", "no-data"):
+        return line
     if style == "big":
         return line[:-1] + b',"Size":1e999}'
     if style == "blank":
@@ -264,18 +266,45 @@ def render(rec: dict[str, Any], style: str) -> bytes:
     return line + b"\r" + line  # a lone CR ends a line for a text read
 
 
+def winlogbeat(rec: dict[str, Any], style: str) -> dict[str, Any]:
+    """The same record as Winlogbeat writes it (before Elastic's ingest pipeline)."""
+    meta = {"EventTime", "Hostname", "EventID", "SourceName", "Channel", "RecordNumber", "Message"}
+    eid = rec["EventID"] if style != "text-id" else str(rec["EventID"])
+    winlog = {
+        "event_id": eid,
+        "record_id": rec["RecordNumber"],
+        "provider_name": rec["SourceName"],
+        "channel": rec["Channel"],
+        "event_data": {k: v for k, v in rec.items() if k not in meta},
+    }
+    if style != "no-host":
+        winlog["computer_name"] = rec["Hostname"]
+    if style == "no-data":  # read from event.original instead, when it is event XML
+        winlog["event_data"] = {}
+    return {
+        "@timestamp": "2026-01-01T00:00:00.000Z",
+        "winlog": winlog,
+        "event": {"code": str(rec["EventID"]), "original": "<Event><System/></Event>"},
+        "message": rec["Message"],
+    }
+
+
 @settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     queries=st.lists(query(), min_size=1, max_size=4),
-    records=st.lists(st.tuples(record(), st.sampled_from(STYLES)), min_size=1, max_size=20),
+    records=st.lists(
+        st.tuples(record(), st.sampled_from([*STYLES, "no-data"])), min_size=1, max_size=20
+    ),
     fast=st.booleans(),
+    shape=st.sampled_from(["nxlog", "winlogbeat"]),
 )
 def test_random_rules_over_random_lines_screened_or_not(
     queries: list[str],
     records: list[tuple[dict[str, Any], str]],
     fast: bool,
+    shape: str,
     tmp_path: Path,
     repo_root: Path,
 ) -> None:
@@ -283,7 +312,12 @@ def test_random_rules_over_random_lines_screened_or_not(
     lines = []
     for n, (rec, style) in enumerate(records, 1):
         rec["RecordNumber"] = n
-        lines.append(render(rec, style) + b"\n")
+        if shape == "winlogbeat":
+            beat = winlogbeat(rec, style)
+            kept = style if style in ("broken", "big", "blank", "array", "cr", "ascii") else ""
+            lines.append(render(beat, kept) + b"\n")
+        else:
+            lines.append(render(rec, style) + b"\n")
     path = tmp_path / "raw.nxlog.json"
     path.write_bytes(b"".join(lines))
     screened, screened_errors = run(rules, [path], screen=True, fast=fast)
@@ -292,3 +326,15 @@ def test_random_rules_over_random_lines_screened_or_not(
     assert [r.rule_id for r, _ in screened.failed] == [r.rule_id for r, _ in plain.failed]
     assert screened_errors == plain_errors
     assert screened.counts.events == plain.counts.events
+
+
+def test_winlogbeat_lines_are_screened_too(
+    tmp_path: Path, pack: list[Rule], repo_root: Path
+) -> None:
+    start = nxlog(1, {"Image": "C:\\x\\regsvr32.exe", "CommandLine": "regsvr32 /s /i:x.sct"}, 1)
+    other = [nxlog(eid, {"Image": "C:\\x\\notepad.exe"}, n) for n, eid in ((2, 1), (3, 3), (4, 11))]
+    path = tmp_path / "beat.ndjson"
+    path.write_bytes(b"".join(orjson.dumps(winlogbeat(r, "")) + b"\n" for r in [start, *other]))
+    result = assert_same(pack, [path], repo_root)
+    assert sum(len(hits) for _, hits in result.hits) > 0
+    assert (result.counts.events, result.counts.normalized) == (4, 1)

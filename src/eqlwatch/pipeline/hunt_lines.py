@@ -1,12 +1,13 @@
 """Raw Windows records screened on their bytes, before they are parsed.
 
-NXLog and evtx-rs JSON files (one record a line) and binary EVTX files (evtx-rs gives each
-record's JSON text) are screened record by record on the text: one Hyperscan pass finds the
-rules' literal needles (`needles.raw_filters`), and msgspec reads only the event id, the
-provider, the channel and what names the record (no other value is built), which gives the
-event-id tags. A record is parsed and normalised only when some filter of some rule may
-match it; the others are only validated, so a bad one is still reported exactly as the
-straightforward read reports it: any record the validation is not sure of takes that read.
+NXLog, Winlogbeat and evtx-rs JSON files (one record a line) and binary EVTX files (evtx-rs
+gives each record's JSON text) are screened record by record on the text: one Hyperscan pass
+finds the rules' literal needles (`needles.raw_filters`), and msgspec reads only the event
+id, the provider, the channel and what names the record (no other value is built), which
+gives the event-id tags. A record is parsed and normalised only when some filter of some
+rule may match it; the others are only validated, so a bad one is still reported exactly as
+the straightforward read reports it: any record the validation is not sure of takes that
+read.
 
 A keyed sequence (`needles.raw_hold_key`) needs a record for a later stage only when its join
 key is one a first-stage match has: such records are noted (line number, position), and
@@ -39,9 +40,9 @@ from eqlwatch.sysmon.reader import (
 )
 from eqlwatch.sysmon.record import SYSMON_CHANNEL, SYSMON_PROVIDER
 from eqlwatch.sysmon.sources import evtx_texts, first_text
-from eqlwatch.sysmon.values import EMPTY_VALUES
+from eqlwatch.sysmon.values import EMPTY_VALUES, to_int
 
-LINE_FORMATS = ("nxlog", "evtx-json")
+LINE_FORMATS = ("nxlog", "evtx-json", "winlogbeat")
 _BOM = b"\xef\xbb\xbf"
 _DECISIONS_KEPT = 4096
 
@@ -89,6 +90,30 @@ class _EvtxJson(msgspec.Struct):
     System: _System | msgspec.UnsetType = msgspec.UNSET
 
 
+class _BeatWinlog(msgspec.Struct):
+    event_id: int | str | msgspec.UnsetType | None = msgspec.UNSET
+    record_id: int | str | None = None
+    computer_name: str | None = None
+    provider_name: str | None = None
+    channel: str | None = None
+    event_data: msgspec.Raw = msgspec.Raw(b"")  # the text only (Raw cannot be optional)
+
+
+class _BeatEvent(msgspec.Struct):
+    code: int | str | None = None
+    provider: str | None = None
+
+
+class _Host(msgspec.Struct):
+    name: str | None = None
+
+
+class _Winlogbeat(msgspec.Struct):
+    winlog: _BeatWinlog
+    event: _BeatEvent | None = None
+    host: _Host | None = None
+
+
 Head = tuple[int, bool]  # event id, Sysmon or not
 
 
@@ -126,6 +151,22 @@ def _evtx_head(h: _EvtxJson) -> Head | None:
     return eid, _sysmon(name, system.Channel)
 
 
+def _beat_head(h: _Winlogbeat) -> Head | None:
+    """As `shapes.from_winlogbeat` reads it; a record without EventData may be read from its
+    `event.original` XML instead (`normalize.to_record`): not decided here."""
+    w, event, host = h.winlog, h.event or _BeatEvent(), h.host or _Host()
+    data = bytes(w.event_data).strip()
+    if not data.startswith(b"{") or data[1:].lstrip() == b"}":
+        return None
+    eid = to_int(event.code if isinstance(w.event_id, msgspec.UnsetType) else w.event_id)
+    if eid is None or to_int(w.record_id) is None:
+        return None
+    if not (_named(w.computer_name) or _named(host.name)):
+        return None
+    provider = w.provider_name if _named(w.provider_name) else event.provider
+    return eid, _sysmon(provider if _named(provider) else None, w.channel)
+
+
 INVALID = (msgspec.DecodeError, msgspec.ValidationError)
 
 
@@ -137,6 +178,8 @@ def head_reader(fmt: str) -> tuple[Callable[[bytes | str], Any], Callable[[Any],
     identical records, so it must be read)."""
     if fmt == "nxlog":
         return msgspec.json.Decoder(_Nxlog).decode, _nxlog_head
+    if fmt == "winlogbeat":
+        return msgspec.json.Decoder(_Winlogbeat).decode, _beat_head
     return msgspec.json.Decoder(_EvtxJson).decode, _evtx_head
 
 

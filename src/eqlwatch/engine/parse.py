@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import eql  # type: ignore[import-untyped,unused-ignore]
+from lark import Lark
+
+from eqlwatch.engine.grammar_cache import kept_tables
+from eqlwatch.engine.syntax import explain
+from eqlwatch.errors import Location, QueryError
+
+with kept_tables():  # eql builds its Lark parser when imported: from kept tables if any
+    import eql  # type: ignore[import-untyped,unused-ignore]
 from eql import ast as eql_ast
 from eql.errors import EqlError, EqlParseError
 from eql.parser import KvTree, LarkToEQL, lark_parser
-from lark import Lark
-
-from eqlwatch.engine.syntax import explain
-from eqlwatch.errors import Location, QueryError
 
 # The AST node classes the rest of the engine inspects, handed out from here so that this
 # stays the one module importing `eql`.

@@ -34,6 +34,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from eqlwatch.cachedir import ENV as ENV
+from eqlwatch.cachedir import GRAMMARS
+from eqlwatch.cachedir import cache_root as cache_root
+from eqlwatch.cachedir import private as _private
 from eqlwatch.rules.model import Rule
 
 if TYPE_CHECKING:  # the parser (eql, lark) is imported only when a query is parsed
@@ -41,7 +45,6 @@ if TYPE_CHECKING:  # the parser (eql, lark) is imported only when a query is par
 
     from eqlwatch.engine.parse import ParsedQuery
 
-ENV = "EQLWATCH_CACHE_DIR"
 DB_NAME = "entries.sqlite"
 LOCK_WAIT_S = 5.0  # how long a writer waits for another process's transaction
 T = TypeVar("T")
@@ -50,15 +53,6 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entries (kind TEXT NOT NULL, key BLOB NOT NULL, "
     "value BLOB NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID"
 )
-
-
-def cache_root() -> Path | None:
-    """The cache folder, or None when the cache is off."""
-    configured = os.environ.get(ENV)
-    if configured is not None:
-        return None if configured.strip().lower() in ("", "off", "0", "no") else Path(configured)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "eqlwatch"
 
 
 @cache
@@ -90,16 +84,6 @@ def _database(settings: tuple[str | None, ...]) -> Path | None:
     """Asked once per entry, so computed once per setting (Path work showed in profiles)."""
     root = cache_root()
     return None if root is None else root / fingerprint() / DB_NAME
-
-
-def _private(path: Path) -> bool:
-    """Pickles are only read from what the user owns and nobody else can write to."""
-    try:
-        info = path.stat()
-    except OSError:
-        return True  # not made yet: it will be made private
-    getuid = getattr(os, "getuid", None)  # POSIX only; Windows has ACLs instead
-    return not ((getuid is not None and info.st_uid != getuid()) or info.st_mode & 0o022)
 
 
 class _Store:
@@ -227,7 +211,7 @@ def _prune(current: Path) -> None:
     root = current.parent
     if root.is_dir():
         for other in root.iterdir():
-            if other.is_dir() and other.name != current.name:
+            if other.is_dir() and other.name not in (current.name, GRAMMARS):
                 shutil.rmtree(other, ignore_errors=True)
     current.mkdir(parents=True, exist_ok=True, mode=0o700)
 

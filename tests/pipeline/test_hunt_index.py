@@ -51,6 +51,9 @@ def leaf(draw: st.DrawFn) -> str:
         f'startsWith({f}, "{v}")',
         f'{f} like~ "{v}"',
         f'{f} regex "{v}.*"',
+        'event.category == "process"',
+        'event.category in ("network", "file")',
+        'event.category : "process"',
     ]
     return draw(st.sampled_from(forms))
 
@@ -171,6 +174,15 @@ def test_events_meet_only_the_rules_that_take_their_category() -> None:
     assert index.keep({"event.category": "file"}, everyone) == everyone
     assert index.keep({"event": {"category": [1, "file"]}}, everyone) == everyone
     assert index.keep({}, everyone) == everyone
+
+
+def test_an_any_filter_testing_the_category_takes_only_those() -> None:
+    tested = 'any where event.category in ("file", "process") and x == 1'
+    assert categories_of(compile_query(tested)) == frozenset({"file", "process"})
+    mixed = f"sequence by k [network where true] [{tested}]"
+    assert categories_of(compile_query(mixed)) == frozenset({"file", "process", "network"})
+    for loose in ('any where event.category : "file"', 'any where event.category != "file"'):
+        assert categories_of(compile_query(loose)) is None
 
 
 def test_a_sequence_whose_stage_no_line_passes_is_unmet() -> None:

@@ -21,7 +21,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eqlwatch.engine import CompiledQuery
+from eqlwatch.engine.compiler import field_name
 from eqlwatch.engine.needles import Screens
+from eqlwatch.engine.parse import nodes as A
 from eqlwatch.pipeline.linematch import LOWERS_TO_ASCII, Match, escaped, lowers_to_ascii
 
 # A backslash run of odd length followed by u or /: a real escape (see linematch).
@@ -197,12 +199,45 @@ def _hyperscan(index: _Index) -> Match | None:
 
 
 def categories_of(query: CompiledQuery) -> frozenset[str] | None:
-    """Event categories some filter of `query` takes; None: any event may concern it."""
+    """Event categories some filter of `query` takes; None: any event may concern it.
+
+    An `any` filter whose top-level `and` holds `event.category == "x"` or
+    `event.category in ("x", ...)` takes those categories only (the same exact strings)."""
     parsed = query.parsed
     if query.settings.event_category_field != "event.category":
         return None
-    types = {s.event_type for s in (*parsed.stages, *([parsed.until] if parsed.until else []))}
-    return None if "any" in types else frozenset(types)
+    found: set[str] = set()
+    for stage in (*parsed.stages, *([parsed.until] if parsed.until else [])):
+        if stage.event_type != "any":
+            found.add(stage.event_type)
+            continue
+        tested = _tested_categories(stage.condition)
+        if tested is None:
+            return None
+        found |= tested
+    return frozenset(found)
+
+
+def _tested_categories(node: Any) -> set[str] | None:
+    """Categories a condition's top-level `and` requires `event.category` to equal."""
+    terms = node.terms if isinstance(node, A.And) else [node]
+    for term in terms:
+        if isinstance(term, A.Comparison) and term.comparator == "==":
+            sides = (term.left, term.right)
+            field, value = sides if isinstance(term.left, A.Field) else sides[::-1]
+            values = [value]
+        elif isinstance(term, A.InSet):
+            field, values = term.expression, list(term.container)
+        else:
+            continue
+        if (
+            isinstance(field, A.Field)
+            and field_name(field)[0] == "event.category"
+            and values
+            and all(isinstance(v, A.String) for v in values)
+        ):
+            return {v.value for v in values}
+    return None
 
 
 class CategoryIndex:

@@ -17,7 +17,9 @@ Each command runs `--repeat` times `cold` (an empty rule cache, `EQLWATCH_CACHE_
 to a new folder each run: every rule read and every query parsed) and `warm` (the cache
 the first cold run left). Python's bytecode cache is warm for both (kept in a temporary
 `PYTHONPYCACHEPREFIX`, whatever PYTHONDONTWRITEBYTECODE says), as for an installed
-eqlwatch. Best and median wall seconds are printed, with the CPU seconds the child used
+eqlwatch. A cold load of a big folder forks workers (`EQLWATCH_RULE_WORKERS`, passed
+through from this environment; 1 for none); their CPU is counted in the child's. Best and
+median wall seconds are printed, with the CPU seconds the child used
 (steadier than wall time when the cores are shared) and the load average at the start.
 """
 

@@ -28,6 +28,7 @@ from eqlwatch.engine import CompiledQuery
 from eqlwatch.engine.compiler import field_name
 from eqlwatch.engine.parse import ParsedStage
 from eqlwatch.engine.parse import nodes as A
+from eqlwatch.engine.schema import CASELESS
 from eqlwatch.sysmon.tables import SYSMON_EVENTS
 
 Group = frozenset[bytes]  # at least one of these occurs in the lower-cased line
@@ -165,6 +166,8 @@ def field_groups(node: Any) -> list[Group]:
     segment is a key of its own (quoted) or part of a dotted key (after `.` unless first,
     before `.` unless last)."""
     name, _ = field_name(node)
+    if name.endswith(CASELESS) and len(name) > len(CASELESS):
+        name = name[: -len(CASELESS)]  # read from its parent's value (FieldSchema.resolve)
     parts = name.lower().split(".")
     if not name.isascii() or not all(p and p.isprintable() for p in parts):
         return []

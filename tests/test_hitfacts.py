@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from eqlwatch.alerts import alert_id, build_alert, serialize_alert
 from eqlwatch.enrich import Enricher, load_ip_table
+from eqlwatch.grouping import DEFAULT_SPAN, group_of
 from eqlwatch.hitfacts import facts_of, parts_of, pick, read
 from eqlwatch.model import Hit, HitEvent
 from eqlwatch.notes import NoteRenderer
@@ -127,6 +128,9 @@ def test_alert_builder_fast_paths_equal_the_general_path(repo_root: Path, shape:
     )
     note = renderer.render(rule, hit, enrichment, alert=view)
     slow = build_alert(rule, hit, enrichment, note.text, detected_at=now, job_id="j")
+    group = group_of(slow.document, DEFAULT_SPAN)  # the builder adds it after building
+    assert group is not None
+    slow.document["eqlwatch"]["group"] = group
     assert note.error is None
     assert serialize_alert(fast) == serialize_alert(slow)
 

@@ -166,3 +166,36 @@ def test_a_summary_batch_survives_a_restart_before_it_is_closed(tmp_path: Path) 
     (only,) = rx.received
     assert [a["id"] for a in only.json()["alerts"]] == ["alert-0001", "alert-0002"]
     assert only.headers["Idempotency-Key"] == delivery_id("digest@r1", ["alert-0001", "alert-0002"])
+
+
+def test_a_rule_that_does_not_load_keeps_its_messages_waiting(tmp_path: Path) -> None:
+    """A typo in a rule file must not cost its owed messages: they wait (pending, not given
+    up) until the rule loads again, and then go out."""
+    clock = Clock()
+    per_alert = ActionConfig.model_validate({"name": "hook", "type": "webhook", "url": "${H}"})
+    summary = per_alert.model_copy(update={"name": "digest", "when": "summary"})
+
+    def notifier(env: dict[str, str], loaded: bool) -> Notifier:
+        return Notifier("default", [], LocalOutbox(tmp_path / "o.json"), env=env, clock=clock,
+                        rule_actions={"r1": [per_alert, summary]} if loaded else {},
+                        known_rules=frozenset({"r1"} if loaded else set()))  # fmt: skip
+
+    with receiver(["500"]) as rx:
+        first = notifier({"H": rx.url}, loaded=True)
+        first.record((), [alert(1)])
+        assert first.deliver().retried == 1  # owed, and its first try failed
+        broken = notifier({"H": rx.url}, loaded=False)  # the rule file has a typo now
+        broken.record((), [alert(2)])  # (a rule that did not load has no alerts anyway)
+        clock.now += timedelta(hours=2)
+        broken.close_batch()
+        stats = broken.deliver()
+        assert (stats.gave_up, stats.sent, stats.pending) == (0, 0, 1)
+        fixed = notifier({"H": rx.url}, loaded=True)
+        fixed.record((), [alert(3)])
+        fixed.close_batch()
+        stats = fixed.deliver()
+    assert (stats.gave_up, stats.pending) == (0, 0)
+    per = sorted(r.json()["alerts"][0]["id"] for r in rx.received if r.json()["count"] == 1)
+    assert per == ["alert-0001", "alert-0003"]
+    (digest,) = [r.json() for r in rx.received if r.json()["count"] > 1]
+    assert [a["id"] for a in digest["alerts"]] == ["alert-0001", "alert-0003"]

@@ -91,6 +91,15 @@ class Notifier:
     max_backoff: timedelta = timedelta(hours=1)
     stats: DeliveryStats = field(default_factory=DeliveryStats)
     rule_actions: Mapping[str, Sequence[ActionConfig]] = field(default_factory=dict)
+    # The rules the job loaded this time (None: not known). A rule's messages wait while
+    # its file does not load (a typo), instead of being given up.
+    known_rules: frozenset[str] | None = None
+
+    def _waits(self, route: str) -> bool:
+        """Whether a route with no action belongs to a rule that did not load this time."""
+        if "@" not in route or self.known_rules is None:
+            return False
+        return route.split("@", 1)[1] not in self.known_rules
 
     def routes_for(self, rule_id: str) -> list[tuple[str, ActionConfig]]:
         """The (route key, action) pairs that announce this rule's alerts."""
@@ -141,6 +150,8 @@ class Notifier:
                 action = routes.get(route)
                 if action is not None and documents:
                     self._owe(state, route, action, documents, route, now, tallies)
+                elif action is None and self._waits(route):
+                    continue  # its rule did not load this time: the batch waits
                 elif action is None:
                     tallies.errors.append(
                         f"action {route!r} is no longer configured: a summary of "
@@ -198,6 +209,9 @@ class Notifier:
 
     def _attempt(self, delivery: Delivery, action: ActionConfig | None) -> None:
         now = self.clock()
+        if action is None and self._waits(delivery.action):
+            log.warning("notification waits: its rule is not loaded", action=delivery.action)
+            return
         if action is None:
             self._give_up(delivery, now, "the action is no longer configured")
             return

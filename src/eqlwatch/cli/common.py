@@ -106,7 +106,12 @@ def make_notifier(job: Job, rules: Sequence[Rule] = (), state: object = None) ->
         folder = Path(job.state.path).parent if isinstance(job.state, LocalState) else Path("state")
         outbox = LocalOutbox(job.resolve(str(folder / f"outbox-{job.id}.json")))
     return Notifier(
-        job_id=job.id, actions=job.actions, store=outbox, root=job.root, rule_actions=rule_actions
+        job_id=job.id,
+        actions=job.actions,
+        store=outbox,
+        root=job.root,
+        rule_actions=rule_actions,
+        known_rules=frozenset(r.rule_id for r in rules),
     )
 
 

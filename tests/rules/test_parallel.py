@@ -7,9 +7,11 @@ and make workers fail.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,11 +68,70 @@ def summary(paths: list[Path]) -> Summary:
     return rules, [str(e) for e in result.errors], result.skipped
 
 
-def serial(paths: list[Path], monkeypatch: pytest.MonkeyPatch) -> Summary:
-    with monkeypatch.context() as plain:
-        plain.setenv(cache.ENV, "off")
-        plain.setenv(parallel.ENV, "1")
-        return summary(paths)
+def probe(folder: Path, mode: str) -> dict[str, object]:
+    """In a fresh process (no stray thread from other tests, so workers may fork): a serial
+    load without cache, then two loads with it (cold, warm), counting forks. `mode` "die"
+    makes every worker exit at once."""
+    store = os.environ[cache.ENV]
+    os.environ[cache.ENV], os.environ[parallel.ENV] = "off", "1"
+    expected = summary([folder])
+    os.environ[cache.ENV], os.environ[parallel.ENV] = store, "2"
+    forks: list[int] = []
+    real = os.fork
+
+    def fork() -> int:
+        pid = real()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    os.fork = fork
+    if mode == "die":
+        parallel._work = lambda *args: os._exit(3)
+    cold = summary([folder])
+    cold_forks = len(forks)
+    warm = summary([folder])
+    rules, errors, skipped = expected
+    return {
+        "counts": [len(rules), len(errors), len(skipped)],
+        "cold_equal": cold == expected,
+        "warm_equal": warm == expected,
+        "forks": [cold_forks, len(forks)],
+    }
+
+
+def run_probe(folder: Path, store: Path, mode: str) -> dict[str, object]:
+    code = (
+        "import json, sys; from pathlib import Path; from tests.rules.test_parallel import probe; "
+        "print(json.dumps(probe(Path(sys.argv[1]), sys.argv[2])))"
+    )
+    env = {**os.environ, cache.ENV: str(store)}
+    command = [sys.executable, "-c", code, str(folder), mode]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    found: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_workers_load_what_one_process_loads(tmp_path: Path) -> None:
+    folder = mixed_folder(tmp_path / "rules", 200)
+    found = run_probe(folder, tmp_path / "cache", "live")
+    counts = found["counts"]
+    assert isinstance(counts, list)
+    rules, errors, skipped = counts
+    assert rules > 100
+    assert errors > 30  # errors and skips to compare
+    assert skipped > 5
+    assert found["cold_equal"] is True  # workers read the files
+    assert found["warm_equal"] is True  # read back
+    assert found["forks"] == [1, 1]  # one worker, cold only
+
+
+def test_a_failing_worker_costs_time_not_rules(tmp_path: Path) -> None:
+    folder = mixed_folder(tmp_path / "rules", 200)
+    found = run_probe(folder, tmp_path / "cache", "die")
+    assert found["forks"][0] == 1  # type: ignore[index]
+    assert found["cold_equal"] is True
+    assert found["warm_equal"] is True
 
 
 def count_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -87,35 +148,21 @@ def count_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return forks
 
 
-def test_workers_load_what_one_process_loads(
+def test_no_fork_while_another_thread_runs(
     cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = mixed_folder(tmp_path / "rules", 200)
-    expected = serial([folder], monkeypatch)
-    rules, errors, skipped = expected
-    assert len(rules) > 100
-    assert len(errors) > 30  # errors and skips to compare
-    assert len(skipped) > 5
     forks = count_forks(monkeypatch)
-    assert summary([folder]) == expected  # cold: workers read the files
-    assert len(forks) == 1
-    assert summary([folder]) == expected  # warm: read back, nothing forked
-    assert len(forks) == 1
-
-
-def test_a_failing_worker_costs_time_not_rules(
-    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    folder = mixed_folder(tmp_path / "rules", 200)
-    expected = serial([folder], monkeypatch)
-
-    def die(*args: object) -> None:
-        os._exit(3)  # as if killed before reading a file
-
-    monkeypatch.setattr(parallel, "_work", die)
-    forks = count_forks(monkeypatch)
-    assert summary([folder]) == expected
-    assert len(forks) == 1
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        result = load_rules([folder])
+    finally:
+        release.set()
+        other.join()
+    assert forks == []
+    assert len(result.rules) > 100
 
 
 def test_no_worker_for_few_files_or_without_a_cache(

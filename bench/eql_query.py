@@ -2,9 +2,9 @@
 
 Reads an NDJSON file with orjson (as eqlwatch does), streams every event through eql's
 PythonEngine and prints the hits as JSON, one process from start to exit, the way a user
-would run a query with the `eql` package. Timed from outside with `farm-bench`:
+would run a query with the `eql` package. Timed from outside with `bench/wall.py`:
 
-    farm-bench -n 5 --vs ".venv/bin/python bench/eql_query.py filter FILE" \\
+    uv run python bench/wall.py -n 5 --vs ".venv/bin/python bench/eql_query.py filter FILE" \\
         -- .venv/bin/eqlwatch query "$(.venv/bin/python bench/eql_query.py --show filter)" \\
         --events FILE --size 100000
 """

@@ -10,6 +10,8 @@ from pathlib import Path
 
 ENV = "EQLWATCH_CACHE_DIR"
 GRAMMARS = "grammars"  # parser tables (engine/grammar_cache.py); the rest: rule caches
+HYPERSCAN = "hyperscan"  # compiled Hyperscan databases (engine/hsdb_cache.py)
+KEPT = (GRAMMARS, HYPERSCAN)  # folders the rule cache leaves alone
 
 
 def cache_root() -> Path | None:

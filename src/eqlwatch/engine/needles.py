@@ -272,10 +272,11 @@ class Sample:
             import hyperscan
         except ImportError:
             return
-        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        from eqlwatch.engine.hsdb_cache import compiled
+
         flags = [hyperscan.HS_FLAG_SINGLEMATCH] * len(todo)
         expressions = [b"".join(b"\\x%02x" % c for c in n) for n in todo]
-        db.compile(expressions=expressions, ids=list(range(len(todo))), flags=flags)
+        db = compiled(expressions, range(len(todo)), flags, hyperscan.HS_MODE_BLOCK)
         scratch = hyperscan.Scratch(db)
         lines: list[list[int]] = [[] for _ in todo]
 

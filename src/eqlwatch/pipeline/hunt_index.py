@@ -22,6 +22,7 @@ from typing import Any
 
 from eqlwatch.engine import CompiledQuery
 from eqlwatch.engine.compiler import field_name
+from eqlwatch.engine.hsdb_cache import compiled
 from eqlwatch.engine.needles import Screens
 from eqlwatch.engine.parse import nodes as A
 from eqlwatch.pipeline.linematch import LOWERS_TO_ASCII, Match, escaped, lowers_to_ascii
@@ -175,8 +176,7 @@ def _hyperscan(index: _Index) -> Match | None:
     flags = [caseless | single] * len(expressions)
     expressions.append(_ESCAPE + b"|" + _NON_ASCII)
     flags.append(single)
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    db.compile(expressions=expressions, ids=list(range(len(expressions))), flags=flags)
+    db = compiled(expressions, range(len(expressions)), flags, hyperscan.HS_MODE_BLOCK)
     scratch = hyperscan.Scratch(db)
     found: list[int] = []
     scan, targets = db.scan, index.targets

@@ -7,7 +7,8 @@ compares without case through `str.lower`) or a real `\\uXXXX`/`\\/` escape, sin
 needles (ASCII, matched without case) prove nothing there; other non-ASCII text cannot
 supply an ASCII needle's characters. Hyperscan runs all needles, that test and the escape
 test in one pass over the line; where it cannot be imported, a regular expression over
-the lower-cased line does the same, slower.
+the lower-cased line does the same, slower. Compiled databases are kept between
+processes (`engine/hsdb_cache.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Sequence
 
+from eqlwatch.engine.hsdb_cache import compiled
 from eqlwatch.engine.needles import Group
 
 Match = Callable[[bytes], list[int] | None]
@@ -86,8 +88,7 @@ def hyperscan_matcher(per_rule: Sequence[Group], *, escapes: bool = True) -> Mat
         rules.append(everyone)  # the escape and non-ASCII patterns come last
         expressions.append(_ESCAPE + b"|" + _NON_ASCII)
         flags.append(single)
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    db.compile(expressions=expressions, ids=list(range(len(expressions))), flags=flags)
+    db = compiled(expressions, range(len(expressions)), flags, hyperscan.HS_MODE_BLOCK)
     scratch = hyperscan.Scratch(db)
     found: list[int] = []
     scan = db.scan
@@ -167,8 +168,7 @@ def _hyperscan_ids(needles: Sequence[bytes]) -> NeedleScan | None:
     special, big = len(needles), len(needles) + 1
     expressions += [_ESCAPE + b"|" + _NON_ASCII, _BIG_NUMBER]
     flags += [single, single]
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    db.compile(expressions=expressions, ids=list(range(len(expressions))), flags=flags)
+    db = compiled(expressions, range(len(expressions)), flags, hyperscan.HS_MODE_BLOCK)
     scratch = hyperscan.Scratch(db)
     found: list[int] = []
     scan = db.scan

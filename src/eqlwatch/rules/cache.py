@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from eqlwatch.cachedir import ENV as ENV
-from eqlwatch.cachedir import GRAMMARS
+from eqlwatch.cachedir import KEPT
 from eqlwatch.cachedir import cache_root as cache_root
 from eqlwatch.cachedir import private as _private
 from eqlwatch.rules.model import Rule
@@ -211,7 +211,7 @@ def _prune(current: Path) -> None:
     root = current.parent
     if root.is_dir():
         for other in root.iterdir():
-            if other.is_dir() and other.name not in (current.name, GRAMMARS):
+            if other.is_dir() and other.name not in (current.name, *KEPT):
                 shutil.rmtree(other, ignore_errors=True)
     current.mkdir(parents=True, exist_ok=True, mode=0o700)
 

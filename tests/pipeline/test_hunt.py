@@ -271,3 +271,28 @@ def test_gzipped_ndjson_and_json_arrays_give_the_same_alerts(
         result = assert_same(pack, [path], repo_root)
         ids = [e.id for _, hits in result.hits for h in hits for e in h.events]
         assert ids == [record_id(docs[1])]  # the same record, the same id, in either file
+
+
+def test_collector_paused_while_rules_compile_and_restored(
+    tmp_path: Path, pack: list[Rule], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from eqlwatch.pipeline import hunt
+
+    seen: list[bool] = []
+    real = hunt._compile_all
+
+    def spy(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args)
+
+    monkeypatch.setattr(hunt, "_compile_all", spy)
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(orjson.dumps(_process("x.exe", "x")) + b"\n")
+    assert gc.isenabled()
+    result, errors = run(pack, [path], screen=True)
+    assert seen == [False]  # compiling hundreds of rules sets off no collection
+    assert gc.isenabled()
+    assert result.counts.events == 1
+    assert errors == []

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from eqlwatch.errors import ConfigError
 from eqlwatch.rules import load_rules
@@ -122,3 +125,34 @@ def test_key_line_skips_multiline_strings() -> None:
     text = "[rule]\nnote = '''\n[a link](x)\nquery = 'no'\n'''\nquery = '''\nx\n'''\n"
     assert key_line(text, "rule", "query") == 6
     assert query_origin(text) == (7, 0)
+
+
+def test_collector_paused_while_loading_and_restored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from eqlwatch.rules import loader
+
+    seen: list[bool] = []
+    real = loader._load_cached
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "_load_cached", spy)
+    monkeypatch.setenv("EQLWATCH_CACHE_DIR", "off")  # every file parsed, here
+    monkeypatch.setenv("EQLWATCH_RULE_WORKERS", "1")
+    write(tmp_path / "a.toml", minimal_rule("rule-a"))
+    write(tmp_path / "b.toml", minimal_rule("rule-b"))
+    assert gc.isenabled()
+    result = load_rules([tmp_path])
+    assert [r.rule_id for r in result.rules] == ["rule-a", "rule-b"]
+    assert seen
+    assert not any(seen)  # parsing sets off no collection
+    assert gc.isenabled()
+    monkeypatch.setattr(loader, "_load_cached", lambda *a, **k: 1 / 0)
+    broken = load_rules([tmp_path])  # a failure inside restores the collector too
+    assert len(broken.errors) == 2
+    assert gc.isenabled()

@@ -50,6 +50,13 @@ from eqlwatch.errors import QueryError
             1,
             39,  # where the missing argument belongs
         ),
+        # eql itself raised IndexError here (a later stage with fewer join values)
+        (
+            "sequence [process where true] by a, b\n  [network where true] by c",
+            "Expected 2 join values, got 1",
+            2,
+            27,
+        ),
         # the position maps back through the quoting of @-fields
         ("any where @timestamp > (1", "expected ')', but the query ended", 1, 26),
     ],

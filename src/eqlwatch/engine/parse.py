@@ -167,6 +167,13 @@ class _EsWalker(LarkToEQL):  # type: ignore[misc]
     def subquery_by(self, node: Any, *args: Any, **kwargs: Any) -> Any:
         if node["fork_param"] is not None:
             raise self._error(node["fork_param"], "fork is not supported")
+        wanted = kwargs.get("num_values", args[0] if args else None)
+        values = node["join_values"]
+        given = values["expressions"].children if values else []
+        if wanted is not None and 0 < len(given) < wanted:
+            # eql itself indexes past the last value here (IndexError), so say it first
+            plural = "" if wanted == 1 else "s"
+            raise self._error(given[-1], f"Expected {wanted} join value{plural}, got {len(given)}")
         return super().subquery_by(node, *args, **kwargs)
 
     def sequence(self, node: Any) -> Any:

@@ -157,7 +157,7 @@ class QueryScreen:
             with stream:
                 if not stream.peek(64).lstrip().startswith(b"["):
                     self.scan.on_error = counter.add
-                    yield from self.scan.stream(stream, path, index_name(path))
+                    yield from self.scan.stream_blocks(stream, path, index_name(path))
                     return
         events, _ = read_event_file(path, errors=counter)
         yield from events

@@ -17,7 +17,7 @@ every rule, as in `linematch`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from eqlwatch.engine import CompiledQuery
@@ -32,6 +32,7 @@ _ESCAPE = rb"(?:^|[^\\])(?:\\\\)*\\[u/]"
 _NON_ASCII = b"|".join(b"".join(b"\\x%02x" % b for b in c.encode()) for c in LOWERS_TO_ASCII)
 
 IdScreens = tuple[tuple[frozenset[int], ...], ...]
+BlockFinder = Callable[[bytes, int], int]
 
 
 def _literal(needle: bytes) -> bytes:
@@ -117,6 +118,39 @@ class RuleIndex:
         self._index = _Index(per_rule, required)
         matcher = _hyperscan(self._index) if fast else None
         self.match: Match = matcher if matcher is not None else _python(self._index)
+
+    def block_finder(self) -> BlockFinder | None:
+        """Where the next line that `match` may keep starts its hit, in a block of lines:
+        one Hyperscan call runs over every line no needle (nor escape) is in. None when
+        every line concerns some rule anyway, or without Hyperscan."""
+        index = self._index
+        if index.always:
+            return None
+        try:
+            import hyperscan
+        except ImportError:
+            return None
+        expressions = [_literal(n) for n in index.needles]
+        flags = [hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(expressions)
+        expressions.append(_ESCAPE + b"|" + _NON_ASCII)
+        flags.append(hyperscan.HS_FLAG_SINGLEMATCH)
+        db = compiled(expressions, range(len(expressions)), flags, hyperscan.HS_MODE_BLOCK)
+        scratch = hyperscan.Scratch(db)
+        stop, ends = hyperscan.ScanTerminated, [0]
+
+        def on_match(ident: int, start: int, end: int, flags: int, context: object) -> bool:
+            ends[0] = end
+            return True  # the first hit is all we want: stop the scan
+
+        def find(block: bytes, start: int) -> int:
+            """End offset of the first hit at or after `start` (-1: none)."""
+            try:
+                db.scan(memoryview(block)[start:], match_event_handler=on_match, scratch=scratch)
+            except stop:
+                return start + ends[0]
+            return -1
+
+        return find
 
     def unmet(self) -> frozenset[int]:
         """Rules one of whose required filters no line passed the screen of: a sequence

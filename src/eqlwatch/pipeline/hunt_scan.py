@@ -14,8 +14,9 @@ import gzip
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
+from typing import IO
 
 import msgspec
 import orjson
@@ -41,6 +42,9 @@ class _AnyObject(msgspec.Struct):
 
 
 _VALIDATE = msgspec.json.Decoder(_AnyObject).decode
+_VALIDATE_LINES = msgspec.json.Decoder(_AnyObject).decode_lines
+BLOCK_BYTES = 1 << 22  # lines validated and screened together by `stream_blocks`
+SWITCH_MIN_LINES = 256  # a block this long where over 1 line in 4 hits: read line by line
 
 
 @dataclass
@@ -94,6 +98,7 @@ class NdjsonScan:
     on_error: ErrorHandler | None = None
     on_progress: ProgressHandler | None = None
     screened: int = 0  # events `scan` read through the line screen
+    _block_hits: tuple[int, int] = (0, 0)  # the last block's (lines looked at, valid lines)
 
     def scan(self, reader: Iterable[bytes], path: Path, index: str) -> None:
         match, store, counts = self.screen.match, self.candidates, self.counts
@@ -125,11 +130,13 @@ class NdjsonScan:
                 self.screened += events - counts.events
             counts.events = events
 
-    def stream(self, reader: Iterable[bytes], path: Path, index: str) -> Iterator[SourceEvent]:
+    def stream(
+        self, reader: Iterable[bytes], path: Path, index: str, first: int = 1
+    ) -> Iterator[SourceEvent]:
         """The lines the screen passes, parsed, in file order; the others only validated
         (and counted): one query's streaming read, nothing held back."""
         match, validate, counts = self.screen.match, _VALIDATE, self.counts
-        for number, line in enumerate(reader, 1):
+        for number, line in enumerate(reader, first):
             if match is not None and match(line) is None:
                 try:
                     validate(line)
@@ -142,6 +149,71 @@ class NdjsonScan:
             if event is not None:
                 counts.events += 1
                 yield event
+
+    def stream_blocks(
+        self, file: IO[bytes] | io.BufferedReader | gzip.GzipFile, path: Path, index: str
+    ) -> Iterator[SourceEvent]:
+        """What `stream` yields, counts and reports, read in blocks: msgspec validates a
+        whole block of lines at once and one Hyperscan call skips every line no needle is
+        in, so only the lines `match` may keep are looked at one by one. A block with a
+        malformed line is read line by line, for `stream`'s own errors."""
+        rules = self.screen.rules
+        find = rules.block_finder() if rules is not None else None
+        if find is None:
+            yield from self.stream(file, path, index)
+            return
+        done = 0  # lines before the current block
+        carry = b""
+        while True:
+            chunk = file.read(BLOCK_BYTES)
+            data = carry + chunk
+            if not data:
+                return
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            if cut == 0:
+                carry = data
+                continue
+            block, carry = data[:cut], data[cut:]
+            yield from self._block(block, done, path, index, find)
+            done += block.count(b"\n") + (not block.endswith(b"\n"))
+            decoded, valid = self._block_hits
+            if valid >= SWITCH_MIN_LINES and decoded * 4 > valid:
+                # most lines need a look anyway: scanning each twice would cost more
+                first = carry + file.readline()
+                rest = chain([first], file) if first else file
+                yield from self.stream(rest, path, index, first=done + 1)
+                return
+
+    def _block(
+        self, block: bytes, done: int, path: Path, index: str, find: Callable[[bytes, int], int]
+    ) -> Iterator[SourceEvent]:
+        self._block_hits = 0, 0
+        try:
+            valid = len(_VALIDATE_LINES(block))
+        except msgspec.DecodeError:
+            yield from self.stream(io.BytesIO(block), path, index, first=done + 1)
+            return
+        match, counts = self.screen.match, self.counts
+        assert match is not None  # a finder exists only beside a line matcher
+        decoded = 0
+        position = 0
+        number, counted = done + 1, 0  # the line number at offset `counted`
+        while (end := find(block, position)) >= 0:
+            start = block.rfind(b"\n", 0, end) + 1
+            stop = block.find(b"\n", end)
+            position = len(block) if stop < 0 else stop + 1
+            line = block[start:position]
+            if not line.strip() or match(line) is None:
+                continue  # counted with the block's valid lines (blank: never counted)
+            decoded += 1
+            number += block.count(b"\n", counted, start)
+            counted = start
+            event = self.decode(line, number, path, index)
+            if event is not None:
+                counts.events += 1
+                yield event
+        counts.events += valid - decoded
+        self._block_hits = decoded, valid
 
     def decode(self, line: bytes, number: int, path: Path, index: str) -> SourceEvent | None:
         """Parse one line as the engine's reader does (None: reported as malformed)."""

@@ -39,3 +39,23 @@ def test_hunt_yields_the_samples_a_rule_allows_per_key(tmp_path: Path) -> None:
     assert len(alerts) == 3
     distinct = {orjson.dumps(a["eqlwatch"]["events"]) for a in alerts}  # type: ignore[index]
     assert len(distinct) == 3
+
+
+def test_a_sample_of_events_without_timestamps_alerts_instead_of_crashing(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """A `sample` needs no timestamp (as in Elasticsearch); hunt ordered its hits by
+    completion time and crashed on such a hit with a traceback."""
+    events = tmp_path / "untimed.ndjson"
+    start = {"event": {"category": "process", "type": "start"},
+             "process": {"name": "regsvr32.exe", "entity_id": "e1"}}  # fmt: skip
+    connect = {"event": {"category": "network"}, "destination": {"ip": "8.8.8.8"},
+               "process": {"name": "regsvr32.exe", "entity_id": "e1"}}  # fmt: skip
+    events.write_bytes(orjson.dumps(start) + b"\n" + orjson.dumps(connect) + b"\n")
+    args = ["hunt", "--rules", str(repo_root / "queries"), "--format", "ndjson",
+            "--no-progress", str(events)]  # fmt: skip
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 0, result.stderr
+    alerts = [orjson.loads(line) for line in result.stdout.splitlines() if line]
+    assert [a["rule"]["name"] for a in alerts] == ["Network Connection via Registration Utility"]

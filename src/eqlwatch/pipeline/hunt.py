@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -122,9 +122,21 @@ def hunt_files(
             except EqlwatchError as exc:
                 result.failed.append((rule, exc))
                 continue
-            hits.sort(key=completion_time)
+            hits.sort(key=_time_order)
             result.hits.append((rule, hits))
     return result
+
+
+_UNTIMED = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def _time_order(hit: Hit) -> datetime:
+    """A hit's completion time; a `sample` may join events without a timestamp (its
+    samples are not ordered by time, as in Elasticsearch): those come first, not a crash."""
+    try:
+        return completion_time(hit)
+    except DataError:
+        return _UNTIMED
 
 
 def _compile_all(

@@ -20,19 +20,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from eqlwatch.rules.fields import get_field
 from eqlwatch.windowing import parse_timestamp
 
 DEFAULT_SPAN = timedelta(minutes=30)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _get(document: Mapping[str, Any], path: str) -> Any:
-    value: Any = document
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
 
 
 def _scalar(value: Any) -> str | None:
@@ -65,10 +57,10 @@ def group_of(document: Mapping[str, Any], span: timedelta = DEFAULT_SPAN) -> dic
     if span <= timedelta(0):
         raise ValueError("the grouping span must be positive")
     for field in ("host.id", "host.name"):
-        host = _scalar(_get(document, field))
+        host = _scalar(get_field(document, field))
         if host is None:
             continue
-        start = _time(_get(document, "event.start")) or _time(_get(document, "event.end"))
+        start = _time(get_field(document, "event.start")) or _time(get_field(document, "event.end"))
         if start is None:
             break
         cell = _EPOCH + span * ((start - _EPOCH) // span)
@@ -81,7 +73,7 @@ def group_of(document: Mapping[str, Any], span: timedelta = DEFAULT_SPAN) -> dic
             "start": begin,
             "end": end,
         }
-    entity = _scalar(_get(document, "process.entity_id"))
+    entity = _scalar(get_field(document, "process.entity_id"))
     if entity is None:
         return None
     return {"id": _digest("process.entity_id", entity), "by": "process.entity_id", "value": entity}
@@ -96,14 +88,14 @@ def incidents(documents: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """
     out: dict[str, dict[str, Any]] = {}
     for n, document in enumerate(documents):
-        group = _get(document, "eqlwatch.group")
+        group = get_field(document, "eqlwatch.group")
         key = group["id"] if isinstance(group, Mapping) and "id" in group else f"\x00{n}"
         entry = out.get(key)
         if entry is None:
             fields = dict(group) if isinstance(group, Mapping) and "id" in group else {"id": None}
             entry = out[key] = {**fields, "alerts": [], "rules": []}
         entry["alerts"].append(document)
-        name = _get(document, "rule.name")
+        name = get_field(document, "rule.name")
         if name not in entry["rules"]:
             entry["rules"].append(name)
     return list(out.values())

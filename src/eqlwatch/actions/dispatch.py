@@ -26,6 +26,7 @@ from eqlwatch.actions.secrets import display_target, expand
 from eqlwatch.actions.senders import Sender, SendError, send_apprise, send_webhook
 from eqlwatch.errors import ConfigError
 from eqlwatch.model import Alert
+from eqlwatch.rules.fields import get_field
 
 log = structlog.get_logger(__name__)
 SENDERS: dict[str, Sender] = {"webhook": send_webhook, "apprise": send_apprise}
@@ -42,15 +43,6 @@ class DeliveryStats:
     gave_up: int = 0
     pending: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def _field(document: Mapping[str, Any], path: str) -> Any:
-    value: Any = document
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
 
 
 @dataclass
@@ -123,7 +115,7 @@ class Notifier:
         tallies = _Tallies()
         with self.store.transaction() as state:
             for alert in alerts:
-                severity = str(_field(alert.document, "eqlwatch.severity"))
+                severity = str(get_field(alert.document, "eqlwatch.severity"))
                 for route, action in self.routes_for(alert.rule_id):
                     if not action.wants(severity, tags):
                         continue
@@ -135,7 +127,7 @@ class Notifier:
                     key = (
                         route
                         + "|"
-                        + "|".join(str(_field(alert.document, f)) for f in action.throttle_by)
+                        + "|".join(str(get_field(alert.document, f)) for f in action.throttle_by)
                     )
                     self._owe(state, route, action, [alert.document], key, now, tallies)
         tallies.add_to(self.stats)
@@ -170,7 +162,7 @@ class Notifier:
         now: datetime,
         tallies: _Tallies,
     ) -> None:
-        ids = [str(_field(d, "eqlwatch.alert_id")) for d in documents]
+        ids = [str(get_field(d, "eqlwatch.alert_id")) for d in documents]
         did = delivery_id(route, ids)
         if did in state.deliveries:
             return  # a replayed window: already owed, sent or throttled

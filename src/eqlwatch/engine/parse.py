@@ -280,7 +280,7 @@ class _Optimizer(eql.optimizer.Optimizer):  # type: ignore[misc]
             try:
                 return eql_ast.Literal.from_python(func.run(*[arg.value for arg in arguments]))
             except NotImplementedError:
-                pass
+                pass  # a function eql cannot fold at parse time stays a call, as in eql
         return eql_ast.FunctionCall(node.name, arguments, node.as_method)
 
 

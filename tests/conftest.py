@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "tests" / "data"
@@ -22,6 +27,24 @@ SHARED_DIR = REPO_ROOT.parent / "shared"
 GROUND_TRUTH_DIR = SHARED_DIR / "datasets" / "ecs-ground-truth"
 REQUIRE_SHARED = "EQLWATCH_REQUIRE_SHARED"
 SHARED_FIXTURES = frozenset({"shared_dir", "ground_truth_dir"})
+
+
+class Brief(list[T]):
+    """A fixture's list that prints as its length.
+
+    Hypothesis prints every argument of a falsifying example, fixtures included; the rule
+    pack's full repr (~46 kB) made it report a large-repr warning instead of the example.
+    """
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} items>"
+
+
+class BriefMap(dict[K, V]):
+    """A fixture's mapping that prints as its keys (see `Brief`)."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} items: {', '.join(map(str, self))}>"
 
 
 def missing_shared_reason() -> str | None:

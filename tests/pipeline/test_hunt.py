@@ -22,6 +22,7 @@ from eqlwatch.errors import DataError
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.hunt import HuntResult, build_alerts, hunt_files
 from eqlwatch.rules import Rule, load_rules
+from tests.conftest import Brief
 
 DETECTED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 NDJSON_EXPORTS = "evtx-attack-samples/ndjson"
@@ -29,7 +30,7 @@ NDJSON_EXPORTS = "evtx-attack-samples/ndjson"
 
 @pytest.fixture(scope="module")
 def pack(repo_root: Path) -> list[Rule]:
-    return [r for r in load_rules([repo_root / "queries"]).rules if r.eqlwatch.enabled]
+    return Brief(r for r in load_rules([repo_root / "queries"]).rules if r.eqlwatch.enabled)
 
 
 def run(
@@ -200,11 +201,39 @@ def _nest(flat: dict[str, Any], dotted: bool) -> dict[str, Any]:
     return doc
 
 
+# Lines shaped after the stages of the pack's sequences and samples (a start, an image load,
+# a connection), with values that mostly fit the stage, so multi-event hits occur: random
+# lines almost never complete a sequence.
+SHAPES: dict[str, dict[str, Any]] = {
+    "random": {},
+    "start": {
+        "event.category": st.sampled_from(["process", ["process"], "library"]),
+        "event.type": st.sampled_from(["start", ["start"], "end"]),
+        "process.name": st.sampled_from(NAMES),
+    },
+    "load": {
+        "event.category": st.sampled_from(["library", ["library"], "process"]),
+        "dll.code_signature.trusted": st.sampled_from([False, True, "false"]),
+    },
+    "connect": {
+        "event.category": st.sampled_from(["network", "process"]),
+        "process.name": st.sampled_from(NAMES),
+        "destination.ip": FIELDS["destination.ip"],
+    },
+}
+SHAPED = ("process.entity_id", "@timestamp")
+
+
 @st.composite
 def event_line(draw: st.DrawFn) -> bytes:
-    keys = draw(st.lists(st.sampled_from(sorted(FIELDS)), unique=True, min_size=3))
-    doc = _nest({k: draw(FIELDS[k]) for k in keys}, draw(st.booleans()))
-    style = draw(st.sampled_from(["orjson", "ascii", "broken"]))
+    shape = SHAPES[draw(st.sampled_from(sorted(SHAPES)))]
+    fields = {key: draw(value) for key, value in shape.items()}
+    if shape:
+        fields |= {key: draw(FIELDS[key]) for key in SHAPED}
+    extra = st.lists(st.sampled_from(sorted(FIELDS)), unique=True, min_size=3 if not shape else 0)
+    fields |= {key: draw(FIELDS[key]) for key in draw(extra) if key not in fields}
+    doc = _nest(fields, draw(st.booleans()))
+    style = draw(st.sampled_from(["orjson", "orjson", "ascii", "broken"]))
     if style == "ascii":
         return json.dumps(doc, ensure_ascii=True).encode()
     line = orjson.dumps(doc)

@@ -19,6 +19,7 @@ from eqlwatch.model import Hit
 from eqlwatch.rules import Rule, get_field, load_rules
 from eqlwatch.rules.exceptions import is_excepted
 from eqlwatch.sysmon import read_windows_events
+from tests.conftest import BriefMap
 
 EVTX_SAMPLES = Path("evtx-attack-samples")
 # Sigma rules that carry fixtures (an `eqlwatch:` mapping), run by the same runner
@@ -114,4 +115,4 @@ def sigma_samples(repo_root: Path) -> list[PackRule]:
 
 @pytest.fixture(scope="session")
 def pack_by_key(pack: list[PackRule]) -> dict[str, PackRule]:
-    return {item.key: item for item in pack}
+    return BriefMap((item.key, item) for item in pack)

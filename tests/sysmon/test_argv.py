@@ -51,3 +51,53 @@ def test_any_split_survives_a_round_trip(cmd: str) -> None:
     """Re-joining what was split splits the same way again (splitting is idempotent)."""
     args = split_command_line(cmd)
     assert split_command_line(join_command_line(args)) == args
+
+
+def _per_character(cmd: str) -> list[str]:
+    """The CommandLineToArgvW rules read one character at a time: the oracle the token
+    splitter is held to."""
+    args: list[str] = []
+    i = 0
+    while i < len(cmd):
+        if cmd[i] in " \t":
+            i += 1
+            continue
+        out: list[str] = []
+        in_quote = False
+        slashes = 0
+        while i < len(cmd):
+            c = cmd[i]
+            if c in " \t" and not in_quote:
+                break
+            if c == "\\":
+                slashes += 1
+            elif c == '"':
+                out.append("\\" * (slashes // 2))
+                if slashes % 2:
+                    out.append('"')
+                else:
+                    if in_quote and cmd.startswith('"', i + 1):
+                        out.append('"')
+                        i += 1
+                    in_quote = not in_quote
+                slashes = 0
+            else:
+                out.append("\\" * slashes + c)
+                slashes = 0
+            i += 1
+        out.append("\\" * slashes)
+        args.append("".join(out))
+    return args
+
+
+@given(st.text(st.sampled_from([*'ab \t"\\:/.\n', "é"]), max_size=60))
+def test_token_split_is_the_per_character_split(cmd: str) -> None:
+    assert split_command_line(cmd) == _per_character(cmd)
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    ['""""', '" "" "', 'a\\\\\\\\"b c"\\', '\\"\\\\"\\\\\\"', '"\t\t"x" "', "\\", '"'],
+)
+def test_token_split_on_quote_and_backslash_runs(cmd: str) -> None:
+    assert split_command_line(cmd) == _per_character(cmd)

@@ -8,53 +8,51 @@ token like any other argument.
 
 from __future__ import annotations
 
-_BLANKS = " \t"
+import re
 
-
-def _read_arg(cmd: str, start: int) -> tuple[str, int]:
-    """One argument starting at `start` (not a blank); returns it and where to go on."""
-    out: list[str] = []
-    in_quote = False
-    slashes = 0
-    i = start
-    while i < len(cmd):
-        c = cmd[i]
-        if c in _BLANKS and not in_quote:
-            break
-        if c == "\\":
-            slashes += 1
-            i += 1
-            continue
-        if c == '"':
-            out.append("\\" * (slashes // 2))
-            if slashes % 2:
-                out.append('"')
-            else:
-                if in_quote and cmd.startswith('"', i + 1):
-                    out.append('"')
-                    i += 1
-                in_quote = not in_quote
-            slashes = 0
-            i += 1
-            continue
-        out.append("\\" * slashes)
-        slashes = 0
-        out.append(c)
-        i += 1
-    out.append("\\" * slashes)
-    return "".join(out), i
+# A command line without quotes splits at blanks; with quotes it is read as tokens: blanks,
+# backslashes ending in a quote, and runs of anything else (backslashes not before a quote
+# are literal, so they stay in the run). Per token, not per character: this runs for every
+# process event normalised.
+_WORDS = re.compile(r"[^ \t]+")
+_TOKENS = re.compile(r'([ \t]+)|(\\*)"|((?:[^ \t"\\]+|\\+(?![\\"]))+)')
 
 
 def split_command_line(cmd: str) -> list[str]:
-    """Split a Windows command line into argv (CommandLineToArgvW rules, as Elastic does)."""
+    """Split a Windows command line into argv (CommandLineToArgvW rules, as Elastic does):
+    2n backslashes before a quote give n and the quote opens or closes quoting, 2n+1 give n
+    and a literal quote; `""` inside quotes gives a quote and ends the quoting."""
+    if '"' not in cmd:
+        return _WORDS.findall(cmd)
     args: list[str] = []
-    i = 0
-    while i < len(cmd):
-        if cmd[i] in _BLANKS:
-            i += 1
+    out: list[str] = []
+    started = in_quote = skip = False
+    for m in _TOKENS.finditer(cmd):
+        blanks, slashes, run = m.groups()
+        if skip:  # the second quote of a `""` inside quotes, already taken
+            skip = False
             continue
-        arg, i = _read_arg(cmd, i)
-        args.append(arg)
+        if blanks is not None:
+            if in_quote:
+                out.append(blanks)
+            elif started:
+                args.append("".join(out))
+                out, started = [], False
+            continue
+        started = True
+        if run is not None:
+            out.append(run)
+            continue
+        out.append("\\" * (len(slashes) // 2))
+        if len(slashes) % 2:
+            out.append('"')
+            continue
+        if in_quote and cmd.startswith('"', m.end()):
+            out.append('"')
+            skip = True
+        in_quote = not in_quote
+    if started:
+        args.append("".join(out))
     return args
 
 

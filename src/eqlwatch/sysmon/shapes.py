@@ -36,16 +36,23 @@ _NXLOG_META = frozenset(
 )  # fmt: skip
 
 
+def _mapping_like(node: Any) -> bool:
+    """A JSON object (a dict nearly always: checked first, the ABC check is slower)."""
+    return type(node) is dict or isinstance(node, Mapping)
+
+
 def _attr(node: Any, name: str) -> Any:
-    if isinstance(node, Mapping):
+    if _mapping_like(node):
         attrs = node.get("#attributes")
-        if isinstance(attrs, Mapping):
+        if _mapping_like(attrs):
             return attrs.get(name)
     return None
 
 
 def _node_text(node: Any) -> Any:
-    return node.get("#text") if isinstance(node, Mapping) else node
+    if type(node) is str:
+        return node
+    return node.get("#text") if _mapping_like(node) else node
 
 
 def _level(value: Any) -> str | None:

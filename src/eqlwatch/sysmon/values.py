@@ -42,6 +42,8 @@ def is_guid_key(key: str) -> bool:
 
 def text(value: Any) -> str | None:
     """Event-data value as Elastic sees it: a string, or None when empty or `-`."""
+    if type(value) is str:  # nearly every value: no further checks
+        return None if value in EMPTY_VALUES else value
     if value is None:
         return None
     if isinstance(value, bool):
@@ -53,17 +55,28 @@ def text(value: Any) -> str | None:
     return None if out in EMPTY_VALUES else out
 
 
+# Event-data keys seen so far and whether they hold GUIDs; bounded, as keys come from input.
+_GUID_KEYS: dict[str, bool] = {}
+_GUID_KEYS_KEPT = 4096
+
+
 def clean_event_data(raw: Mapping[str, Any]) -> dict[str, str]:
     """Stringify, drop empty and null-GUID values, and canonicalise GUIDs."""
     out: dict[str, str] = {}
+    guid_keys = _GUID_KEYS
     for key, value in raw.items():
         s = text(value)
         if s is None:
             continue
-        if is_guid_key(key):
-            if is_null_guid(s):
-                continue
+        guid = guid_keys.get(key)
+        if guid is None:
+            guid = is_guid_key(key)
+            if len(guid_keys) < _GUID_KEYS_KEPT:
+                guid_keys[key] = guid
+        if guid:
             s = canonical_guid(s)
+            if s == _NULL_GUID:
+                continue
         out[key] = s
     return out
 
@@ -173,9 +186,24 @@ def valid_ip(value: str) -> str | None:
     return value.strip()
 
 
+# Dotted field names split once: (parents, leaf). Bounded, as some names come from input.
+_PATHS: dict[str, tuple[tuple[str, ...], str]] = {}
+_PATHS_KEPT = 4096
+
+
+def _path(dotted: str) -> tuple[tuple[str, ...], str]:
+    known = _PATHS.get(dotted)
+    if known is None:
+        *parents, leaf = dotted.split(".")
+        known = (tuple(parents), leaf)
+        if len(_PATHS) < _PATHS_KEPT:
+            _PATHS[dotted] = known
+    return known
+
+
 def put(doc: dict[str, Any], dotted: str, value: Any) -> None:
     """Set `a.b.c` in a nested dict, creating the objects on the way."""
-    *parents, leaf = dotted.split(".")
+    parents, leaf = _path(dotted)
     node = doc
     for name in parents:
         child = node.get(name)
@@ -187,9 +215,10 @@ def put(doc: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def get(doc: Mapping[str, Any], dotted: str) -> Any:
+    parents, leaf = _path(dotted)
     node: Any = doc
-    for name in dotted.split("."):
-        if not isinstance(node, Mapping) or name not in node:
+    for name in (*parents, leaf):
+        if not (type(node) is dict or isinstance(node, Mapping)) or name not in node:
             return None
         node = node[name]
     return node

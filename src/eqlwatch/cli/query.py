@@ -11,7 +11,7 @@ come back as sequences, as in Elasticsearch). Malformed records are reported on 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -123,6 +123,32 @@ def _read(
             yield SourceEvent(event.index, event.id, event.source)
 
 
+def _again(
+    files: list[Path], input_format: str, counter: ErrorCounter, screen: QueryScreen
+) -> Callable[[], Iterator[SourceEvent]] | None:
+    """A second read of the same files, for a sequence whose events turn out not to be in
+    time order: errors the first read already reported are counted, not told again. None
+    when a file cannot be read twice (a pipe): the engine keeps what it read instead."""
+    if not all(p.is_file() for p in files):
+        return None
+
+    def read_again() -> Iterator[SourceEvent]:
+        told, seen = counter.count, 0
+        counter.count = 0
+        counter.errors.clear()
+
+        def tell(error: DataError) -> None:
+            nonlocal seen
+            seen += 1
+            if seen > told:
+                _report(error)
+
+        counter.on_error = tell
+        return _read(files, input_format, counter, screen)
+
+    return read_again
+
+
 SCREEN_MIN_BYTES = 1 << 20
 
 
@@ -178,7 +204,10 @@ def run_query(
     # Screening pays over many lines; small inputs skip its imports (start-up).
     big = sum(p.stat().st_size for p in files) >= SCREEN_MIN_BYTES
     screen = QueryScreen(compiled, big and not mappings, files, input_format)
-    hits = compiled.run(_read(files, input_format, counter, screen))
+    hits = compiled.run(
+        _read(files, input_format, counter, screen),
+        again=_again(files, input_format, counter, screen),
+    )
     took = int((time.monotonic() - started) * 1000)
     response = {
         "is_partial": False,

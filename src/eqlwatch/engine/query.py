@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import gc
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import chain
 from typing import Any
 
+from eqlwatch.engine.ordered import InOrder
 from eqlwatch.engine.parse import ParsedQuery, parse
 from eqlwatch.engine.plainseq import PlainFeeder, feed_lines, feed_plain, is_plain
 from eqlwatch.engine.plan import Ordinal, Plan, Settings, SourceEvent, build_plan, ordinal_of
@@ -121,13 +123,38 @@ class CompiledQuery:
     def executor(self) -> Executor:
         return Executor(self)
 
-    def run(self, events: Iterable[SourceEvent]) -> list[Hit]:
-        """All events at once, in any order (sequences keep and sort only relevant events)."""
-        ex = self.executor()
-        if self.parsed.kind == "sequence":
-            ex.feed(self.sort(ev for ev in events if self.relevant(ev)))
-        else:
+    def run(
+        self,
+        events: Iterable[SourceEvent],
+        again: Callable[[], Iterable[SourceEvent]] | None = None,
+    ) -> list[Hit]:
+        """All events at once, in any order. A sequence takes them as they come while they
+        come in time order; at the first that does not, it starts over with the relevant
+        events held and sorted (`run_sorted`), the same results either way. To start over
+        it keeps the events it let through, unless `again` reads the same events anew."""
+        if self.parsed.kind != "sequence":
+            ex = self.executor()
             ex.feed(events)
+            return ex.finish()
+        rest = iter(events)
+        watch = InOrder(self.plan_for, keep=again is None)
+        ex = self.executor()
+        ex.feed(watch.events(rest))
+        if watch.late is None:
+            return ex.finish()
+        del ex  # its partial sequences are no use now
+        if again is not None:
+            close = getattr(rest, "close", None)
+            if close is not None:
+                close()  # a generator: its open files
+            return self.run_sorted(again())
+        seen, watch.passed = watch.passed, []
+        return self.run_sorted(chain(seen, (watch.late,), rest))
+
+    def run_sorted(self, events: Iterable[SourceEvent]) -> list[Hit]:
+        """A sequence over events in any order: the relevant ones held and sorted."""
+        ex = self.executor()
+        ex.feed(self.sort(ev for ev in events if self.relevant(ev)))
         return ex.finish()
 
     def relevant(self, event: SourceEvent) -> bool:

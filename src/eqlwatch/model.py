@@ -28,10 +28,15 @@ class HitEvent:
     arrived: datetime | None = None
 
     def to_es(self) -> dict[str, Any]:
-        """The event as it appears in an Elasticsearch EQL response."""
+        """The event as it appears in an Elasticsearch EQL response (a source that is a
+        dict is shared, not copied: the response is for writing out, not for changing)."""
         if self.missing:
             return {"_index": self.index, "_id": self.id, "_source": {}, "missing": True}
-        return {"_index": self.index, "_id": self.id, "_source": dict(self.source)}
+        return {"_index": self.index, "_id": self.id, "_source": _as_dict(self.source)}
+
+
+def _as_dict(source: Mapping[str, Any]) -> dict[str, Any]:
+    return source if type(source) is dict else dict(source)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from eqlwatch.cli.query import SCREEN_MIN_BYTES
+from eqlwatch.engine.identity import record_id
 
 QUERY = (
     "sequence by host.id with maxspan=5s "
@@ -81,6 +82,9 @@ def test_out_of_order_file_answers_like_the_sorted_one_and_tells_each_error_once
     found, told_again = _query(shuffled)
     assert expected["total"]["value"] > 50
     assert found == expected
+    # named for the hits only, after matching: the content hash every reader gives
+    ids = [(e["_id"], record_id(e["_source"])) for s in found["sequences"] for e in s["events"]]
+    assert all(given == content for given, content in ids)
     for errors, path in ((told, ordered), (told_again, shuffled)):
         assert [e.split(": ")[0] for e in errors] == [
             f"{path}:11",

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from eqlwatch.cli.app import app
 from eqlwatch.cli.query import SCREEN_MIN_BYTES, QueryScreen, _read
 from eqlwatch.engine import compile_query
+from eqlwatch.engine.identity import named
 from eqlwatch.engine.reader import ErrorCounter
 from tests.pipeline.test_hunt import ARGS, FIELDS, NAMES, _nest
 from tests.pipeline.test_hunt_raw import query, record
@@ -40,7 +41,8 @@ def answer(text: str, path: Path, active: bool) -> tuple[list[Any], list[str]]:
     counter = ErrorCounter()
     seen: list[str] = []
     counter.on_error = lambda error: seen.append(str(error))
-    hits = compiled.run(_read([path], "auto", counter, QueryScreen(compiled, active, [path])))
+    screen = QueryScreen(compiled, active, [path])
+    hits = named(compiled.run(_read([path], "auto", counter, screen)))  # as `run_query`
     keys = [(h.join_keys, [(e.index, e.id, e.missing) for e in h.events]) for h in hits]
     return keys, seen
 

@@ -27,6 +27,7 @@ from eqlwatch.engine import (
     compile_query,
     load_mapping,
 )
+from eqlwatch.engine.identity import named
 from eqlwatch.engine.needles import query_needles, query_screens, raw_needles
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
@@ -168,7 +169,8 @@ class QueryScreen:
             from eqlwatch.pipeline.hunt_scan import NdjsonScan, ScanCounts, Screen, input_sample
 
             screens = query_screens(compiled, input_sample(files, fmt))
-            self.scan = NdjsonScan(Screen([screens]), Candidates([None]), ScanCounts())
+            scan = NdjsonScan(Screen([screens]), Candidates([None]), ScanCounts(), ids=False)
+            self.scan = scan  # ids for the hits only: `run_query` names them
         if active and raw_needles(compiled) is not None:
             from eqlwatch.pipeline.hunt_raw import RawScreen
             from eqlwatch.pipeline.hunt_scan import ScanCounts
@@ -208,6 +210,7 @@ def run_query(
         _read(files, input_format, counter, screen),
         again=_again(files, input_format, counter, screen),
     )
+    hits = named(hits)
     took = int((time.monotonic() - started) * 1000)
     response = {
         "is_partial": False,
@@ -288,7 +291,12 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         if output == "json":
-            typer.echo(orjson.dumps(response, option=orjson.OPT_INDENT_2).decode())
+            # bytes as orjson writes them: no decoding to text and encoding back
+            out = typer.get_binary_stream("stdout")
+            out.write(
+                orjson.dumps(response, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+            )
+            out.flush()
         else:
             typer.echo(_table(hits))
         if counter.count:

@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from eqlwatch.model import Hit, HitEvent
+
 ID_BYTES = 20  # 40 hex characters, the length of the Windows readers' record ids
 _SORTED = orjson.OPT_SORT_KEYS
 
@@ -23,3 +25,26 @@ def record_id(source: Mapping[str, Any]) -> str:
     """The id of one event `_source`: a hash of its canonical JSON."""
     body = orjson.dumps(source, option=_SORTED)
     return hashlib.blake2b(body, digest_size=ID_BYTES).hexdigest()
+
+
+# The `_id` of an event read by a caller that names only the events it outputs (`query`:
+# a few hits out of many events). Compared by identity: no id read from input is this
+# very object, whatever its text.
+LATER = "".join(["<", "id later", ">"])
+
+
+def named(hits: list[Hit]) -> list[Hit]:
+    """`hits` with each `LATER` id replaced by `record_id` of its event: the same ids as
+    computing them while reading, paid for the events shown only."""
+    out = []
+    for hit in hits:
+        if any(e.id is LATER for e in hit.events):
+            events = tuple(
+                HitEvent(e.index, record_id(e.source), e.source, e.missing, e.arrived)
+                if e.id is LATER
+                else e
+                for e in hit.events
+            )
+            hit = Hit(hit.kind, events, hit.join_keys)
+        out.append(hit)
+    return out

@@ -22,7 +22,7 @@ import msgspec
 import orjson
 
 from eqlwatch.engine import SourceEvent
-from eqlwatch.engine.identity import record_id
+from eqlwatch.engine.identity import LATER, record_id
 from eqlwatch.engine.needles import Sample, Screens
 from eqlwatch.engine.reader import source_event
 from eqlwatch.errors import DataError, EqlwatchError, Location
@@ -98,6 +98,7 @@ class NdjsonScan:
     on_error: ErrorHandler | None = None
     on_progress: ProgressHandler | None = None
     screened: int = 0  # events `scan` read through the line screen
+    ids: bool = True  # False: events get `identity.LATER` ids, named later (`query`)
     _block_hits: tuple[int, int] = (0, 0)  # the last block's (lines looked at, valid lines)
 
     def scan(self, reader: Iterable[bytes], path: Path, index: str) -> None:
@@ -226,7 +227,7 @@ class NdjsonScan:
                 self._error(DataError(f"malformed JSON: {exc}", location=where))
             return None
         if type(doc) is dict and "_source" not in doc and "_id" not in doc and "id" not in doc:
-            return SourceEvent(index, record_id(doc), doc)
+            return SourceEvent(index, record_id(doc) if self.ids else LATER, doc)
         try:
             return source_event(index, doc, Location(file=str(path), line=number))
         except DataError as exc:

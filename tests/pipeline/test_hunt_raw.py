@@ -263,3 +263,47 @@ def test_records_with_a_character_lowering_to_ascii_go_to_every_rule(
     result, _ = run(rules, [path], screen=True)
     assert [len(hits) for _, hits in result.hits] == [1]
     assert result.counts.normalized == 1  # the record without the name was never normalised
+
+
+def _damaged_evtx(data_dir: Path, tmp_path: Path) -> Path:
+    """A shipped capture with the string table of its third chunk overwritten: the parser
+    cannot read that chunk's records, and reads the others."""
+    source = data_dir / "evtx-attack-samples/evtx/AutomatedTestingTools"
+    data = bytearray((source / "PanacheSysmon_vs_AtomicRedTeam01.evtx").read_bytes())
+    start = 0x1000 + 2 * 0x10000 + 0x600  # file header, two chunks, into the third
+    data[start : start + 64] = b"\xff" * 64
+    path = tmp_path / "damaged.evtx"
+    path.write_bytes(data)
+    return path
+
+
+def test_a_damaged_evtx_chunk_is_reported_alike_screened_or_not(
+    data_dir: Path, tmp_path: Path, pack: list[Rule], repo_root: Path
+) -> None:
+    path = _damaged_evtx(data_dir, tmp_path)
+    result = assert_same(pack, [path], repo_root)  # same hits, alerts, errors and counts
+    errors: list[str] = []
+    hunt_files(pack, [path], on_error=lambda e: errors.append(str(e)))
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{path} [record 88]: unreadable EVTX record: ")
+    assert "record IDs 88..124" in errors[0]
+    assert result.counts.malformed == 1
+    assert sum(len(hits) for _, hits in result.hits) > 0  # the other chunks were read
+
+
+def test_cli_hunt_over_a_damaged_evtx_names_the_record_and_exits_1(
+    data_dir: Path, tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from eqlwatch.cli.app import app
+
+    path = _damaged_evtx(data_dir, tmp_path)
+    monkeypatch.chdir(repo_root)
+    args = ["hunt", "--rules", "queries", "--format", "ndjson", "--no-progress", str(path)]
+    result = CliRunner().invoke(app, args, catch_exceptions=False, env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    assert f"not read {path} [record 88]: unreadable EVTX record" in result.output
+    lines = result.output.splitlines()
+    alerts = [orjson.loads(line) for line in lines if line.startswith('{"@timestamp"')]
+    assert len(alerts) == 8  # the records of the other chunks were read and alerted on

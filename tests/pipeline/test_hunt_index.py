@@ -4,6 +4,7 @@ an event no rule wants costs the same with one rule or hundreds."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,10 @@ from eqlwatch.rules import Rule
 from tests.pipeline.doubles import make_rule
 
 FIELDS = ["a.b", "a.c", "d", "a.b.e", "Ext.real.pid", "k"]
-VALUES = ["x", "X", "y", "xy", 3, 7, None, ["x", "y"], [], True, {"e": "x"}]
+VALUES = [
+    "x", "X", "y", "xy", 3, 7, None, ["x", "y"], [], True, {"e": "x"},
+    "x\u202ey", "\u212ay", "xay", "x.x", "{x}", "true", 1.5, "tru", "AAA", ["1", "x\u00e9"],
+]  # fmt: skip
 
 
 def hits(result: HuntResult) -> list[tuple[str, list[list[str]]]]:
@@ -51,6 +55,16 @@ def leaf(draw: st.DrawFn) -> str:
         f'startsWith({f}, "{v}")',
         f'{f} like~ "{v}"',
         f'{f} regex "{v}.*"',
+        f'{f} : "{v}*{v}"',  # a group per piece
+        f'{f} : "?{v}*y"',
+        f'{f} : "*\u202e*"',  # needs a non-ASCII character
+        f'{f} : "*\u212a*"',  # the Kelvin sign lower-cases to "k"
+        f'{f} like "*\u00e9"',
+        f'{f} : "tru*"',  # may be a boolean's text
+        f'{f} : "*1*"',  # may be a number's text
+        f'{f} : "{{{v}}}"',  # repr characters in a pattern no object matches
+        f'{f} : "*{{*"',  # ... and in one an object may match
+        f'{f} : "AAA"',
         'event.category == "process"',
         'event.category in ("network", "file")',
         'event.category : "process"',
@@ -106,6 +120,12 @@ def event(draw: st.DrawFn) -> bytes:
         _put(doc, "event.category", cat, style)
     for key in draw(st.lists(st.sampled_from(FIELDS), unique=True, max_size=5)):
         _put(doc, key, copy.deepcopy(draw(st.sampled_from(VALUES))), style)
+    shape = draw(st.sampled_from(["plain", "plain", "hit", "hit+event"]))
+    if shape != "plain":  # a search hit: the event is its `_source`
+        outer = {"_id": f"h{draw(st.integers(0, 3))}", "_source": doc}
+        doc = outer | ({"event": {"category": "network"}} if shape == "hit+event" else {})
+    if draw(st.booleans()):
+        return json.dumps(doc, ensure_ascii=True).encode()  # non-ASCII as \u escapes
     return orjson.dumps(doc)
 
 

@@ -29,6 +29,7 @@ from eqlwatch.engine.compiler import field_name
 from eqlwatch.engine.parse import ParsedStage
 from eqlwatch.engine.parse import nodes as A
 from eqlwatch.engine.schema import CASELESS
+from eqlwatch.engine.wildcard import compile_wildcards
 from eqlwatch.sysmon.tables import SYSMON_EVENTS
 
 Group = frozenset[bytes]  # at least one of these occurs in the lower-cased line
@@ -50,20 +51,66 @@ def _quoted(value: str) -> bytes:
     return orjson.dumps(value).lower()
 
 
-def _piece_needle(pattern: str) -> bytes | None:
-    """The longest wildcard-free piece of a pattern, quoted at an anchored end."""
-    if not pattern.isascii() or set(pattern) <= _SCALAR_CHARS or _REPR_CHARS & set(pattern):
+# Lead bytes of every multi-byte UTF-8 character: one of them is in any line that holds a
+# non-ASCII character unescaped (a line with a `\\u` escape goes to every rule anyway).
+NON_ASCII = frozenset(bytes([b]) for b in range(0xC2, 0xF5))
+# Characters of a number's text as the engine renders it for `:` (`java_string`).
+_NUMBER_CHARS = frozenset("0123456789.+-e")
+
+
+def _may_be_scalar(pattern: str) -> bool:
+    """Could `pattern` (any case) match the text of a number or boolean value?"""
+    low = pattern.lower()
+    if set(low) - {"*", "?"} <= _NUMBER_CHARS:
+        return True
+    match = compile_wildcards([low], True)
+    return match("true") or match("false")
+
+
+def _may_be_object(pattern: str) -> bool:
+    """Could `pattern` match an object's Python text (`{...}`)? Only if both ends can."""
+    return pattern[:1] in ("*", "?", "{") and pattern[-1:] in ("*", "?", "}")
+
+
+def _pattern_pieces(pattern: str) -> list[bytes] | Group | None:
+    """Every wildcard-free piece of a pattern (a matching string holds each), quoted at an
+    anchored end; None: no needle is sound.
+
+    A pattern whose lower-cased literal text is not ASCII needs a non-ASCII character in
+    the value (ASCII text lower-cases to ASCII): one of `NON_ASCII`'s lead bytes (a group).
+    Repr characters ({}[]') only matter when an object's text could match the pattern."""
+    if not pattern.lower().isascii():
+        return NON_ASCII
+    if not pattern.isascii() or _may_be_scalar(pattern):
+        return None
+    if _may_be_object(pattern) and _REPR_CHARS & set(pattern):
         return None
     pieces = pattern.replace("?", "*").split("*")
-    best = max(range(len(pieces)), key=lambda i: len(pieces[i]))
-    if not pieces[best]:
-        return None
-    needle = orjson.dumps(pieces[best])[1:-1].lower()
-    if best == 0:
-        needle = b'"' + needle
-    if best == len(pieces) - 1:
-        needle = needle + b'"'
-    return needle
+    last = len(pieces) - 1
+    found = []
+    for i, piece in enumerate(pieces):
+        if not piece:
+            continue
+        needle = orjson.dumps(piece)[1:-1].lower()
+        found.append((b'"' if i == 0 else b"") + needle + (b'"' if i == last else b""))
+    return found or None
+
+
+def _pattern_groups(patterns: list[str]) -> list[Group]:
+    """Groups a value matching one of `patterns` satisfies: for one pattern, a group per
+    piece; for several, one group of each pattern's longest piece."""
+    found = [_pattern_pieces(p) for p in patterns]
+    if not all(found):
+        return []
+    if len(found) == 1 and isinstance(found[0], list):
+        return [frozenset({n}) for n in found[0]]
+    group: set[bytes] = set()
+    for pieces in found:
+        if isinstance(pieces, frozenset):
+            group |= pieces
+        elif pieces:
+            group.add(max(pieces, key=len))
+    return [frozenset(group)]
 
 
 def _is_text_field(node: Any, timestamp_field: str) -> bool:
@@ -206,9 +253,10 @@ def _value_groups(node: Any, ts: str) -> list[Group]:
             group = _texts(values, ts) if all(v.isascii() for v in values) else None
             return [group] if group else []
         if name in _WILDCARDS:
-            piece = _raw_piece if ts == RAW else _piece_needle
-            needles = [piece(v) for v in values]
-            return [frozenset(n for n in needles if n)] if all(needles) else []
+            if ts == RAW:
+                raw = [_raw_piece(v) for v in values]
+                return [frozenset(n for n in raw if n)] if all(raw) else []
+            return _pattern_groups(values)
     return []
 
 

@@ -30,6 +30,7 @@ from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.hunt_defer import Candidates, first_stage_needles
 from eqlwatch.pipeline.hunt_index import categories_of, required_filters
 from eqlwatch.pipeline.hunt_lines import LineRules, LineScan
+from eqlwatch.pipeline.hunt_prepass import prepass
 from eqlwatch.pipeline.hunt_raw import RawScreen
 from eqlwatch.pipeline.hunt_scan import (
     ErrorHandler,
@@ -87,6 +88,9 @@ def hunt_files(
         screens = [query_screens(q, sample) for q in queries] if screen else [None] * len(rules)
         categories = [categories_of(q) for q in queries] if screen else None
         required = [required_filters(q) for q in queries]
+        before = prepass(screens, required, files, input_format) if screen and fast else None
+        if before is not None:
+            screens = [() if r in before.unreachable else s for r, s in enumerate(screens)]
         first = [first_stage_needles(q, sample) if screen else None for q in queries]
         raw = RawScreen([raw_needles(q) if screen else None for q in queries], result.counts, fast)
         lines = LineScan(LineRules(queries, fast), raw, report) if raw.active else None
@@ -101,6 +105,8 @@ def hunt_files(
                 result.counts.events += 1
             if on_file is not None:
                 on_file(path)
+        for path in before.changed() if before is not None else ():
+            report(DataError("changed while being read", location=Location(file=str(path))))
         candidates = store.resolve(queries, scan.decode_held, fast=fast)
         if lines is not None:
             candidates = store.merge(lines.resolve(queries, candidates))

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from eqlwatch.engine import CompiledQuery
 from eqlwatch.engine.compiler import field_name
 from eqlwatch.engine.hsdb_cache import compiled
@@ -35,8 +37,12 @@ IdScreens = tuple[tuple[frozenset[int], ...], ...]
 BlockFinder = Callable[[bytes, int], int]
 
 
-def _literal(needle: bytes) -> bytes:
+def literal(needle: bytes) -> bytes:
+    """A Hyperscan expression matching `needle`'s bytes exactly."""
     return b"".join(b"\\x%02x" % byte for byte in needle)
+
+
+ESCAPE_OR_LOWERS = _ESCAPE + b"|" + _NON_ASCII  # a line the needles prove nothing about
 
 
 class _Index:
@@ -130,9 +136,9 @@ class RuleIndex:
             import hyperscan
         except ImportError:
             return None
-        expressions = [_literal(n) for n in index.needles]
+        expressions = [literal(n) for n in index.needles]
         flags = [hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(expressions)
-        expressions.append(_ESCAPE + b"|" + _NON_ASCII)
+        expressions.append(ESCAPE_OR_LOWERS)
         flags.append(hyperscan.HS_FLAG_SINGLEMATCH)
         db = compiled(expressions, range(len(expressions)), flags, hyperscan.HS_MODE_BLOCK)
         scratch = hyperscan.Scratch(db)
@@ -204,11 +210,11 @@ def _hyperscan(index: _Index) -> Match | None:
         import hyperscan
     except ImportError:
         return None
-    expressions = [_literal(n) for n in index.needles]
+    expressions = [literal(n) for n in index.needles]
     escape_id = len(expressions)
     caseless, single = hyperscan.HS_FLAG_CASELESS, hyperscan.HS_FLAG_SINGLEMATCH
     flags = [caseless | single] * len(expressions)
-    expressions.append(_ESCAPE + b"|" + _NON_ASCII)
+    expressions.append(ESCAPE_OR_LOWERS)
     flags.append(single)
     db = compiled(expressions, range(len(expressions)), flags, hyperscan.HS_MODE_BLOCK)
     scratch = hyperscan.Scratch(db)
@@ -274,6 +280,17 @@ def _tested_categories(node: Any) -> set[str] | None:
     return None
 
 
+class _Head(msgspec.Struct):
+    """What `CategoryIndex.keep_line` reads of a line: `event` (decoded) and whether the
+    line is a search hit whose `_source` is the event (then its category is elsewhere)."""
+
+    event: Any = None
+    hit: Any = msgspec.field(default=None, name="_source")
+
+
+_HEAD = msgspec.json.Decoder(_Head).decode
+
+
 class CategoryIndex:
     """Rules per event category, so a parsed event meets only rules that take it."""
 
@@ -305,3 +322,12 @@ class CategoryIndex:
         else:
             return targets
         return [t for t in targets if t in allowed]
+
+    def keep_line(self, line: bytes, targets: list[int]) -> list[int]:
+        """`keep` for a line not parsed yet: msgspec decodes only its `event` object (and
+        validates the rest), so a line whose category no target takes is never parsed.
+        Raises msgspec.DecodeError on a line that is not one JSON object."""
+        head = _HEAD(line)
+        if type(head.hit) is dict:  # the event is the hit's `_source` (`source_event`)
+            return self.keep(head.hit, targets)
+        return self.keep({"event": head.event}, targets)

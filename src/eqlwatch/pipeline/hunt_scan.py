@@ -105,13 +105,25 @@ class NdjsonScan:
         match, store, counts = self.screen.match, self.candidates, self.counts
         everyone = list(range(len(store.first)))
         validate, held, holding = _VALIDATE, store.held, store.holding
-        keep = self.screen.index.keep if self.screen.index.useful else None
+        # With a line screen, each line's category is read before it is parsed.
+        useful = self.screen.index.useful
+        keep_line = self.screen.index.keep_line if useful and match is not None else None
+        keep = self.screen.index.keep if useful and keep_line is None else None
         events = counts.events  # a local in the hot loop, written back below
         try:
             for number, line in enumerate(reader, 1):
                 if number % PROGRESS_EVERY == 0 and self.on_progress is not None:
                     self.on_progress(events)
                 targets = everyone if match is None else match(line)
+                if targets and keep_line is not None:
+                    try:
+                        targets = keep_line(line, targets)
+                    except msgspec.DecodeError:
+                        targets = []  # reported (or counted) exactly as the parser does
+                    else:
+                        if not targets:
+                            events += 1
+                            continue
                 if targets is None or (holding and store.may_hold(line, targets)):
                     try:
                         validate(line)

@@ -1,0 +1,123 @@
+"""Before the scan: sequences a stage of which no line can match are dropped up front.
+
+A sequence needs an event for each of its positive stages. Most of Elastic's Windows
+sequences wait for a rare stage (a Veeam DLL, `schtasks.exe /create`) and pair it with a
+common one (any process start): without this, every line the common stage's needles are
+in is parsed for them, only for the rule to be skipped at the end (`RuleIndex.unmet`).
+
+One Hyperscan pass over the raw bytes of every file (4 MiB blocks cut at line ends, no
+per-line work) finds which needles of the required stages' groups occur anywhere. A rule
+one of whose required filters has a group no needle of which occurs cannot have a hit:
+its screen is emptied, so no line is parsed for it. Sound only where every event goes
+through the line screen: every file must be ECS NDJSON (not a JSON array, not a raw
+Windows format), and a line with a real `\\u` escape or a character `str.lower` maps to
+ASCII anywhere turns the pass off (such a line goes to every rule). The files are
+stat-ed before the pass; `changed` names those that differ after the scan, which `hunt`
+reports (their later lines were not seen by the pass).
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eqlwatch.engine.hsdb_cache import compiled
+from eqlwatch.engine.needles import Screens
+from eqlwatch.errors import EqlwatchError
+from eqlwatch.pipeline.hunt_index import ESCAPE_OR_LOWERS, literal
+from eqlwatch.pipeline.hunt_scan import BLOCK_BYTES, open_lines
+from eqlwatch.sysmon import detect_format
+
+Stamp = tuple[int, int]  # size, mtime in ns
+
+
+def _stamp(path: Path) -> Stamp:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+@dataclass
+class Prepass:
+    """Rules proven to have no hit in `files`, and the files' stamps when they were read."""
+
+    unreachable: frozenset[int] = frozenset()
+    stamps: dict[Path, Stamp] = field(default_factory=dict)
+
+    def changed(self) -> list[Path]:
+        """Files that are not as the pass read them (grown, rewritten, removed)."""
+        out = []
+        for path, stamp in self.stamps.items():
+            try:
+                now = _stamp(path)
+            except OSError:
+                now = (-1, -1)
+            if now != stamp:
+                out.append(path)
+        return out
+
+
+def prepass(
+    per_rule: Sequence[Screens | None],
+    required: Sequence[frozenset[int]],
+    files: Sequence[Path],
+    input_format: str,
+) -> Prepass:
+    """Sequences (`required` filters) one of whose required filters no line can pass."""
+    groups: dict[int, list[frozenset[bytes]]] = {}
+    for r, (screens, need) in enumerate(zip(per_rule, required, strict=True)):
+        if screens is not None and need:
+            groups[r] = [g for i in need if i < len(screens) for g in screens[i]]
+    if not groups or not files:
+        return Prepass()
+    try:
+        import hyperscan
+    except ImportError:
+        return Prepass()
+    stamps: dict[Path, Stamp] = {}
+    for path in files:
+        try:
+            fmt = detect_format(path) if input_format == "auto" else input_format
+            if fmt != "ecs":
+                return Prepass()
+            stamps[path] = _stamp(path)
+            with open_lines(path) as stream:
+                if stream.peek(64).lstrip().startswith(b"["):
+                    return Prepass()
+        except (OSError, EqlwatchError):
+            return Prepass()  # the scan reports it; nothing is proven here
+    needles = sorted({n for gs in groups.values() for g in gs for n in g})
+    expressions = [literal(n) for n in needles] + [ESCAPE_OR_LOWERS]
+    single = hyperscan.HS_FLAG_SINGLEMATCH
+    flags = [hyperscan.HS_FLAG_CASELESS | single] * len(needles) + [single]
+    db = compiled(expressions, range(len(expressions)), flags, hyperscan.HS_MODE_BLOCK)
+    scratch = hyperscan.Scratch(db)
+    found: set[int] = set()
+
+    def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
+        found.add(ident)
+
+    escape = len(needles)
+    for path in files:
+        try:
+            with open_lines(path) as stream:
+                carry = b""
+                while chunk := stream.read(BLOCK_BYTES):
+                    data = carry + chunk
+                    cut = data.rfind(b"\n") + 1
+                    carry = data[cut:]
+                    if cut:
+                        db.scan(data[:cut], match_event_handler=on_match, scratch=scratch)
+                if carry:
+                    db.scan(carry, match_event_handler=on_match, scratch=scratch)
+        except (OSError, EOFError, ValueError, zlib.error):
+            return Prepass()  # unreadable (or a damaged gzip stream): the scan reports it
+        if escape in found:
+            return Prepass()
+    ids = {n: i for i, n in enumerate(needles)}
+    unreachable = frozenset(
+        r for r, gs in groups.items() if any(all(ids[n] not in found for n in g) for g in gs)
+    )
+    return Prepass(unreachable, stamps)

@@ -1,0 +1,80 @@
+"""The pass before the scan drops sequences one of whose stages no line can fill: their
+common stage's lines are then not parsed, hits stay the same, and a file that changes
+between that pass and the end of the scan is reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from eqlwatch.errors import DataError
+from eqlwatch.pipeline.hunt import hunt_files
+from tests.pipeline.doubles import make_rule
+
+SEQUENCE = (
+    "sequence by k with maxspan=1m "
+    '[process where process.name == "cmd.exe"] [network where destination.domain == "rare.example"]'
+)
+
+
+def _event(second: int, **fields: Any) -> dict[str, Any]:
+    return {"@timestamp": f"2026-01-01T00:00:{second:02d}Z", "k": "h1", **fields}
+
+
+def _write(path: Path, docs: list[dict[str, Any]], extra: bytes = b"") -> None:
+    path.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs) + extra)
+
+
+STARTS = [_event(i, event={"category": "process"}, process={"name": "cmd.exe"}) for i in range(40)]
+RARE = _event(45, event={"category": "network"}, destination={"domain": "rare.example"})
+
+
+def test_a_sequence_whose_rare_stage_is_nowhere_parses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "e.ndjson"
+    _write(path, STARTS)
+    rules = [make_rule(SEQUENCE, rule_id="seq")]
+    result = hunt_files(rules, [path])
+    assert result.counts.parsed == 0
+    assert result.counts.events == 40
+    assert [found for _, found in result.hits] == [[]]
+
+
+def test_with_the_rare_stage_present_the_same_hits_as_the_plain_path(tmp_path: Path) -> None:
+    path = tmp_path / "e.ndjson"
+    _write(path, [*STARTS, RARE])
+    rules = [make_rule(SEQUENCE, rule_id="seq")]
+    screened, plain = hunt_files(rules, [path]), hunt_files(rules, [path], screen=False)
+    found = [[[e.id for e in h.events] for h in hits] for _, hits in screened.hits]
+    assert found == [[[e.id for e in h.events] for h in hits] for _, hits in plain.hits]
+    assert len(found[0]) == 1
+    assert screened.counts.parsed == 41
+
+
+def test_an_escaped_line_anywhere_proves_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "e.ndjson"
+    hidden = b'{"@timestamp":"2026-01-01T00:00:45Z","k":"h1","event":{"category":"network"},'
+    hidden += b'"destination":{"domain":"r\\u0061re.example"}}\n'
+    _write(path, STARTS, hidden)  # the rare stage, with an escape hiding its needle
+    rules = [make_rule(SEQUENCE, rule_id="seq")]
+    result = hunt_files(rules, [path])
+    assert result.counts.parsed == 41
+    assert len(result.hits[0][1]) == 1
+
+
+def test_a_file_that_changes_during_the_hunt_is_reported(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.ndjson", tmp_path / "b.ndjson"
+    _write(first, STARTS)
+    _write(second, STARTS[:1])
+    errors: list[DataError] = []
+
+    def grow(path: Path) -> None:
+        if path == first:  # the rare stage arrives after the pass read the file
+            with first.open("ab") as f:
+                f.write(orjson.dumps(RARE) + b"\n")
+
+    rules = [make_rule(SEQUENCE, rule_id="seq")]
+    result = hunt_files(rules, [first, second], on_error=errors.append, on_file=grow)
+    assert [str(e) for e in errors] == [f"{first}: changed while being read"]
+    assert result.counts.malformed == 1

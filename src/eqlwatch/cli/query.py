@@ -10,8 +10,10 @@ come back as sequences, as in Elasticsearch). Malformed records are reported on 
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,6 +31,7 @@ from eqlwatch.engine import (
 )
 from eqlwatch.engine.identity import named
 from eqlwatch.engine.needles import query_needles, query_screens, raw_needles
+from eqlwatch.engine.query import gc_paused
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
 from eqlwatch.sysmon import INPUT_FORMATS, detect_format, read_windows_events
@@ -282,22 +285,40 @@ def register(app: typer.Typer) -> None:
             "event_category_field": event_category_field,
             "max_samples_per_key": max_samples_per_key,
         }
-        try:
-            response, hits, counter = run_query(query, events, mapping or [], options, input_format)
-        except QueryError as exc:
-            typer.echo(f"query error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        except EqlwatchError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        if output == "json":
-            # bytes as orjson writes them: no decoding to text and encoding back
-            out = typer.get_binary_stream("stdout")
-            out.write(
-                orjson.dumps(response, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
-            )
-            out.flush()
-        else:
-            typer.echo(_table(hits))
+        with _no_collection():
+            try:
+                response, hits, counter = run_query(
+                    query, events, mapping or [], options, input_format
+                )
+            except QueryError as exc:
+                typer.echo(f"query error: {exc}", err=True)
+                raise typer.Exit(2) from None
+            except EqlwatchError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
+            _write(response, hits, output)
         if counter.count:
             typer.echo(f"{counter.count} malformed line(s) skipped", err=True)
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """No cyclic GC while the command reads, matches and writes (the engine makes no
+    cycles, and full passes over every event held cost more than matching). What it made
+    is then frozen: re-enabling the collector would otherwise walk it all once more
+    before the process exits."""
+    with gc_paused():
+        try:
+            yield
+        finally:
+            gc.freeze()
+
+
+def _write(response: dict[str, Any], hits: list[Hit], output: str) -> None:
+    if output == "json":
+        # bytes as orjson writes them: no decoding to text and encoding back
+        out = typer.get_binary_stream("stdout")
+        out.write(orjson.dumps(response, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+        out.flush()
+    else:
+        typer.echo(_table(hits))

@@ -257,22 +257,24 @@ def test_random_lines_screened_or_not_give_the_same_hits(
         assert screened.counts.events == plain.counts.events
 
 
+START = _process("regsvr32.exe", "regsvr32 /s C:\\x\\a.dll")
+
+
+def load(entity: str, second: int = 2) -> dict[str, Any]:
+    """An unsigned library load: only the regsvr32 sequence's later stage wants it."""
+    return {
+        "@timestamp": f"2026-01-01T00:00:0{second}.000Z",
+        "event": {"category": ["library"], "type": ["start"]},
+        "process": {"entity_id": entity, "executable": "C:\\Windows\\System32\\regsvr32.exe"},
+        "dll": {"path": "C:\\x\\a.dll", "code_signature": {"trusted": False}},
+    }
+
+
 def test_later_sequence_stages_are_parsed_only_for_first_stage_keys(
     tmp_path: Path, pack: list[Rule], repo_root: Path
 ) -> None:
     """Library loads without the first stage's needles wait for a matching process key."""
-    start = _process("regsvr32.exe", "regsvr32 /s C:\\x\\a.dll") | {
-        "@timestamp": "2026-01-01T00:00:01.000Z"
-    }
-
-    def load(entity: str, second: int = 2) -> dict[str, Any]:
-        return {
-            "@timestamp": f"2026-01-01T00:00:0{second}.000Z",
-            "event": {"category": ["library"], "type": ["start"]},
-            "process": {"entity_id": entity, "executable": "C:\\Windows\\System32\\regsvr32.exe"},
-            "dll": {"path": "C:\\x\\a.dll", "code_signature": {"trusted": False}},
-        }
-
+    start = START
     path = tmp_path / "sequence.ndjson"
     docs = (load("p1", second=0), start, load("p1"), load("p2"))
     path.write_bytes(b"\n".join(orjson.dumps(d) for d in docs))
@@ -283,6 +285,52 @@ def test_later_sequence_stages_are_parsed_only_for_first_stage_keys(
     assert result.counts.parsed == 3  # the start and both p1 loads, never the p2 load
     portable, _ = run(pack, [path], screen=True, fast=False)
     assert (hit_keys(portable), portable.counts) == (hit_keys(result), result.counts)
+
+
+def test_held_lines_are_read_again_in_blocks_and_from_gzip(
+    tmp_path: Path, pack: list[Rule], repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held lines are found again by place: the first line, lines far apart (blocks of 64
+    bytes force a read per line), a last line without newline, a gzipped copy."""
+    from eqlwatch.pipeline import hunt_scan
+
+    monkeypatch.setattr(hunt_scan, "BLOCK_BYTES", 64)
+    docs = [load("p1", 0), load("p2", 1), START, *(load(f"p{n % 3}", 2) for n in range(40))]
+    body = b"\n".join(orjson.dumps(d) for d in docs)
+    plain_file, packed = tmp_path / "seq.ndjson", tmp_path / "seq.ndjson.gz"
+    plain_file.write_bytes(body)
+    packed.write_bytes(gzip.compress(body))
+    hits = []
+    for path in (plain_file, packed):
+        result = assert_same(pack, [path], repo_root)
+        assert result.counts.parsed == 1 + 14  # the start and the 14 later p1 loads only
+        hits.append([[e.id for e in h.events] for _, found in result.hits for h in found])
+    assert hits[0] == hits[1] == [[record_id(START), record_id(load("p1"))]]
+
+
+@pytest.mark.parametrize("change", ["shorter", "shifted", "removed"])
+def test_a_file_changed_before_its_held_lines_are_read_again_is_reported(
+    tmp_path: Path, pack: list[Rule], change: str
+) -> None:
+    path = tmp_path / "seq.ndjson"
+    docs = [START, load("p2", 1), load("p1")]
+    path.write_bytes(b"\n".join(orjson.dumps(d) for d in docs) + b"\n")
+
+    def rewrite(read: Path) -> None:  # after the pass, before the held lines are read
+        if change == "removed":
+            read.unlink()
+            return
+        lines = read.read_bytes().splitlines(keepends=True)
+        read.write_bytes(lines[0] + (lines[1][:-20] if change == "shorter" else b" " + lines[1]))
+
+    errors: list[str] = []
+    result = hunt_files(pack, [path], on_error=lambda e: errors.append(str(e)), on_file=rewrite)
+    expected = "cannot open again" if change == "removed" else "file changed while it was read"
+    assert len(errors) == 1, errors
+    assert expected in errors[0]
+    assert str(path) in errors[0]
+    assert all(not found for _, found in result.hits)  # nothing from the changed bytes
+    assert result.counts.malformed == 1
 
 
 def test_gzipped_ndjson_and_json_arrays_give_the_same_alerts(

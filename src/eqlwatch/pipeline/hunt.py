@@ -107,7 +107,7 @@ def hunt_files(
                 on_file(path)
         for path in before.changed() if before is not None else ():
             report(DataError("changed while being read", location=Location(file=str(path))))
-        candidates = store.resolve(queries, scan.decode_held, fast=fast)
+        candidates = store.resolve(queries, scan.reread, scan.decode_held, fast=fast)
         if lines is not None:
             candidates = store.merge(lines.resolve(queries, candidates))
         index = scan.screen.rules

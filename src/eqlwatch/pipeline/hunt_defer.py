@@ -2,15 +2,16 @@
 
 A sequence joined by keys, without missing-event stages, can only use a later-stage or
 `until` event whose join key some first-stage event also has. Lines a sequence rule wants
-only for its later stages (no first-stage needle in them) are therefore kept as bytes
-(validated, counted) while reading; once every first-stage candidate is parsed, only the
-held lines that contain one of their key values are parsed. Everything else a rule gets
+only for its later stages (no first-stage needle in them) are therefore validated, counted and noted
+by where they are in the file (not kept: image loads alone are ~30 % of an endpoint's
+lines); once every first-stage candidate is parsed, the noted lines are read again and only
+those that contain one of their key values are parsed. Everything else a rule gets
 is kept with its position, so each rule still sees its events in file order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,10 +55,12 @@ def key_texts(query: CompiledQuery, events: Sequence[SourceEvent]) -> set[bytes]
 
 @dataclass(frozen=True, slots=True)
 class Held:
-    """A validated line held back for the sequence rules in `targets`."""
+    """A validated line held back for the sequence rules in `targets`, by where it is in
+    the (decompressed) file."""
 
     position: int
-    line: bytes
+    offset: int
+    size: int
     number: int
     path: Path
     index: str
@@ -110,18 +113,22 @@ class Candidates:
     def resolve(
         self,
         queries: Sequence[CompiledQuery],
-        decode: Callable[[Held], SourceEvent | None],
+        reread: Callable[[Sequence[Held]], Iterable[tuple[Held, bytes]]],
+        decode: Callable[[Held, bytes], SourceEvent | None],
         *,
         fast: bool = True,
     ) -> list[list[SourceEvent]]:
-        """Parse the held lines some first-stage key occurs in; every rule's events in order."""
+        """Parse the held lines some first-stage key occurs in; every rule's events in order.
+
+        `reread` gives the held lines back (in order; one that cannot be read is reported
+        there and left out)."""
         if not self.held:
             return self.events
         searches = [self._search(q, i, fast) for i, q in enumerate(queries)]
         extra: list[list[tuple[int, SourceEvent]]] = [[] for _ in queries]
-        for held in self.held:
-            need = [i for i in held.targets if _wanted(searches[i], held.line)]
-            event = decode(held) if need else None
+        for held, line in reread(self.held):
+            need = [i for i in held.targets if _wanted(searches[i], line)]
+            event = decode(held, line) if need else None
             if event is not None:
                 for i in need:
                     extra[i].append((held.position, event))

@@ -14,7 +14,8 @@ import gzip
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, islice
+from itertools import chain, groupby, islice
+from operator import attrgetter
 from pathlib import Path
 from typing import IO
 
@@ -110,8 +111,10 @@ class NdjsonScan:
         keep_line = self.screen.index.keep_line if useful and match is not None else None
         keep = self.screen.index.keep if useful and keep_line is None else None
         events = counts.events  # a local in the hot loop, written back below
+        end = 0  # where the current line ends in the (decompressed) file
         try:
             for number, line in enumerate(reader, 1):
+                end += len(line)
                 if number % PROGRESS_EVERY == 0 and self.on_progress is not None:
                     self.on_progress(events)
                 targets = everyone if match is None else match(line)
@@ -131,7 +134,10 @@ class NdjsonScan:
                         targets = []  # reported (or counted) exactly as the parser does
                     else:
                         if targets:
-                            held.append(Held(events, line, number, path, index, targets))
+                            size = len(line)
+                            held.append(
+                                Held(events, end - size, size, number, path, index, targets)
+                            )
                         events += 1
                         continue
                 event = self.decode(line, number, path, index)
@@ -246,8 +252,38 @@ class NdjsonScan:
             self._error(exc)
             return None
 
-    def decode_held(self, held: Held) -> SourceEvent | None:
-        return self.decode(held.line, held.number, held.path, held.index)
+    def decode_held(self, held: Held, line: bytes) -> SourceEvent | None:
+        return self.decode(line, held.number, held.path, held.index)
+
+    def reread(self, held: Sequence[Held]) -> Iterator[tuple[Held, bytes]]:
+        """The held lines, read again file by file in blocks; where one is no longer whole
+        at its place (a new line does not start there, or the file is shorter) the file
+        changed after it was read: that is reported and the rest of the file left out."""
+        for path, group in groupby(held, key=attrgetter("path")):
+            yield from self._reread(path, group)
+
+    def _reread(self, path: Path, group: Iterable[Held]) -> Iterator[tuple[Held, bytes]]:
+        try:
+            stream = open_lines(path)
+        except OSError as exc:
+            where = Location(file=str(path))
+            self._error(DataError(f"cannot open again: {exc.strerror}", location=where))
+            return
+        with stream:
+            buffer, start = b"", 0  # bytes of the file from `start` on
+            for held in group:
+                begin = held.offset - 1 if held.offset else 0  # the newline before it too
+                stop = held.offset + held.size
+                if begin < start or stop > start + len(buffer):
+                    stream.seek(begin)
+                    buffer, start = stream.read(max(BLOCK_BYTES, stop - begin)), begin
+                at = held.offset - start
+                line = buffer[at : at + held.size]
+                if len(line) != held.size or (held.offset and buffer[at - 1] != 0x0A):
+                    where = Location(file=str(path), line=held.number)
+                    self._error(DataError("file changed while it was read", location=where))
+                    return
+                yield held, line
 
     def _error(self, error: DataError) -> None:
         if self.on_error is None:

@@ -326,11 +326,11 @@ def test_a_file_changed_before_its_held_lines_are_read_again_is_reported(
     errors: list[str] = []
     result = hunt_files(pack, [path], on_error=lambda e: errors.append(str(e)), on_file=rewrite)
     expected = "cannot open again" if change == "removed" else "file changed while it was read"
-    assert len(errors) == 1, errors
-    assert expected in errors[0]
-    assert str(path) in errors[0]
+    # (the sequences' pre-pass, hunt_prepass, also reports the file by its size and time)
+    assert [e for e in errors if expected in e and str(path) in e], errors
+    assert all(str(path) in e for e in errors)
     assert all(not found for _, found in result.hits)  # nothing from the changed bytes
-    assert result.counts.malformed == 1
+    assert result.counts.malformed == len(errors)
 
 
 def test_gzipped_ndjson_and_json_arrays_give_the_same_alerts(

@@ -85,7 +85,9 @@ def _flatten_event_data(node: Any) -> dict[str, Any]:
     for key, value in node.items():
         if key == "#attributes":
             continue
-        if key == "Data" and not isinstance(value, Mapping | str):
+        if type(value) is str:
+            out[key] = value
+        elif key == "Data" and not isinstance(value, Mapping | str):
             items = value if isinstance(value, list) else [value]
             for i, item in enumerate(items, 1):
                 out[f"param{i}"] = _node_text(item)

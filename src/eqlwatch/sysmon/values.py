@@ -115,8 +115,27 @@ def parse_utc_time(value: str) -> str | None:
     return f"{year}-{month}-{day}T{hour}:{minute}:{second}.{millis}Z"
 
 
+# What EVTX and most collectors write ("2019-07-19T14:42:51.446280Z"): read by slicing.
+_ZULU = re.compile(
+    r"([1-9][0-9]{3})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?Z"
+)
+
+
 def parse_iso_time(value: str) -> str | None:
     """An ISO 8601 timestamp of any precision (System TimeCreated) as millis with Z."""
+    m = _ZULU.fullmatch(value)
+    if m is not None:
+        year, month, day, hour, minute, second, frac = m.groups()
+        try:
+            datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+        except ValueError:
+            return _parse_iso_time(value)
+        return f"{value[:19]}.{(frac or '')[:3].ljust(3, '0')}Z"
+    return _parse_iso_time(value)
+
+
+def _parse_iso_time(value: str) -> str | None:
+    """`parse_iso_time` through `datetime.fromisoformat`, for every other spelling."""
     s = value.strip()
     if s.endswith(" UTC"):
         s = s[:-4]
@@ -203,7 +222,7 @@ def _path(dotted: str) -> tuple[tuple[str, ...], str]:
 
 def put(doc: dict[str, Any], dotted: str, value: Any) -> None:
     """Set `a.b.c` in a nested dict, creating the objects on the way."""
-    parents, leaf = _path(dotted)
+    parents, leaf = _PATHS.get(dotted) or _path(dotted)
     node = doc
     for name in parents:
         child = node.get(name)
@@ -215,7 +234,7 @@ def put(doc: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def get(doc: Mapping[str, Any], dotted: str) -> Any:
-    parents, leaf = _path(dotted)
+    parents, leaf = _PATHS.get(dotted) or _path(dotted)
     node: Any = doc
     for name in (*parents, leaf):
         if not (type(node) is dict or isinstance(node, Mapping)) or name not in node:

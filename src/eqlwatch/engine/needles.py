@@ -56,13 +56,17 @@ def _quoted(value: str) -> bytes:
 NON_ASCII = frozenset(bytes([b]) for b in range(0xC2, 0xF5))
 # Characters of a number's text as the engine renders it for `:` (`java_string`).
 _NUMBER_CHARS = frozenset("0123456789.+-e")
+_BOOLEAN_CHARS = frozenset("truefals")
 
 
 def _may_be_scalar(pattern: str) -> bool:
     """Could `pattern` (any case) match the text of a number or boolean value?"""
     low = pattern.lower()
-    if set(low) - {"*", "?"} <= _NUMBER_CHARS:
+    chars = set(low) - {"*", "?"}
+    if chars <= _NUMBER_CHARS:
         return True
+    if not chars <= _BOOLEAN_CHARS:
+        return False
     match = compile_wildcards([low], True)
     return match("true") or match("false")
 

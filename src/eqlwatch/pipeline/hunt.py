@@ -21,6 +21,7 @@ import orjson
 
 from eqlwatch.backends.event_files import expand_paths
 from eqlwatch.engine import CompiledQuery, SourceEvent
+from eqlwatch.engine.identity import named
 from eqlwatch.engine.needles import leaf_needles, query_screens, raw_needles
 from eqlwatch.engine.query import gc_paused
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
@@ -95,8 +96,14 @@ def hunt_files(
         raw = RawScreen([raw_needles(q) if screen else None for q in queries], result.counts, fast)
         lines = LineScan(LineRules(queries, fast), raw, report) if raw.active else None
         store = Candidates(first, track=lines.rules.holding if lines is not None else ())
+        # Content-hash ids are computed for the events of hits only (`named`, below).
         scan = NdjsonScan(
-            Screen(screens, fast, categories, required), store, result.counts, report, on_progress
+            Screen(screens, fast, categories, required),
+            store,
+            result.counts,
+            report,
+            on_progress,
+            ids=False,
         )
         everyone = list(range(len(rules)))
         for path in files:
@@ -124,7 +131,7 @@ def hunt_files(
                 result.hits.append((rule, []))
                 continue
             try:
-                hits = query.run(events)
+                hits = named(query.run(events))
             except EqlwatchError as exc:
                 result.failed.append((rule, exc))
                 continue

@@ -288,7 +288,19 @@ class _Head(msgspec.Struct):
     hit: Any = msgspec.field(default=None, name="_source")
 
 
+class _Category(msgspec.Struct):
+    category: Any = None
+
+
+class _Quick(msgspec.Struct):
+    """The usual line: `event` an object (only its category decoded), no `_source`."""
+
+    event: _Category | None = None
+    hit: msgspec.Raw | None = msgspec.field(default=None, name="_source")
+
+
 _HEAD = msgspec.json.Decoder(_Head).decode
+_QUICK = msgspec.json.Decoder(_Quick).decode
 
 
 class CategoryIndex:
@@ -324,9 +336,30 @@ class CategoryIndex:
         return [t for t in targets if t in allowed]
 
     def keep_line(self, line: bytes, targets: list[int]) -> list[int]:
-        """`keep` for a line not parsed yet: msgspec decodes only its `event` object (and
-        validates the rest), so a line whose category no target takes is never parsed.
-        Raises msgspec.DecodeError on a line that is not one JSON object."""
+        """`keep` for a line not parsed yet: msgspec decodes only its `event` object's
+        category (and validates the rest), so a line whose category no target takes is
+        never parsed. Raises msgspec.DecodeError on a line that is not one JSON object."""
+        try:
+            quick = _QUICK(line)
+        except msgspec.ValidationError:  # another shape (or not an object): decode it all
+            return self.keep_line_slow(line, targets)
+        if quick.hit is not None:  # a search hit: its `_source` may be the event
+            return self.keep_line_slow(line, targets)
+        if quick.event is None:
+            return targets
+        value = quick.event.category
+        if type(value) is list and len(value) == 1:  # ECS's usual one-string list
+            value = value[0]
+        if type(value) is str:
+            allowed = self.by_category.get(value, self.anyone)
+        elif type(value) is list and all(type(v) is str for v in value):
+            allowed = self.anyone.union(*(self.by_category.get(v, ()) for v in value))
+        else:
+            return targets
+        return [t for t in targets if t in allowed]
+
+    def keep_line_slow(self, line: bytes, targets: list[int]) -> list[int]:
+        """`keep_line` decoding the whole `event` and `_source` (any shape)."""
         head = _HEAD(line)
         if type(head.hit) is dict:  # the event is the hit's `_source` (`source_event`)
             return self.keep(head.hit, targets)

@@ -134,3 +134,20 @@ def test_an_event_late_by_one_millisecond_is_placed_where_it_belongs() -> None:
     assert query.run(iter(events)) == []
     swapped = [(5, "a", 1, 1, "iso", "i1"), (10, "b", 1, 1, "iso", "i1")]
     assert _shape(query.run(_events(swapped))) == [(["i1/1", "i1/2"], (1,))]
+
+
+def test_a_tiebreaker_out_of_order_at_equal_times_is_sorted() -> None:
+    """a and b share a millisecond; b's tiebreaker sorts first, so no sequence [a, b]."""
+    a = SourceEvent("i1", "1", {"@timestamp": "2025-06-01T00:00:00.005Z", "k": 1, "n": 2,
+                                "event": {"category": "a"}})  # fmt: skip
+    b = SourceEvent("i1", "2", {"@timestamp": "2025-06-01T00:00:00.005Z", "k": 1, "n": 1,
+                                "event": {"category": "b"}})  # fmt: skip
+    for text in [
+        "sequence by k [a where true] [b where true]",  # the fused plain loop
+        "sequence by k [a where true] [b where true] until [c where true]",  # the general one
+    ]:
+        query = compile_query(text, tiebreaker_field="n")
+        assert query.run_sorted([a, b]) == []
+        assert query.run(iter([a, b])) == []
+        later_b = b._replace(source={**b.source, "n": 3})  # now b sorts after a
+        assert len(query.run([later_b, a])) == len(query.run([a, later_b])) == 1

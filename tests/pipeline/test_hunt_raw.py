@@ -307,3 +307,23 @@ def test_cli_hunt_over_a_damaged_evtx_names_the_record_and_exits_1(
     lines = result.output.splitlines()
     alerts = [orjson.loads(line) for line in lines if line.startswith('{"@timestamp"')]
     assert len(alerts) == 8  # the records of the other chunks were read and alerted on
+
+
+def test_evtx_image_loads_held_for_a_later_stage_come_back_from_the_spill_file(
+    data_dir: Path, repo_root: Path
+) -> None:
+    """An image load holds no needle of the first stage's filter (`event.code == "1"`), so
+    it is only noted during the pass, its text written to a spill file; once the process
+    starts are known, the loads of those processes are read back and complete the hits."""
+    query = (
+        "sequence by process.entity_id with maxspan=5m"
+        ' [process where event.code == "1" and process.name : ("regsvr32.exe", "rundll32.exe",'
+        ' "cmd.exe", "powershell.exe", "mshta.exe", "wscript.exe", "cscript.exe")]'
+        " [library where true]"
+    )
+    rules = make_rules([query], repo_root)
+    result = assert_same(rules, [data_dir / "evtx-attack-samples/evtx"], repo_root)
+    hits = [hit for _, hits in result.hits for hit in hits]
+    assert len(hits) >= 5
+    assert all(len(hit.events) == 2 for hit in hits)
+    assert result.counts.normalized < result.counts.events

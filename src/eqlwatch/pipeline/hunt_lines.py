@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import msgspec
 import orjson
@@ -200,15 +200,14 @@ class Decision:
 @dataclass(frozen=True, slots=True)
 class Noted:
     """A validated record a keyed sequence may need for a later stage: where its line is
-    in the (decompressed) file (`offset`, `size`: read again later) or, for an EVTX
-    record, its JSON `text`."""
+    in the (decompressed) file, or for an EVTX record where its JSON text is in the
+    file's spill file (`offset`, `size`: read again later, not held in memory)."""
 
     offset: int
     size: int
     loc: Location
     position: int
     rules: tuple[int, ...]
-    text: str | None = None
 
 
 class LineRules:
@@ -295,6 +294,8 @@ class LineScan:
     record: RawScreen
     on_error: ErrorHandler
     noted: dict[Path, list[Noted]] = field(default_factory=dict)
+    # EVTX records cannot be read again by offset: the noted ones' text, until `resolve`.
+    spills: dict[Path, IO[bytes]] = field(default_factory=dict)
     formats: dict[Path, str] = field(default_factory=dict)
 
     def applies(self, path: Path, fmt: str) -> bool:
@@ -328,8 +329,9 @@ class LineScan:
 
     def _evtx(self, path: Path) -> Iterator[tuple[NormalizedEvent, list[int]]]:
         """Record by record; where a record is (`evtx_location`) is worked out only for
-        those reported, noted or parsed (a `Location` per record costs a sixth of what
-        the parser does)."""
+        those reported, noted or parsed. A noted record's text goes to a temporary spill
+        file, so memory does not grow with them (the pack's unsigned-DLL sequence notes
+        every Sysmon image load)."""
         rules, counts = self.rules, self.record.counts
         scan, decided, decide = rules.scan, rules.decided, rules.decide
         decode, head = _EVTX_HEAD
@@ -337,10 +339,11 @@ class LineScan:
         noted = self.noted.setdefault(path, [])
         for number, data in evtx_numbered_texts(path):
             if type(data) is str:
-                found = scan(data.encode())
+                text = data.encode()
+                found = scan(text)
                 if found is not None:
                     try:
-                        known = head(decode(data))
+                        known = head(decode(text))
                     except INVALID:
                         known = None
                     if known is not None:
@@ -348,12 +351,25 @@ class LineScan:
                         if not decision.now:
                             if decision.hold:
                                 loc = evtx_location(path, number)
-                                noted.append(Noted(0, 0, loc, counts.events, decision.hold, data))
+                                offset = self._spill(path, text)
+                                note = Noted(offset, len(text), loc, counts.events, decision.hold)
+                                noted.append(note)
                             counts.events += 1
                             continue
             event = self._evtx_record(evtx_location(path, number), data, seen)
             if event is not None:
                 yield event, self.record.targets
+
+    def _spill(self, path: Path, text: bytes) -> int:
+        """Where `text` starts in `path`'s spill file, once written there."""
+        spill = self.spills.get(path)
+        if spill is None:
+            import tempfile  # only files with noted records need it
+
+            spill = self.spills[path] = tempfile.TemporaryFile()  # noqa: SIM115 - see resolve
+        offset = spill.tell()
+        spill.write(text)
+        return offset
 
     def _evtx_record(
         self, loc: Location, data: Any, seen: Counter[bytes]
@@ -464,12 +480,16 @@ class LineScan:
             assert key is not None
             texts = raw_key_texts(queries[i], events[i], key)
             searches[i] = None if texts is None else any_needle(texts, fast=self.rules.fast)
-        for path, notes in self.noted.items():
-            if notes and self.formats[path] == "evtx":
-                records = ((note, note.text or "") for note in notes)
-                self._parse(records, "evtx", searches, extra)
-            elif notes:
-                self._parse(self._reread(path, notes), self.formats[path], searches, extra)
+        try:
+            for path, notes in self.noted.items():
+                if notes and self.formats[path] == "evtx":
+                    self._parse(_spilled(self.spills[path], notes), "evtx", searches, extra)
+                elif notes:
+                    self._parse(self._reread(path, notes), self.formats[path], searches, extra)
+        finally:
+            for spill in self.spills.values():
+                spill.close()
+            self.spills.clear()
         return extra
 
     def _parse(
@@ -510,6 +530,13 @@ class LineScan:
                     )
                     return
                 yield note, line[1:]
+
+
+def _spilled(spill: IO[bytes], notes: list[Noted]) -> Iterator[tuple[Noted, bytes]]:
+    """The noted EVTX records' texts, read back from their file's spill file."""
+    for note in notes:
+        spill.seek(note.offset)
+        yield note, spill.read(note.size)
 
 
 class _FirstLine(Exception):

@@ -20,7 +20,8 @@ def zulu_time(draw: st.DrawFn) -> str:
     date = "-".join(draw(_digits(n)) for n in (4, 2, 2))
     time = ":".join(draw(_digits(2)) for _ in range(3))
     frac = draw(st.one_of(st.just(""), st.integers(1, 9).flatmap(_digits).map(".".__add__)))
-    return f"{date}T{time}{frac}" + draw(st.sampled_from(["Z", "Z", "z", "+00:00", " "]))
+    zone = draw(st.sampled_from(["Z", "Z", "", "z", "+00:00", " "]))
+    return f"{date}{draw(st.sampled_from('T T t'))}{time}{frac}{zone}"
 
 
 @given(st.one_of(zulu_time(), st.datetimes().map(lambda d: d.isoformat() + "Z")))
@@ -34,3 +35,4 @@ def test_iso_time_examples() -> None:
     assert parse_iso_time("2019-07-19T14:42:51.4Z") == "2019-07-19T14:42:51.400Z"
     assert parse_iso_time("2019-02-30T14:42:51.4Z") is None  # no such day
     assert parse_iso_time("2019-07-19T24:00:00Z") == _parse_iso_time("2019-07-19T24:00:00Z")
+    assert parse_iso_time("2019-04-27 15:57:25") == "2019-04-27T15:57:25.000Z"  # NXLog

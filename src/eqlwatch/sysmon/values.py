@@ -115,22 +115,24 @@ def parse_utc_time(value: str) -> str | None:
     return f"{year}-{month}-{day}T{hour}:{minute}:{second}.{millis}Z"
 
 
-# What EVTX and most collectors write ("2019-07-19T14:42:51.446280Z"): read by slicing.
-_ZULU = re.compile(
-    r"([1-9][0-9]{3})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?Z"
+# What EVTX ("2019-07-19T14:42:51.446280Z") and NXLog ("2019-04-27 15:57:25", no zone:
+# UTC) write: read by slicing.
+_PLAIN_TIME = re.compile(
+    r"([1-9][0-9]{3}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]+))?Z?"
 )
 
 
 def parse_iso_time(value: str) -> str | None:
     """An ISO 8601 timestamp of any precision (System TimeCreated) as millis with Z."""
-    m = _ZULU.fullmatch(value)
+    m = _PLAIN_TIME.fullmatch(value)
     if m is not None:
-        year, month, day, hour, minute, second, frac = m.groups()
-        try:
-            datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+        date, clock, frac = m.groups()
+        year, month, day = int(date[:4]), int(date[5:7]), int(date[8:])
+        try:  # the date and time must exist; whatever else is left to fromisoformat
+            datetime(year, month, day, int(clock[:2]), int(clock[3:5]), int(clock[6:]))
         except ValueError:
             return _parse_iso_time(value)
-        return f"{value[:19]}.{(frac or '')[:3].ljust(3, '0')}Z"
+        return f"{date}T{clock}.{(frac or '')[:3].ljust(3, '0')}Z"
     return _parse_iso_time(value)
 
 

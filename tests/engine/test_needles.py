@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eqlwatch.engine import compile_query
-from eqlwatch.engine.needles import Group, Sample, minimal, query_needles
+from eqlwatch.engine.needles import NON_ASCII, Group, Sample, minimal, query_needles
 
 
 def needles(query: str, sample: Sample | None = None) -> Group | None:
@@ -16,9 +16,13 @@ def needles(query: str, sample: Sample | None = None) -> Group | None:
     ("query", "expected"),
     [
         ('process where process.name : "regsvr32.exe"', {b'"regsvr32.exe"'}),
-        ('any where process.name : "*\\\\Temp\\\\*"', {b"\\\\temp\\\\"}),
+        # an object's Python text may match: a line with a character Python escapes may too
+        ('any where process.name : "*\\\\Temp\\\\*"', {b"\\\\temp\\\\", b"\x7f", *NON_ASCII}),
         ('any where process.name like "Reg*"', {b'"reg'}),
-        ('any where x : ("*abc*", "de?f*") or y == "Q"', {b"abc", b'"de', b'"q"'}),
+        (
+            'any where x : ("*abc*", "de?f*") or y == "Q"',
+            {b"abc", b'"de', b'"q"', b"\x7f", *NON_ASCII},
+        ),
         ('any where x in ("A", "b") and length(y) > 2', {b'"a"', b'"b"'}),
         ('any where x in~ ("Ab")', {b'"ab"'}),
         ("network where destination.port == 443", {b'"network"'}),

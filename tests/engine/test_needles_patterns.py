@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from eqlwatch.engine import SourceEvent, compile_query
 from eqlwatch.engine.needles import NON_ASCII, filter_groups
 from eqlwatch.engine.reader import source_event
-from eqlwatch.errors import Location
+from eqlwatch.errors import Location, QueryError
 from eqlwatch.pipeline.hunt_index import CategoryIndex, categories_of
 from eqlwatch.pipeline.linematch import LOWERS_TO_ASCII, escaped
 
@@ -24,12 +24,23 @@ text = st.text(alphabet=CHARS, max_size=6)
 scalar = st.one_of(text, st.integers(-20, 200), st.floats(-1e3, 1e22), st.booleans(), st.none())
 value = st.one_of(
     scalar,
+    st.sampled_from([{"a": "\u202e"}, {"a": "x\x7fa"}]),  # Python escapes these in an object's text
     st.lists(scalar, max_size=3),
     st.dictionaries(st.sampled_from(["a", "e"]), scalar, max_size=2),
 )
 pattern = st.one_of(
     st.text(alphabet=CHARS + "**??", min_size=1, max_size=7),
-    st.sampled_from(["1*", "*0", "tru*", "?als?", "{*}", "{'a*", "*: 1}", "*None*", "?e*"]),
+    st.sampled_from(
+        ["1*", "*0", "tru*", "?als?", "{*}", "{'a*", "*: 1}", "*None*", "?e*", "*202e*", "*x7fa*"]
+    ),
+)
+
+
+regex = st.one_of(
+    st.text(alphabet='aAe1.:x{}[]()|+*?-^\\"@\u00e9', min_size=1, max_size=8),
+    st.sampled_from(
+        ["[A-Z]:\\\\:.+", "[a-z]x\\.e", "a(b|c)?xe+", "\\dx", "[{]x", "[^a]x", "[{]'e.*", ".'a.*"]
+    ),
 )
 
 
@@ -42,19 +53,47 @@ def _matches(query: str, doc: dict[str, Any]) -> bool:
     return bool(compiled.run([SourceEvent("i", "1", doc)]))
 
 
+def _sound(query: str, val: Any) -> bool:
+    """Where `query` matches {"x": val}, the line holds a needle of every group (True:
+    it matched)."""
+    doc = {"@timestamp": "2026-01-01T00:00:00Z", "x": val}
+    line = orjson.dumps(doc)
+    if escaped(line) or any(c.encode() in line for c in LOWERS_TO_ASCII):
+        return False  # such a line goes to every rule
+    try:
+        if not _matches(query, doc):
+            return False
+    except QueryError:
+        return False  # not a valid pattern
+    low = line.lower()
+    for group in filter_groups(compile_query(query).parsed.stages[0], "@timestamp"):
+        assert any(n in low for n in group), (query, val, sorted(group))
+    return True
+
+
+@pytest.mark.parametrize(
+    ("query", "val"),
+    [
+        ('x : "a*"', "ab"),
+        ('x regex~ "A.x?"', "ab"),
+        ('x : "*\u202e*"', "a\u202e"),
+        ('x : "tr*"', True),
+    ],
+)
+def test_the_properties_see_matching_values(query: str, val: Any) -> None:
+    assert _sound(f"any where {query}", val)
+
+
 @settings(max_examples=400, deadline=None)
 @given(pat=pattern, val=value, op=st.sampled_from([":", "like", "like~"]))
 def test_a_matching_value_holds_a_needle_of_every_group(pat: str, val: Any, op: str) -> None:
-    query = f'any where x {op} "{_eql(pat)}"'
-    doc = {"x": val}
-    line = orjson.dumps(doc)
-    if escaped(line) or any(c.encode() in line for c in LOWERS_TO_ASCII):
-        return  # such a line goes to every rule
-    if not _matches(query, doc):
-        return
-    low = line.lower()
-    for group in filter_groups(compile_query(query).parsed.stages[0], "@timestamp"):
-        assert any(n in low for n in group), (pat, val, sorted(group))
+    _sound(f'any where x {op} "{_eql(pat)}"', val)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pat=regex, val=value, op=st.sampled_from(["regex", "regex~"]))
+def test_a_value_a_regex_matches_holds_a_needle_of_every_group(pat: str, val: Any, op: str) -> None:
+    _sound(f'any where x {op} "{_eql(pat)}"', val)
 
 
 @pytest.mark.parametrize(
@@ -65,17 +104,37 @@ def test_a_matching_value_holds_a_needle_of_every_group(pat: str, val: Any, op: 
         ("?:\\Windows\\*\\oci.dll", {b":\\\\windows\\\\", b'\\\\oci.dll"'}),  # every piece
         ("*\\{*}\\Dll", {b"\\\\{", b'}\\\\dll"'}),  # no object's text ends in `Dll`
         ("*\u202e*", set(NON_ASCII)),  # needs a non-ASCII character in the value
+        ("regex~ [A-Z]:\\\\:.+", {b":\\\\:"}),  # a regex's literal run
+        ("regex C:\\\\P( \\(x\\))?\\\\St.*", {b"c:\\\\p", b"\\\\st"}),
+        ("regex [a-z]\u00e9.*", set(NON_ASCII)),
     ],
 )
 def test_pattern_needles(pat: str, expected: set[bytes]) -> None:
-    groups = filter_groups(compile_query(f'any where x : "{_eql(pat)}"').parsed.stages[0], "t")
+    op, _, pat = pat.partition(" ") if pat.startswith("regex") else (":", "", pat)
+    query = f'any where x {op} "{_eql(pat)}"'
+    groups = filter_groups(compile_query(query).parsed.stages[0], "t")
     found = set().union(*(g for g in groups if b'"x"' not in g))
     assert found == expected
 
 
-@pytest.mark.parametrize("pat", ["tru*", "1*", "*e+2*", "{*}", "*\u212a*"])
+@pytest.mark.parametrize(
+    "pat",
+    [
+        "tru*",
+        "1*",
+        "*e+2*",
+        "{*}",
+        "*\u212a*",
+        "regex .*x",
+        "regex [^a]x",
+        "regex tr.e",
+        "regex a|b",
+    ],
+)
 def test_no_pattern_needle_where_a_scalar_or_object_text_may_match(pat: str) -> None:
-    groups = filter_groups(compile_query(f'any where x : "{_eql(pat)}"').parsed.stages[0], "t")
+    op, _, pat = pat.partition(" ") if pat.startswith("regex") else (":", "", pat)
+    query = f'any where x {op} "{_eql(pat)}"'
+    groups = filter_groups(compile_query(query).parsed.stages[0], "t")
     assert groups == [frozenset({b'"x"'})]  # only the field's name
 
 
@@ -116,3 +175,16 @@ def test_the_category_read_before_parsing_keeps_what_the_parsed_event_would(
     for body in lines:
         source = source_event("i", orjson.loads(body), Location(file="f")).source
         assert index.keep_line(body, everyone) == index.keep(source, everyone), body
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    pat=st.one_of(
+        st.text(alphabet="aAx.+*?|()[]{}12,", min_size=1, max_size=6),
+        st.sampled_from(["ax?", "xa*", "a{0,1}x", "(ax)?a", "a.?x"]),
+    ),
+    val=st.text(alphabet="aAx", max_size=5),
+    op=st.sampled_from(["regex", "regex~"]),
+)
+def test_small_regexes_over_strings_they_often_match(pat: str, val: str, op: str) -> None:
+    _sound(f'any where x {op} "{_eql(pat)}"', val)

@@ -28,6 +28,7 @@ from eqlwatch.engine import CompiledQuery
 from eqlwatch.engine.compiler import field_name
 from eqlwatch.engine.parse import ParsedStage
 from eqlwatch.engine.parse import nodes as A
+from eqlwatch.engine.regex_pieces import may_start_with_brace, regex_pieces
 from eqlwatch.engine.schema import CASELESS
 from eqlwatch.engine.wildcard import compile_wildcards
 from eqlwatch.sysmon.tables import SYSMON_EVENTS
@@ -76,45 +77,87 @@ def _may_be_object(pattern: str) -> bool:
     return pattern[:1] in ("*", "?", "{") and pattern[-1:] in ("*", "?", "}")
 
 
-def _pattern_pieces(pattern: str) -> list[bytes] | Group | None:
-    """Every wildcard-free piece of a pattern (a matching string holds each), quoted at an
-    anchored end; None: no needle is sound.
+# Text of an object's Python form outside its strings: brackets, separators, None, True,
+# False, numbers (a float's repr need not be its JSON text).
+_OUTSIDE_STRINGS = frozenset("{}[],: 0123456789.+-enotrufals")
+# Python writes DEL and non-printable non-ASCII characters of a string as escapes (`\\x7f`,
+# `\\u202e`) where the JSON line holds the character itself: a piece of an object's text
+# may come from such an escape only in a line holding one of these bytes.
+_PY_ESCAPED = NON_ASCII | {b"\x7f"}
+
+
+def _in_a_string(piece: str) -> bool:
+    """Must `piece`, found in an object's Python text, lie in one of its strings? A quote
+    would join a string and what is outside it."""
+    low = piece.lower()
+    return "'" not in low and '"' not in low and not set(low) <= _OUTSIDE_STRINGS
+
+
+def _pattern_pieces(pattern: str) -> list[Group] | None:
+    """A group per wildcard-free piece of a pattern (a matching string holds each piece),
+    quoted at an anchored end; None: no needle is sound.
 
     A pattern whose lower-cased literal text is not ASCII needs a non-ASCII character in
-    the value (ASCII text lower-cases to ASCII): one of `NON_ASCII`'s lead bytes (a group).
-    Repr characters ({}[]') only matter when an object's text could match the pattern."""
+    the value (ASCII text lower-cases to ASCII): `NON_ASCII`'s lead bytes. Where an
+    object's Python text could match, only pieces that lie in one of its strings are used
+    (`_in_a_string`), each also satisfied by `_PY_ESCAPED`."""
     if not pattern.lower().isascii():
-        return NON_ASCII
+        return [NON_ASCII]
     if not pattern.isascii() or _may_be_scalar(pattern):
         return None
-    if _may_be_object(pattern) and _REPR_CHARS & set(pattern):
-        return None
+    objects = _may_be_object(pattern)
     pieces = pattern.replace("?", "*").split("*")
     last = len(pieces) - 1
     found = []
     for i, piece in enumerate(pieces):
-        if not piece:
+        if not piece or (objects and not _in_a_string(piece)):
             continue
         needle = orjson.dumps(piece)[1:-1].lower()
-        found.append((b'"' if i == 0 else b"") + needle + (b'"' if i == last else b""))
+        needle = (b'"' if i == 0 else b"") + needle + (b'"' if i == last else b"")
+        found.append(_PY_ESCAPED | {needle} if objects else frozenset({needle}))
     return found or None
+
+
+def _longest(groups: list[Group]) -> Group:
+    return max(groups, key=lambda g: max(len(n) for n in g))
 
 
 def _pattern_groups(patterns: list[str]) -> list[Group]:
     """Groups a value matching one of `patterns` satisfies: for one pattern, a group per
-    piece; for several, one group of each pattern's longest piece."""
+    piece; for several, one: the union of each pattern's longest piece's group."""
     found = [_pattern_pieces(p) for p in patterns]
     if not all(found):
         return []
-    if len(found) == 1 and isinstance(found[0], list):
-        return [frozenset({n}) for n in found[0]]
-    group: set[bytes] = set()
-    for pieces in found:
-        if isinstance(pieces, frozenset):
-            group |= pieces
-        elif pieces:
-            group.add(max(pieces, key=len))
-    return [frozenset(group)]
+    if len(found) == 1 and found[0]:
+        return found[0]
+    return [frozenset().union(*(_longest(groups) for groups in found if groups))]
+
+
+def _regex_needles(pattern: str) -> list[Group] | None:
+    """A group per literal run every match of a regex holds (`regex_pieces`), or
+    `NON_ASCII` when one of them is not ASCII; None when none is sound: the regex may
+    match an object's text (it may start with `{`) or only a number's or boolean's."""
+    found = regex_pieces(pattern)
+    if found is None:
+        return None
+    pieces, first = found
+    if may_start_with_brace(first):
+        return None
+    if not any(set(p.lower()) - _NUMBER_CHARS - _BOOLEAN_CHARS for p in pieces):
+        return None  # a number's or boolean's text might match; any other piece proves a string
+    if not all(p.isascii() for p in pieces):
+        return [NON_ASCII]
+    return [frozenset({orjson.dumps(p)[1:-1].lower()}) for p in pieces]
+
+
+def _regex_groups(patterns: list[str]) -> list[Group]:
+    """As `_pattern_groups`, for `regex` patterns."""
+    found = [_regex_needles(p) for p in patterns]
+    if not all(found):
+        return []
+    if len(found) == 1 and found[0]:
+        return found[0]
+    return [frozenset().union(*(_longest(groups) for groups in found if groups))]
 
 
 def _is_text_field(node: Any, timestamp_field: str) -> bool:
@@ -256,6 +299,8 @@ def _value_groups(node: Any, ts: str) -> list[Group]:
         if name == "$in~":  # a non-ASCII literal may equal ASCII text once lower-cased
             group = _texts(values, ts) if all(v.isascii() for v in values) else None
             return [group] if group else []
+        if name in ("$regex", "$regex~") and ts != RAW:
+            return _regex_groups(values)
         if name in _WILDCARDS:
             if ts == RAW:
                 raw = [_raw_piece(v) for v in values]

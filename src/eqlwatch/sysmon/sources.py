@@ -177,17 +177,11 @@ def evtx_records(path: Path) -> Iterator[RawRecord]:
         yield evtx_location(path, number), record
 
 
-def evtx_texts(path: Path) -> Iterator[RawRecord]:
-    """Each record of a binary EVTX file as evtx-rs writes its JSON, not parsed (a `str`);
-    a record the parser gives no text for comes parsed as `evtx_records` gives it."""
-    for number, record in _evtx(path, parse=False):
-        yield evtx_location(path, number), record
-
-
 def evtx_numbered_texts(path: Path) -> Iterator[tuple[int, Any]]:
-    """`evtx_texts` with each record's number in place of its location (0: the file as a
-    whole), for readers that locate only the few records they report or keep
-    (`evtx_location`): a `Location` per record costs a third of what the parser does."""
+    """Each record of a binary EVTX file as evtx-rs writes its JSON, not parsed (a `str`),
+    with its record number (0: the file as a whole); a record the parser gives no text for
+    comes parsed as `evtx_records` gives it. The number, not a `Location`: a reader that
+    screens records makes one (`evtx_location`) only for those it reports or keeps."""
     return _evtx(path, parse=False)
 
 

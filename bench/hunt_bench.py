@@ -21,7 +21,9 @@ in timestamp order. `--file` takes any other NDJSON file (e.g. one from `gen_ecs
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
+import pstats
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -102,6 +104,9 @@ def main() -> None:
     parser.add_argument("--templates", type=Path, default=ROOT / "templates")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--plain", action="store_true", help="also the straightforward path")
+    parser.add_argument(
+        "--profile", type=int, metavar="N", help="then one hunt under cProfile: top N functions"
+    )
     args = parser.parse_args()
     path = args.file
     if path is None:
@@ -127,6 +132,10 @@ def main() -> None:
             f"  ratio {n / cpu / base:.2f}  alerts {alerts} (cpu {alerting:.2f} s)"
             f"  parsed lines {counts.parsed}  malformed {counts.malformed}"
         )
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(run_hunt, path, args.rules, args.templates, screen=True)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,15 @@ between that pass and the end of the scan is reported."""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from eqlwatch.errors import DataError
+from eqlwatch.pipeline import hunt_prepass
 from eqlwatch.pipeline.hunt import hunt_files
 from tests.pipeline.doubles import make_rule
 
@@ -78,3 +81,20 @@ def test_a_file_that_changes_during_the_hunt_is_reported(tmp_path: Path) -> None
     result = hunt_files(rules, [first, second], on_error=errors.append, on_file=grow)
     assert [str(e) for e in errors] == [f"{first}: changed while being read"]
     assert result.counts.malformed == 1
+
+
+@pytest.mark.parametrize("block", [16, 300, 1 << 22])
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_the_pass_sees_a_needle_wherever_blocks_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, gzipped: bool
+) -> None:
+    """Blocks end at line ends, also where a line is longer than a block (mapped files)
+    and in gzipped ones (read): the rare stage on the last line is seen."""
+    monkeypatch.setattr(hunt_prepass, "BLOCK_BYTES", block)
+    body = b"".join(orjson.dumps(d) + b"\n" for d in [*STARTS, RARE])
+    path = tmp_path / ("e.ndjson.gz" if gzipped else "e.ndjson")
+    path.write_bytes(gzip.compress(body) if gzipped else body.rstrip(b"\n"))
+    rules = [make_rule(SEQUENCE, rule_id="seq")]
+    result = hunt_files(rules, [path])
+    assert len(result.hits[0][1]) == 1
+    assert result.counts.events == 41

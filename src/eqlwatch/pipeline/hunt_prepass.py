@@ -18,9 +18,12 @@ reports (their later lines were not seen by the pass).
 
 from __future__ import annotations
 
+import gzip
+import io
+import mmap
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,19 +102,17 @@ def prepass(
     def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
         found.add(ident)
 
+    def scan(block: bytes | memoryview) -> None:
+        db.scan(block, match_event_handler=on_match, scratch=scratch)
+
     escape = len(needles)
     for path in files:
         try:
             with open_lines(path) as stream:
-                carry = b""
-                while chunk := stream.read(BLOCK_BYTES):
-                    data = carry + chunk
-                    cut = data.rfind(b"\n") + 1
-                    carry = data[cut:]
-                    if cut:
-                        db.scan(data[:cut], match_event_handler=on_match, scratch=scratch)
-                if carry:
-                    db.scan(carry, match_event_handler=on_match, scratch=scratch)
+                if isinstance(stream, io.BufferedReader) and stamps[path][0] > 0:
+                    _scan_mapped(stream, scan)  # no copy of the file's bytes
+                else:
+                    _scan_read(stream, scan)
         except (OSError, EOFError, ValueError, zlib.error):
             return Prepass()  # unreadable (or a damaged gzip stream): the scan reports it
         if escape in found:
@@ -121,3 +122,33 @@ def prepass(
         r for r, gs in groups.items() if any(all(ids[n] not in found for n in g) for g in gs)
     )
     return Prepass(unreachable, stamps)
+
+
+def _scan_read(stream: io.BufferedReader | gzip.GzipFile, scan: Callable[[bytes], None]) -> None:
+    """`scan` each block of whole lines read from `stream` (a needle never spans lines)."""
+    carry = b""
+    while chunk := stream.read(BLOCK_BYTES):
+        data = carry + chunk
+        cut = data.rfind(b"\n") + 1
+        carry = data[cut:]
+        if cut:
+            scan(data[:cut])
+    if carry:
+        scan(carry)
+
+
+def _scan_mapped(stream: io.BufferedReader, scan: Callable[[memoryview], None]) -> None:
+    """`_scan_read` over the file mapped in memory: blocks are views, not copies."""
+    with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        view = memoryview(mapped)
+        try:
+            start, size = 0, len(mapped)
+            while start < size:
+                end = min(start + BLOCK_BYTES, size)
+                if end < size:
+                    cut = mapped.rfind(b"\n", start, end) + 1
+                    end = cut if cut > start else (mapped.find(b"\n", end) + 1 or size)
+                scan(view[start:end])
+                start = end
+        finally:
+            view.release()

@@ -45,6 +45,9 @@ def literal(needle: bytes) -> bytes:
 ESCAPE_OR_LOWERS = _ESCAPE + b"|" + _NON_ASCII  # a line the needles prove nothing about
 
 
+FIND_WINDOW = 1 << 16  # bytes `block_finder` scans at once, then to the line's end
+
+
 class _Index:
     """Needle ids, the rules each id may start, and each rule's groups as id sets.
 
@@ -149,11 +152,22 @@ class RuleIndex:
             return True  # the first hit is all we want: stop the scan
 
         def find(block: bytes, start: int) -> int:
-            """End offset of the first hit at or after `start` (-1: none)."""
-            try:
-                db.scan(memoryview(block)[start:], match_event_handler=on_match, scratch=scratch)
-            except stop:
-                return start + ends[0]
+            """End offset of the first hit at or after `start` (a line start; -1: none).
+
+            Scanned a window of whole lines at a time: with single-byte needles (non-ASCII
+            bytes) Hyperscan looks for them through the whole buffer before it stops, so
+            one call over the rest of a 4 MiB block cost ~0.8 ms whatever the hit's
+            distance. No needle or escape spans a newline, so windows cut at line ends
+            find what one scan finds."""
+            view, size = memoryview(block), len(block)
+            while start < size:
+                cut = block.find(b"\n", start + FIND_WINDOW)
+                end = size if cut < 0 else cut + 1
+                try:
+                    db.scan(view[start:end], match_event_handler=on_match, scratch=scratch)
+                except stop:
+                    return start + ends[0]
+                start = end
             return -1
 
         return find

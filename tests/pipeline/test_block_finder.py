@@ -34,7 +34,8 @@ LINES = st.lists(
 
 def _finds(block: bytes, window: int) -> list[int]:
     screen = QueryScreen(compile_query(QUERY), True, [])
-    assert screen.scan is not None and screen.scan.screen.rules is not None
+    assert screen.scan is not None
+    assert screen.scan.screen.rules is not None
     find = screen.scan.screen.rules.block_finder()
     assert find is not None
     found, position = [], 0

@@ -23,7 +23,7 @@ from eqlwatch.actions.config import ActionConfig
 from eqlwatch.errors import ConfigError, EqlwatchError, Location
 from eqlwatch.rules.loader import field_path, folder_files, key_line
 from eqlwatch.rules.model import Duration, Rule
-from eqlwatch.sigma import SIGMA_SUFFIXES
+from eqlwatch.sigma.files import SIGMA_SUFFIXES
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?]+$")
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")

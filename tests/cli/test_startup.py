@@ -34,6 +34,7 @@ HEAVY = (
     "hyperscan",
     "msgspec",
     "evtx",
+    "sigma",
 )
 
 # Runs `eqlwatch ARGS...` through the same function the console script calls, then writes
@@ -47,7 +48,9 @@ try:
     main()
 except SystemExit as exc:
     code = exc.code if isinstance(exc.code, int) else 1
-heavy = sorted({m.split(".")[0] for m in sys.modules} & set(json.loads(os.environ["HEAVY"])))
+wanted = json.loads(os.environ["HEAVY"])
+heavy = sorted({m.split(".")[0] for m in sys.modules} & set(wanted))
+heavy += sorted(m for m in sys.modules if m in wanted and "." in m)
 with open(os.environ["EQLWATCH_TEST_MODULES"], "w") as out:
     json.dump(heavy, out)
 sys.exit(code)
@@ -70,8 +73,16 @@ SYSMON_START = {
 
 
 def _probe(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    return _probe_with(tmp_path, [], *args)
+
+
+def _probe_with(
+    tmp_path: Path, modules: list[str], *args: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`_probe`, also reporting which of `modules` (dotted names) were imported."""
     report = tmp_path / "modules.json"
-    env = {**os.environ, "HEAVY": json.dumps(HEAVY), "EQLWATCH_TEST_MODULES": str(report)}
+    watched = json.dumps([*HEAVY, *modules])
+    env = {**os.environ, "HEAVY": watched, "EQLWATCH_TEST_MODULES": str(report)}
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
         capture_output=True,
@@ -112,6 +123,31 @@ def test_small_query_loads_no_client_scheduler_templates_or_terminal(tmp_path: P
     assert [e["_source"]["n"] for e in json.loads(done.stdout)["hits"]["events"]] == [1]
     # The engine needs eql (and its lark parser); nothing else heavy is needed.
     assert set(loaded) <= {"eql", "lark", "pydantic"}, loaded
+
+
+def test_hunt_over_toml_rules_loads_no_sigma_jobs_or_actions(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """pySigma (~70 ms), the job/actions machinery (~0.1 s) and rich's Markdown (~30 ms)
+    are not what a hunt over TOML rules needs (`python -X importtime`)."""
+    events = tmp_path / "one.ndjson"
+    events.write_text(json.dumps({**SYSMON_START, "EventData": {}}) + "\n")
+    watched = [
+        "eqlwatch.actions.dispatch",
+        "eqlwatch.actions.messages",
+        "eqlwatch.jobs",
+        "eqlwatch.cli.common",
+        "rich.markdown",
+    ]
+    args = ["hunt", "--rules", str(repo_root / "queries"), "--no-progress", str(events)]
+    done, loaded = _probe_with(tmp_path, watched, *args)
+    assert done.returncode == 0, done.stderr
+    assert "sigma" not in loaded
+    assert not set(watched) & set(loaded), loaded
+    sigma = repo_root / "tests" / "fixtures" / "sigma"
+    done, loaded = _probe_with(tmp_path, watched, "hunt", "--rules", str(sigma), str(events))
+    assert done.returncode == 0, done.stderr
+    assert "sigma" in loaded  # a Sigma rule folder still loads through pySigma
 
 
 def test_run_help_loads_no_client_or_scheduler(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from eqlwatch.rules import load_rules
-from eqlwatch.sigma.convert import SigmaConversionError, sigma_rule_data
+from eqlwatch.sigma import SigmaConversionError, sigma_rule_data
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURE = ROOT / "tests/data/evtx-attack-samples/evtx/Execution/exec_sysmon_lobin_regsvr32_sct.evtx"

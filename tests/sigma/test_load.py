@@ -11,7 +11,7 @@ import pytest
 
 from eqlwatch.engine.lucene import compile_lucene
 from eqlwatch.rules import load_rules
-from eqlwatch.sigma.convert import SigmaConversionError, sigma_rule_data
+from eqlwatch.sigma import SigmaConversionError, sigma_rule_data
 from eqlwatch.sigma.regex import RegexError, to_lucene
 
 ROOT = Path(__file__).resolve().parents[2]

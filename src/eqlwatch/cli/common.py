@@ -14,24 +14,16 @@ from rich.table import Table
 from eqlwatch.actions import LocalOutbox, Notifier
 from eqlwatch.actions.outbox import HoldsOutbox, OutboxStore
 from eqlwatch.alerts import Links
+from eqlwatch.cli.console import err_console
 from eqlwatch.enrich import load_ip_table
 from eqlwatch.errors import EqlwatchError
 from eqlwatch.jobs import Job, LocalAlerts, LocalState, load_jobs
-from eqlwatch.logs import configure
 from eqlwatch.notes.limits import RenderLimits
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.backends import open_backends
 from eqlwatch.pipeline.job import JobRuntime, JobSummary, load_job_rules, prepare_rules
 from eqlwatch.rules import Rule
 from eqlwatch.windowing import parse_timestamp
-
-# Messages to a person; soft_wrap: never re-wrapped at 80 columns when stderr is a file.
-err_console = Console(stderr=True, soft_wrap=True)
-
-
-def setup_logging(log_format: str, level: str) -> None:
-    """`auto` (or anything but json/console): JSON unless stderr is a terminal."""
-    configure(json={"json": True, "console": False}.get(log_format), level=level)
 
 
 def parse_time(value: str, option: str) -> datetime:

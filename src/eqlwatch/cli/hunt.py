@@ -10,13 +10,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from eqlwatch.backends.event_files import expand_paths
-from eqlwatch.cli.common import err_console, setup_logging
+from eqlwatch.cli.console import err_console, setup_logging
 from eqlwatch.enrich import load_ip_table
 from eqlwatch.errors import DataError
 from eqlwatch.model import Alert
@@ -99,7 +98,9 @@ def _print_table(alerts: list[Alert], notes: bool) -> None:
             str(doc.get("process", {}).get("command_line", ""))[:120],
         )
     console.print(table)
-    if notes:
+    if notes and alerts:
+        from rich.markdown import Markdown  # ~30 ms of start-up: only when notes are shown
+
         for alert in alerts:
             console.rule(f"alert {alert.id[:12]}")
             console.print(Markdown(str(alert.document.get("eqlwatch", {}).get("note", ""))))

@@ -8,15 +8,8 @@ from typing import Annotated
 
 import typer
 
-from eqlwatch.cli.common import (
-    build_runtime,
-    err_console,
-    parse_time,
-    print_summary,
-    select_jobs,
-    setup_logging,
-    utc_now,
-)
+from eqlwatch.cli.common import build_runtime, parse_time, print_summary, select_jobs, utc_now
+from eqlwatch.cli.console import err_console, setup_logging
 from eqlwatch.cli.signals import exit_on_sigterm
 from eqlwatch.heartbeat import age, beat
 from eqlwatch.model import TimeWindow

@@ -24,7 +24,7 @@ from eqlwatch.notes import check_templates
 from eqlwatch.rules import load_rules
 from eqlwatch.rules.loader import folder_files
 from eqlwatch.rules.model import Rule
-from eqlwatch.sigma import SIGMA_SUFFIXES, is_sigma_file
+from eqlwatch.sigma.files import SIGMA_SUFFIXES, is_sigma_file
 
 DEFAULT_PATHS = ("queries", "jobs", "templates")
 

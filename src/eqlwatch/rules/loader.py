@@ -26,7 +26,7 @@ from eqlwatch.rules import toml_text
 from eqlwatch.rules.compiled import compile_rule, known_to_compile
 from eqlwatch.rules.model import Rule
 from eqlwatch.rules.stack import check_max_samples, check_stack_version
-from eqlwatch.sigma import SIGMA_SUFFIXES, SigmaConversionError, is_sigma_file, sigma_rule_data
+from eqlwatch.sigma.files import SIGMA_SUFFIXES, SigmaConversionError, is_sigma_file
 
 # Kibana's other rule types: a detection-rules folder mixes them with EQL rules.
 OTHER_TYPES = frozenset(
@@ -171,6 +171,8 @@ def _parse_rule(
 
 def _parse_sigma(text: str, *, file: str) -> tuple[Rule | None, list[EqlwatchError], None]:
     """A Sigma YAML file, converted to the rule data a TOML file would hold (eqlwatch.sigma)."""
+    from eqlwatch.sigma.convert import sigma_rule_data  # pySigma: only for Sigma files
+
     try:
         data = sigma_rule_data(text)
     except SigmaConversionError as exc:

@@ -6,11 +6,23 @@ write, and our own serializer writes EQL that Elasticsearch accepts and the embe
 engine evaluates alike. Whatever cannot be said in EQL is the rule's error, never a crash.
 """
 
-from eqlwatch.sigma.convert import (
-    SIGMA_SUFFIXES,
-    SigmaConversionError,
-    is_sigma_file,
-    sigma_rule_data,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from eqlwatch.sigma.files import SIGMA_SUFFIXES, SigmaConversionError, is_sigma_file
+
+if TYPE_CHECKING:
+    from eqlwatch.sigma.convert import sigma_rule_data
+
+
+def __getattr__(name: str) -> Any:
+    """`sigma_rule_data` imports pySigma: only when a Sigma file is read."""
+    if name == "sigma_rule_data":
+        from eqlwatch.sigma.convert import sigma_rule_data
+
+        return sigma_rule_data
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["SIGMA_SUFFIXES", "SigmaConversionError", "is_sigma_file", "sigma_rule_data"]

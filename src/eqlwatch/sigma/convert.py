@@ -9,7 +9,6 @@ table (template, exceptions, fixtures), as in a TOML rule.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,23 +17,9 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule, SigmaRuleBase
 
 from eqlwatch.sigma.correlation import correlation_eql
+from eqlwatch.sigma.files import SigmaConversionError
 from eqlwatch.sigma.query import QueryError_, to_eql
 from eqlwatch.sigma.taxonomy import LEVELS, TACTICS, WINDOWS_INDEX
-
-SIGMA_SUFFIXES = (".yml", ".yaml")
-
-
-class SigmaConversionError(ValueError):
-    """The Sigma file cannot be an eqlwatch rule; `field` names the part at fault."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-def is_sigma_file(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in SIGMA_SUFFIXES
 
 
 def _threat(tags: list[str]) -> list[dict[str, Any]]:

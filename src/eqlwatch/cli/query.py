@@ -21,6 +21,7 @@ import orjson
 import typer
 
 from eqlwatch.backends.event_files import expand_paths
+from eqlwatch.cli.answer import write_answer
 from eqlwatch.engine import (
     CompiledQuery,
     FieldSchema,
@@ -316,9 +317,8 @@ def _no_collection() -> Iterator[None]:
 
 def _write(response: dict[str, Any], hits: list[Hit], output: str) -> None:
     if output == "json":
-        # bytes as orjson writes them: no decoding to text and encoding back
         out = typer.get_binary_stream("stdout")
-        out.write(orjson.dumps(response, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+        write_answer(out, response)  # orjson's indented bytes, hit by hit
         out.flush()
     else:
         typer.echo(_table(hits))

@@ -5,8 +5,8 @@ sequences wait for a rare stage (a Veeam DLL, `schtasks.exe /create`) and pair i
 common one (any process start): without this, every line the common stage's needles are
 in is parsed for them, only for the rule to be skipped at the end (`RuleIndex.unmet`).
 
-One Hyperscan pass over the raw bytes of every file (4 MiB blocks cut at line ends, no
-per-line work) finds which needles of the required stages' groups occur anywhere. A rule
+One Hyperscan pass over the raw bytes of every file (4 MiB blocks cut at line ends, read
+into one buffer; no per-line work, and no memory map: see `_scan_read`) finds which needles of the required stages' groups occur anywhere. A rule
 one of whose required filters has a group no needle of which occurs cannot have a hit:
 its screen is emptied, so no line is parsed for it. Sound only where every event goes
 through the line screen: every file must be ECS NDJSON (not a JSON array, not a raw
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import mmap
 import os
 import zlib
 from collections.abc import Callable, Sequence
@@ -109,10 +108,7 @@ def prepass(
     for path in files:
         try:
             with open_lines(path) as stream:
-                if isinstance(stream, io.BufferedReader) and stamps[path][0] > 0:
-                    _scan_mapped(stream, scan)  # no copy of the file's bytes
-                else:
-                    _scan_read(stream, scan)
+                _scan_read(stream, scan)
         except (OSError, EOFError, ValueError, zlib.error):
             return Prepass()  # unreadable (or a damaged gzip stream): the scan reports it
         if escape in found:
@@ -124,31 +120,32 @@ def prepass(
     return Prepass(unreachable, stamps)
 
 
-def _scan_read(stream: io.BufferedReader | gzip.GzipFile, scan: Callable[[bytes], None]) -> None:
-    """`scan` each block of whole lines read from `stream` (a needle never spans lines)."""
-    carry = b""
-    while chunk := stream.read(BLOCK_BYTES):
-        data = carry + chunk
-        cut = data.rfind(b"\n") + 1
-        carry = data[cut:]
+def _scan_read(
+    stream: io.BufferedReader | gzip.GzipFile, scan: Callable[[memoryview], None]
+) -> None:
+    """`scan` each block of whole lines read from `stream` (a needle never spans lines).
+
+    Read into one reused buffer: no allocation per block. Not a memory map: a file that
+    is truncated while mapped (a log rotated by copy-and-truncate) kills the process with
+    SIGBUS on the next page read; a read just ends early (`changed` reports the file).
+    """
+    buffer = bytearray(BLOCK_BYTES)
+    kept = 0  # bytes of an unfinished line at the start of `buffer`
+    while True:
+        if kept == len(buffer):  # one line longer than the buffer: make room
+            buffer.extend(bytes(len(buffer)))
+        with memoryview(buffer) as view:
+            read = stream.readinto(view[kept:])
+            if not read:
+                if kept:
+                    scan(view[:kept])
+                return
+            end = kept + read
+            cut = buffer.rfind(b"\n", 0, end) + 1
+            if cut:
+                scan(view[:cut])
         if cut:
-            scan(data[:cut])
-    if carry:
-        scan(carry)
-
-
-def _scan_mapped(stream: io.BufferedReader, scan: Callable[[memoryview], None]) -> None:
-    """`_scan_read` over the file mapped in memory: blocks are views, not copies."""
-    with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        view = memoryview(mapped)
-        try:
-            start, size = 0, len(mapped)
-            while start < size:
-                end = min(start + BLOCK_BYTES, size)
-                if end < size:
-                    cut = mapped.rfind(b"\n", start, end) + 1
-                    end = cut if cut > start else (mapped.find(b"\n", end) + 1 or size)
-                scan(view[start:end])
-                start = end
-        finally:
-            view.release()
+            buffer[: end - cut] = buffer[cut:end]
+            kept = end - cut
+        else:
+            kept = end

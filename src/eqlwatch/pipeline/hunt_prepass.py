@@ -6,8 +6,9 @@ common one (any process start): without this, every line the common stage's need
 in is parsed for them, only for the rule to be skipped at the end (`RuleIndex.unmet`).
 
 One Hyperscan pass over the raw bytes of every file (4 MiB blocks cut at line ends, read
-into one buffer; no per-line work, and no memory map: see `_scan_read`) finds which needles of the required stages' groups occur anywhere. A rule
-one of whose required filters has a group no needle of which occurs cannot have a hit:
+into one buffer; no per-line work, and no memory map: see `_scan_read`) finds which
+needles of the required stages' groups occur anywhere. A rule one of whose required
+filters has a group no needle of which occurs cannot have a hit:
 its screen is emptied, so no line is parsed for it. Sound only where every event goes
 through the line screen: every file must be ECS NDJSON (not a JSON array, not a raw
 Windows format), and a line with a real `\\u` escape or a character `str.lower` maps to

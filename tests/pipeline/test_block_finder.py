@@ -1,5 +1,6 @@
-"""The block finder scans a block a window of whole lines at a time and finds exactly the
-line starts one scan of the whole rest of the block finds."""
+"""The block finder scans a block a window of whole lines at a time (leaving needles of
+bytes the block lacks out) and finds exactly what one scan of the rest of the block with
+every needle finds: each line the line screen keeps among them."""
 
 from __future__ import annotations
 
@@ -26,10 +27,20 @@ LINES = st.lists(
             b"whoami",  # needles at a line's very start (the finder reads bytes, not JSON)
             "\u00e9t\u00e9".encode(),
             b"\\u0077",
+            b'{"process": {"command_line": "a\x7fb"}}',  # DEL: ASCII, yet a needle
         ]
     ),
     max_size=40,
 )
+
+
+def _kept_lines(block: bytes) -> set[int]:
+    """Numbers of the lines the line screen keeps: the finder must find each of them."""
+    screen = QueryScreen(compile_query(QUERY), True, [])
+    assert screen.scan is not None
+    match = screen.scan.screen.match
+    assert match is not None
+    return {n for n, line in enumerate(block.split(b"\n")) if match(line) is not None}
 
 
 def _finds(block: bytes, window: int) -> list[int]:
@@ -52,7 +63,9 @@ def _finds(block: bytes, window: int) -> list[int]:
 @given(LINES, st.sampled_from([1, 2, 30, 100, 500]), st.booleans())
 def test_windows_find_what_one_scan_finds(lines: list[bytes], window: int, end: bool) -> None:
     block = b"\n".join(lines) + (b"\n" if end else b"")
-    assert _finds(block, window) == _finds(block, 1 << 30)
+    found = _finds(block, window)
+    assert found == _finds(block, 1 << 30)
+    assert _kept_lines(block) <= {block.count(b"\n", 0, at) for at in found}
 
 
 def test_a_hit_in_the_last_line_of_a_long_block_is_found() -> None:

@@ -45,7 +45,7 @@ def literal(needle: bytes) -> bytes:
 ESCAPE_OR_LOWERS = _ESCAPE + b"|" + _NON_ASCII  # a line the needles prove nothing about
 
 
-FIND_WINDOW = 1 << 16  # bytes `block_finder` scans at once, then to the line's end
+FIND_WINDOW = 1 << 14  # bytes `block_finder` scans at once, then to the line's end
 
 
 class _Index:
@@ -139,12 +139,22 @@ class RuleIndex:
             import hyperscan
         except ImportError:
             return None
-        expressions = [literal(n) for n in index.needles]
-        flags = [hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(expressions)
-        expressions.append(ESCAPE_OR_LOWERS)
-        flags.append(hyperscan.HS_FLAG_SINGLEMATCH)
-        db = compiled(expressions, range(len(expressions)), flags, hyperscan.HS_MODE_BLOCK)
-        scratch = hyperscan.Scratch(db)
+
+        def database(needles: list[bytes]) -> tuple[Any, Any]:
+            expressions = [literal(n) for n in needles]
+            flags = [hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(needles)
+            expressions.append(ESCAPE_OR_LOWERS)
+            flags.append(hyperscan.HS_FLAG_SINGLEMATCH)
+            db = compiled(expressions, range(len(expressions)), flags, hyperscan.HS_MODE_BLOCK)
+            return db, hyperscan.Scratch(db)
+
+        # A block of ASCII without DEL holds no needle with another byte: those needles
+        # (single non-ASCII bytes, see needles.py) are left out of its scans, where they
+        # made every Hyperscan call slower.
+        full = database(index.needles)
+        plain = [n for n in index.needles if n.isascii() and b"\x7f" not in n]
+        narrow = full if len(plain) == len(index.needles) else database(plain)
+        last: list[Any] = [None, full]  # the last block and the database for it
         stop, ends = hyperscan.ScanTerminated, [0]
 
         def on_match(ident: int, start: int, end: int, flags: int, context: object) -> bool:
@@ -154,11 +164,16 @@ class RuleIndex:
         def find(block: bytes, start: int) -> int:
             """End offset of the first hit at or after `start` (a line start; -1: none).
 
-            Scanned a window of whole lines at a time: with single-byte needles (non-ASCII
+            Scanned a window of whole lines at a time (16 KiB: 64 KiB cost twice as much on
+            bench/eql_query.py's filter, 4 KiB no less): with single-byte needles (non-ASCII
             bytes) Hyperscan looks for them through the whole buffer before it stops, so
             one call over the rest of a 4 MiB block cost ~0.8 ms whatever the hit's
             distance. No needle or escape spans a newline, so windows cut at line ends
             find what one scan finds."""
+            if block is not last[0]:
+                last[0] = block
+                last[1] = narrow if block.isascii() and b"\x7f" not in block else full
+            db, scratch = last[1]
             view, size = memoryview(block), len(block)
             while start < size:
                 cut = block.find(b"\n", start + FIND_WINDOW)

@@ -95,7 +95,13 @@ def hunt_files(
         first = [first_stage_needles(q, sample) if screen else None for q in queries]
         raw = RawScreen([raw_needles(q) if screen else None for q in queries], result.counts, fast)
         lines = LineScan(LineRules(queries, fast), raw, report) if raw.active else None
-        store = Candidates(first, track=lines.rules.holding if lines is not None else ())
+        holding = lines.rules.holding if lines is not None else ()
+        # Filters and samples need no time order: evaluated as their events come.
+        streams = [
+            q.executor() if q.parsed.kind != "sequence" and i not in holding else None
+            for i, q in enumerate(queries)
+        ]
+        store = Candidates(first, track=holding, streams=streams)
         # Content-hash ids are computed for the events of hits only (`named`, below).
         scan = NdjsonScan(
             Screen(screens, fast, categories, required),
@@ -131,7 +137,8 @@ def hunt_files(
                 result.hits.append((rule, []))
                 continue
             try:
-                hits = named(query.run(events))
+                hits = store.finish(number) if store.streamed(number) else query.run(events)
+                hits = named(hits)
             except EqlwatchError as exc:
                 result.failed.append((rule, exc))
                 continue

@@ -93,8 +93,8 @@ def test_a_file_that_changes_during_the_hunt_is_reported(tmp_path: Path) -> None
 def test_the_pass_sees_a_needle_wherever_blocks_end(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, gzipped: bool
 ) -> None:
-    """Blocks end at line ends, also where a line is longer than a block (mapped files)
-    and in gzipped ones (read): the rare stage on the last line is seen."""
+    """Blocks end at line ends, also where a line is longer than a block, plain or
+    gzipped: the rare stage on the last line (no newline after it) is seen."""
     monkeypatch.setattr(hunt_prepass, "BLOCK_BYTES", block)
     body = b"".join(orjson.dumps(d) + b"\n" for d in [*STARTS, RARE])
     path = tmp_path / ("e.ndjson.gz" if gzipped else "e.ndjson")

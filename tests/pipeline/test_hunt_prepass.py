@@ -176,3 +176,24 @@ def test_a_file_truncated_during_the_pass_is_reported_not_a_crash(
     )
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     assert f"{path}: changed while being read" in done.stdout.splitlines()
+
+
+def test_a_kept_line_whose_category_is_not_utf8_is_reported_as_the_plain_path_does(
+    tmp_path: Path,
+) -> None:
+    """The category read decodes `event.category` (msgspec raises UnicodeDecodeError on
+    invalid UTF-8 there): the line is parsed, reported and counted, not a crash."""
+    path = tmp_path / "e.ndjson"
+    bad = b'{"@timestamp":"2026-01-01T00:00:50Z","k":"h1","event":{"category":"proc\xff"},'
+    bad += b'"process":{"name":"cmd.exe"}}\n'
+    _write(path, [*STARTS, RARE], bad)
+    rules = [make_rule(SEQUENCE, rule_id="seq")]
+    seen: list[list[str]] = []
+    for screen in (True, False):
+        errors: list[DataError] = []
+        result = hunt_files(rules, [path], on_error=errors.append, screen=screen)
+        seen.append([str(e) for e in errors])
+        assert result.counts.malformed == 1
+        assert len(result.hits[0][1]) == 1
+    assert seen[0] == seen[1]
+    assert seen[0][0].startswith(f"{path}:42: malformed JSON")

@@ -121,12 +121,17 @@ class NdjsonScan:
                 if targets and keep_line is not None:
                     try:
                         targets = keep_line(line, targets)
-                    except msgspec.DecodeError:
-                        targets = []  # reported (or counted) exactly as the parser does
-                    else:
-                        if not targets:
+                    except (msgspec.DecodeError, UnicodeDecodeError):
+                        # parsed as the engine's reader does: reported, or (should orjson
+                        # take what msgspec does not) given to every rule it was kept for
+                        event = self.decode(line, number, path, index)
+                        if event is not None:
+                            store.add(events, event, targets)
                             events += 1
-                            continue
+                        continue
+                    if not targets:
+                        events += 1
+                        continue
                 if targets is None or (holding and store.may_hold(line, targets)):
                     try:
                         validate(line)

@@ -122,7 +122,8 @@ def test_small_query_loads_no_client_scheduler_templates_or_terminal(tmp_path: P
     assert done.returncode == 0, done.stderr
     assert [e["_source"]["n"] for e in json.loads(done.stdout)["hits"]["events"]] == [1]
     # The engine needs eql (and its lark parser); nothing else heavy is needed.
-    assert set(loaded) <= {"eql", "lark", "pydantic"}, loaded
+    # (typer from 0.29 on would import pydantic here: pinned below it, see pyproject.toml)
+    assert set(loaded) <= {"eql", "lark"}, loaded
 
 
 def test_hunt_over_toml_rules_loads_no_sigma_jobs_or_actions(

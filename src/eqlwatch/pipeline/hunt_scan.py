@@ -221,7 +221,6 @@ class NdjsonScan:
         assert match is not None  # a finder exists only beside a line matcher
         decoded = 0
         position = 0
-        number, counted = done + 1, 0  # the line number at offset `counted`
         while (end := find(block, position)) >= 0:
             start = block.rfind(b"\n", 0, end) + 1
             stop = block.find(b"\n", end)
@@ -230,29 +229,33 @@ class NdjsonScan:
             if not line.strip() or match(line) is None:
                 continue  # counted with the block's valid lines (blank: never counted)
             decoded += 1
-            number += block.count(b"\n", counted, start)
-            counted = start
-            event = self.decode(line, number, path, index)
+            # the line's number is counted only if it is reported (a pass over the block
+            # per block read, not per line parsed: ~5 % of a filter query's time)
+            event = self.decode(line, _LineNumber(block, start, done), path, index)
             if event is not None:
                 counts.events += 1
                 yield event
         counts.events += valid - decoded
         self._block_hits = decoded, valid
 
-    def decode(self, line: bytes, number: int, path: Path, index: str) -> SourceEvent | None:
+    def decode(
+        self, line: bytes, number: int | _LineNumber, path: Path, index: str
+    ) -> SourceEvent | None:
         """Parse one line as the engine's reader does (None: reported as malformed)."""
         self.counts.parsed += 1
         try:
             doc = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             if line.strip():
-                where = Location(file=str(path), line=number)
+                where = Location(file=str(path), line=int(number))
                 self._error(DataError(f"malformed JSON: {exc}", location=where))
             return None
         if type(doc) is dict and "_source" not in doc and "_id" not in doc and "id" not in doc:
             return SourceEvent(index, record_id(doc) if self.ids else LATER, doc)
+        if isinstance(doc, dict):  # a hit or a source with its id: never an error
+            return source_event(index, doc, Location(file=str(path)))
         try:
-            return source_event(index, doc, Location(file=str(path), line=number))
+            return source_event(index, doc, Location(file=str(path), line=int(number)))
         except DataError as exc:
             self._error(exc)
             return None
@@ -294,6 +297,18 @@ class NdjsonScan:
         if self.on_error is None:
             raise error
         self.on_error(error)
+
+
+class _LineNumber:
+    """The number of the line at `start` in `block`, counted when it is asked for."""
+
+    __slots__ = ("block", "done", "start")
+
+    def __init__(self, block: bytes, start: int, done: int) -> None:
+        self.block, self.start, self.done = block, start, done
+
+    def __int__(self) -> int:
+        return self.done + 1 + self.block.count(b"\n", 0, self.start)
 
 
 def input_sample(files: Sequence[Path], input_format: str) -> Sample | None:

@@ -173,7 +173,10 @@ class QueryScreen:
             from eqlwatch.pipeline.hunt_scan import NdjsonScan, ScanCounts, Screen, input_sample
 
             screens = query_screens(compiled, input_sample(files, fmt))
+            from eqlwatch.pipeline.query_lines import kept_lines
+
             scan = NdjsonScan(Screen([screens]), Candidates([None]), ScanCounts(), ids=False)
+            scan.spans = kept_lines([screens])  # one Hyperscan call per block, if it can
             self.scan = scan  # ids for the hits only: `run_query` names them
         if active and raw_needles(compiled) is not None:
             from eqlwatch.pipeline.hunt_raw import RawScreen

@@ -55,7 +55,7 @@ class InOrder:
         keep = self.passed.append if self.keep else _drop
         index: str | None = None
         dispatch: Callable[[Any], tuple[int, ...]] = _nothing
-        position: Position = _nowhere
+        position: Position = nowhere
         last_ts = -(1 << 63)
         last_tb: Any = None
         for ev in events:
@@ -69,7 +69,7 @@ class InOrder:
             at = position(src)
             if at is not None:
                 ts, tb = at
-                if ts <= last_ts and (ts < last_ts or _before(tb, last_tb)):
+                if ts <= last_ts and (ts < last_ts or before_tie(tb, last_tb)):
                     self.late = ev
                     return
                 last_ts, last_tb = ts, tb
@@ -77,7 +77,7 @@ class InOrder:
             yield ev
 
 
-def _before(tb: Any, last: Any) -> bool:
+def before_tie(tb: Any, last: Any) -> bool:
     """Whether a tiebreaker sorts before the last one (None: no tiebreaker field)."""
     return tb is not None and last is not None and bool(tb < last)
 
@@ -86,7 +86,7 @@ def _nothing(src: Any) -> tuple[int, ...]:
     return ()
 
 
-def _nowhere(src: Any) -> tuple[int, Any] | None:
+def nowhere(src: Any) -> tuple[int, Any] | None:
     return None
 
 

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from eqlwatch.engine.identity import record_id
+from eqlwatch.engine.ordered import InOrder, Position, before_tie, nowhere, position_reader
 from eqlwatch.engine.plan import NO_TIEBREAKER, Ordinal, Plan, SourceEvent, ordinal_of
 from eqlwatch.engine.reader import RawLines
 from eqlwatch.engine.sequence import SequenceMatcher, _Partial
@@ -28,7 +29,7 @@ def is_plain(matcher: SequenceMatcher, has_until: bool) -> bool:
     return plain and len(matcher.positives) >= 2
 
 
-Step = Callable[[Any, tuple[int, ...], int, Any, Any], None]
+Step = Callable[[Any, tuple[int, ...], int, Any, Any, int | None], None]
 
 
 class PlainFeeder:
@@ -48,20 +49,26 @@ class PlainFeeder:
         return plan.dispatch
 
 
-def _no_step(src: Any, cands: tuple[int, ...], seq: int, ev: Any, held: Any) -> None:
+def _no_step(
+    src: Any, cands: tuple[int, ...], seq: int, ev: Any, held: Any, ts: int | None
+) -> None:
     raise AssertionError("PlainFeeder.use() first")
 
 
 def _stepper(m: SequenceMatcher, plan: Plan, index: str) -> Step:
-    """`step(src, cands, seq, ev, held)`: try the event's candidate stages, last first;
-    from raw lines `ev` is None and `held` is (line number, line), kept by the partials."""
+    """`step(src, cands, seq, ev, held, ts)`: try the event's candidate stages, last first;
+    from raw lines `ev` is None and `held` is (line number, line), kept by the partials.
+    `ts`: the event's ISO `@timestamp` as the ordinal takes it, when the caller read it
+    already (`feed_in_order`); None: read here if a stage needs it."""
     states = m.states
     first = states[0]
     stages = plan.stages
     steps = [(p, i, stages[i].cond, stages[i].keys) for p, i in m.descending]
     ordinal = _ordinal_reader(m, plan)
 
-    def step(src: Any, cands: tuple[int, ...], seq: int, ev: Any, held: Any) -> None:
+    def step(
+        src: Any, cands: tuple[int, ...], seq: int, ev: Any, held: Any, ts: int | None
+    ) -> None:
         event: Any = None
         for pos, i, cond, keys_of in steps:
             if i not in cands:
@@ -89,7 +96,7 @@ def _stepper(m: SequenceMatcher, plan: Plan, index: str) -> Step:
                 if not keys:
                     continue
             if event is None:
-                o = ordinal(src, seq)
+                o = ordinal(src, seq, ts)
                 if o is None:
                     return
                 if ev is None:  # from a raw line: keep the line, parse again if it completes
@@ -108,13 +115,17 @@ def _stepper(m: SequenceMatcher, plan: Plan, index: str) -> Step:
     return step
 
 
-def _ordinal_reader(m: SequenceMatcher, plan: Plan) -> Callable[[Any, int], Ordinal | None]:
+def _ordinal_reader(
+    m: SequenceMatcher, plan: Plan
+) -> Callable[[Any, int, int | None], Ordinal | None]:
     """`ordinal_of` (ISO `@timestamp` read inline when it applies), checked for order."""
     iso = plan.iso_timestamp
 
-    def ordinal(src: Any, seq: int) -> Ordinal | None:
+    def ordinal(src: Any, seq: int, ts: int | None) -> Ordinal | None:
         o = None
-        if iso is not None:
+        if ts is not None:  # read by the caller, as below
+            o = _new(Ordinal, (ts, NO_TIEBREAKER, seq))
+        elif iso is not None:
             text = src.get(iso)
             if type(text) is str and len(text) >= 20:
                 ts = fast_iso(text)
@@ -169,7 +180,64 @@ def feed_plain(
             src = ev[2]
             cands = dispatch(src)
             if cands:
-                step(src, cands, seq, ev, 0)
+                step(src, cands, seq, ev, 0, None)
+            seq += 1
+    finally:
+        store(seq)
+
+
+def feed_in_order(
+    feeder: PlainFeeder,
+    events: Iterable[SourceEvent],
+    seq: int,
+    store: Callable[[int], None],
+    watch: InOrder,
+) -> None:
+    """`feed_plain(feeder, watch.events(events), ...)` in one loop: each event's category
+    is dispatched and its timestamp read once, for the order check and the stages both
+    (same events passed, kept and numbered, the same first late one; see `ordered`)."""
+    keep = watch.passed.append if watch.keep else None
+    index: str | None = None
+    dispatch: Callable[[Any], tuple[int, ...]] = _nothing
+    position: Position = nowhere
+    step = feeder.step
+    iso: str | None = None
+    last_ts = -(1 << 63)
+    last_tb: Any = None
+    try:
+        for ev in events:
+            if ev[0] != index:
+                index = ev[0]
+                dispatch = feeder.use(index)
+                step = feeder.step
+                assert feeder.plan is not None
+                iso, position = feeder.plan.iso_timestamp, position_reader(feeder.plan)
+            src = ev[2]
+            cands = dispatch(src)
+            if not cands:
+                continue  # no stage selects it: not passed on (see `InOrder`)
+            ts = None
+            if iso is not None:  # `position_reader`'s first way, inline
+                text = src.get(iso)
+                if type(text) is str and len(text) >= 20:
+                    ts = fast_iso(text)
+            if ts is not None:
+                ts -= ts % NS_PER_MS
+                if ts < last_ts:  # no tiebreaker here: an equal timestamp is in order
+                    watch.late = ev
+                    return
+                last_ts, last_tb = ts, None
+            else:
+                at = position(src)
+                if at is not None:
+                    t, tb = at
+                    if t <= last_ts and (t < last_ts or before_tie(tb, last_tb)):
+                        watch.late = ev
+                        return
+                    last_ts, last_tb = t, tb
+            if keep is not None:
+                keep(ev)
+            step(src, cands, seq, ev, 0, ts)
             seq += 1
     finally:
         store(seq)
@@ -208,7 +276,7 @@ def feed_lines(feeder: PlainFeeder, raw: RawLines, seq: int, store: Callable[[in
                     v = v[0]
                 cands = get(v, none) if type(v) is str else dispatch(src)
                 if cands:
-                    step(src, cands, seq, ev, (number, line))
+                    step(src, cands, seq, ev, (number, line), None)
                 seq += 1
     finally:
         store(seq)

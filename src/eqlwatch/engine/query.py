@@ -20,7 +20,13 @@ from typing import Any
 
 from eqlwatch.engine.ordered import InOrder
 from eqlwatch.engine.parse import ParsedQuery, parse
-from eqlwatch.engine.plainseq import PlainFeeder, feed_lines, feed_plain, is_plain
+from eqlwatch.engine.plainseq import (
+    PlainFeeder,
+    feed_in_order,
+    feed_lines,
+    feed_plain,
+    is_plain,
+)
 from eqlwatch.engine.plan import Ordinal, Plan, Settings, SourceEvent, build_plan, ordinal_of
 from eqlwatch.engine.prefilter import LineFilter, line_filter
 from eqlwatch.engine.reader import EventStream
@@ -139,7 +145,7 @@ class CompiledQuery:
         rest = iter(events)
         watch = InOrder(self.plan_for, keep=again is None)
         ex = self.executor()
-        ex.feed(watch.events(rest))
+        ex.feed_in_order(rest, watch)
         if watch.late is None:
             return ex.finish()
         del ex  # its partial sequences are no use now
@@ -218,6 +224,14 @@ class Executor:
         """
         with gc_paused():
             self._feed(events)
+
+    def feed_in_order(self, events: Iterable[SourceEvent], watch: InOrder) -> None:
+        """`feed(watch.events(events))`, in one loop where the plain feeder applies."""
+        if self.plain is None:
+            self.feed(watch.events(events))
+            return
+        with gc_paused():
+            feed_in_order(self.plain, events, self.seq, self._store_seq, watch)
 
     def _feed(self, events: Iterable[SourceEvent]) -> None:
         if self.matcher is not None:

@@ -101,6 +101,8 @@ class NdjsonScan:
     screened: int = 0  # events `scan` read through the line screen
     ids: bool = True  # False: events get `identity.LATER` ids, named later (`query`)
     _block_hits: tuple[int, int] = (0, 0)  # the last block's (lines looked at, valid lines)
+    # one query's kept lines per block (`query_lines`): no line-by-line screen at all
+    spans: Callable[[bytes], list[tuple[int, int]]] | None = None
 
     def scan(self, reader: Iterable[bytes], path: Path, index: str) -> None:
         match, store, counts = self.screen.match, self.candidates, self.counts
@@ -181,6 +183,9 @@ class NdjsonScan:
         whole block of lines at once and one Hyperscan call skips every line no needle is
         in, so only the lines `match` may keep are looked at one by one. A block with a
         malformed line is read line by line, for `stream`'s own errors."""
+        if self.spans is not None:
+            yield from self._spanned(file, path, index, self.spans)
+            return
         rules = self.screen.rules
         find = rules.block_finder() if rules is not None else None
         if find is None:
@@ -207,6 +212,58 @@ class NdjsonScan:
                 rest = chain([first], file) if first else file
                 yield from self.stream(rest, path, index, first=done + 1)
                 return
+
+    def _spanned(
+        self,
+        file: IO[bytes] | io.BufferedReader | gzip.GzipFile,
+        path: Path,
+        index: str,
+        spans: Callable[[bytes], list[tuple[int, int]]],
+    ) -> Iterator[SourceEvent]:
+        """`stream_blocks` when `spans` names a block's kept lines at once: every block is
+        read whole however many of its lines are kept (a damaged one line by line)."""
+        done = 0  # lines before the current block
+        carry = b""
+        counts, decode, ids = self.counts, self.decode, self.ids
+        loads, bad, new, name = orjson.loads, orjson.JSONDecodeError, tuple.__new__, record_id
+        while True:
+            chunk = file.read(BLOCK_BYTES)
+            data = carry + chunk
+            if not data:
+                return
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            if cut == 0:
+                carry = data
+                continue
+            block, carry = data[:cut], data[cut:]
+            try:
+                valid = len(_VALIDATE_LINES(block))
+            except msgspec.DecodeError:
+                yield from self.stream(io.BytesIO(block), path, index, first=done + 1)
+            else:
+                view = memoryview(block)  # orjson reads a line in place: no copy of it
+                parsed = failed = 0
+                for start, end in spans(block):  # a kept line holds a needle: never blank
+                    parsed += 1
+                    # `decode`'s usual case inline (it runs per kept line)
+                    try:
+                        doc = loads(view[start:end])
+                    except bad:
+                        doc = None
+                    if type(doc) is dict and not ("_source" in doc or "_id" in doc or
+                                                  "id" in doc):  # fmt: skip
+                        yield new(SourceEvent, (index, name(doc) if ids else LATER, doc))
+                        continue
+                    parsed -= 1  # `decode` counts it: it parses the line again and reports
+                    number = _LineNumber(block, start, done)
+                    event = decode(block[start:end], number, path, index)
+                    if event is None:
+                        failed += 1  # not an event: out of the block's count
+                    else:
+                        yield event
+                counts.parsed += parsed
+                counts.events += valid - failed
+            done += block.count(b"\n") + (not block.endswith(b"\n"))
 
     def _block(
         self, block: bytes, done: int, path: Path, index: str, find: Callable[[bytes, int], int]

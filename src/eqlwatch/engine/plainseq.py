@@ -202,6 +202,9 @@ def feed_in_order(
     position: Position = nowhere
     step = feeder.step
     iso: str | None = None
+    first: str | None = None  # `plan.dispatch` inline when it reads `a.b` (`plan.category`)
+    second, get = "", _no_category.get
+    none: tuple[int, ...] = ()
     last_ts = -(1 << 63)
     last_tb: Any = None
     try:
@@ -212,8 +215,17 @@ def feed_in_order(
                 step = feeder.step
                 assert feeder.plan is not None
                 iso, position = feeder.plan.iso_timestamp, position_reader(feeder.plan)
+                first, second, by_type, none = feeder.plan.category or (None, "", {}, ())
+                get = by_type.get
             src = ev[2]
-            cands = dispatch(src)
+            if first is not None:
+                o = src.get(first)
+                v = o.get(second) if type(o) is dict else None
+                if type(v) is list and len(v) == 1:
+                    v = v[0]
+                cands = get(v, none) if type(v) is str else dispatch(src)
+            else:
+                cands = dispatch(src)
             if not cands:
                 continue  # no stage selects it: not passed on (see `InOrder`)
             ts = None
@@ -297,6 +309,9 @@ def _parsed(ev: Any) -> Any:
         src = orjson.loads(line)
         return _new(SourceEvent, (ev[0], record_id(src), src))
     return ev
+
+
+_no_category: dict[str, tuple[int, ...]] = {}
 
 
 def _nothing(src: Any) -> tuple[int, ...]:

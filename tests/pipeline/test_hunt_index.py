@@ -218,3 +218,43 @@ def test_a_sequence_whose_stage_no_line_passes_is_unmet() -> None:
     assert again is not None
     assert again.match(b'{"a":"\\u0078"}') == [0]  # an escape proves nothing: all met
     assert again.unmet() == set()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    queries=st.lists(query(), min_size=1, max_size=6),
+    lines=st.lists(event(), min_size=1, max_size=12),
+    order=st.randoms(use_true_random=False),
+)
+def test_remembered_rules_per_needle_set_and_category_are_what_fresh_ones_would_be(
+    queries: list[str], lines: list[bytes], order: Any
+) -> None:
+    # lines repeat (the same needles, the same category) in another order: the second
+    # time `match` and `keep_line` answer from memory, and must answer as the first time
+    # and as the unremembering Python matcher, including what `unmet` proves afterwards
+    again = lines * 2
+    order.shuffle(again)
+    compiled = [compile_query(q) for q in queries]
+    sample = Sample([line.lower() for line in lines])
+    screens = [query_screens(q, sample) for q in compiled]
+    required = [required_filters(q) for q in compiled]
+    fast, slow = rule_index(screens, required), rule_index(screens, required, fast=False)
+    if fast is None or slow is None:
+        assert (fast, slow) == (None, None)
+        return
+    cats = CategoryIndex([categories_of(q) for q in compiled])
+    for line in again:
+        kept, plain = fast.match(line), slow.match(line)
+        assert kept == plain
+        if kept is not None and plain is not None and cats.useful:
+            fresh = CategoryIndex([categories_of(q) for q in compiled])
+            assert _kept_or_error(cats, line, kept) == _kept_or_error(fresh, line, plain)
+    assert fast.unmet() == slow.unmet()
+
+
+def _kept_or_error(index: CategoryIndex, line: bytes, targets: list[int]) -> object:
+    """`keep_line`'s rules, or the kind of error it raised (both must fail alike)."""
+    try:
+        return index.keep_line(line, targets)
+    except Exception as exc:
+        return type(exc)

@@ -18,6 +18,7 @@ every rule, as in `linematch`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import msgspec
@@ -45,6 +46,7 @@ def literal(needle: bytes) -> bytes:
 ESCAPE_OR_LOWERS = _ESCAPE + b"|" + _NON_ASCII  # a line the needles prove nothing about
 
 
+MEMO_SETS = 1 << 16  # needle sets whose rules `match` remembers (then starts afresh)
 FIND_WINDOW = 1 << 14  # bytes `block_finder` scans at once, then to the line's end
 
 
@@ -78,7 +80,7 @@ class _Index:
             r: set(need) for r, need in enumerate(required) if need and per_rule[r] is not None
         }
 
-    def targets(self, found: set[int]) -> list[int] | None:
+    def targets(self, found: AbstractSet[int]) -> list[int] | None:
         """Rules kept for a line holding the needles `found` (None: no rule)."""
         pending, screens, simple = self.pending, self.screens, self.simple
         kept = []
@@ -111,7 +113,7 @@ class _Index:
         return self.everyone
 
 
-def _passes(groups: tuple[frozenset[int], ...], found: set[int]) -> bool:
+def _passes(groups: tuple[frozenset[int], ...], found: AbstractSet[int]) -> bool:
     for group in groups:  # noqa: SIM110 (no generator: this runs per rule and line)
         if group.isdisjoint(found):
             return False
@@ -254,15 +256,27 @@ def _hyperscan(index: _Index) -> Match | None:
     def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
         found.append(ident)
 
+    # Lines of one kind hold the same needles: the rules kept for a set of needles are
+    # looked up, not worked out again (`targets` gives the same rules for the same set;
+    # what it strikes from `pending` the first time, it would strike again).
+    memo: dict[frozenset[int], list[int] | None] = {}
+
     def match(line: bytes) -> list[int] | None:
         scan(line, match_event_handler=on_match, scratch=scratch)
         if not found:
             return always or None
-        hit = set(found)
+        hit = frozenset(found)
         found.clear()
+        kept = memo.get(hit, memo)
+        if kept is not memo:
+            return kept  # type: ignore[return-value]
         if escape_id in hit:
             return index.everything()
-        return targets(hit)
+        kept = targets(hit)
+        if len(memo) >= MEMO_SETS:
+            memo.clear()
+        memo[hit] = kept
+        return kept
 
     return match
 
@@ -344,6 +358,7 @@ class CategoryIndex:
         }
         self.anyone = frozenset(anyone)
         self.useful = len(anyone) < len(per_rule)
+        self._kept: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
 
     def keep(self, source: Mapping[str, Any], targets: list[int]) -> list[int]:
         """The targets whose rules take the event's category (all when it is unreadable).
@@ -380,7 +395,17 @@ class CategoryIndex:
         if type(value) is list and len(value) == 1:  # ECS's usual one-string list
             value = value[0]
         if type(value) is str:
+            # `match` hands out the same list for lines with the same needles: its rules
+            # for this category are looked up (the list itself checked, not only its id)
+            known = self._kept.get((value, id(targets)))
+            if known is not None and known[0] is targets:
+                return known[1]
             allowed = self.by_category.get(value, self.anyone)
+            kept = [t for t in targets if t in allowed]
+            if len(self._kept) >= MEMO_SETS:
+                self._kept.clear()
+            self._kept[value, id(targets)] = targets, kept
+            return kept
         elif type(value) is list and all(type(v) is str for v in value):
             allowed = self.anyone.union(*(self.by_category.get(v, ()) for v in value))
         else:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from eqlwatch.engine import compile_query
 from eqlwatch.engine.needles import Sample, query_screens
 from eqlwatch.pipeline.hunt import HuntResult, hunt_files
+from eqlwatch.pipeline.hunt_defer import Candidates, first_stage_needles
 from eqlwatch.pipeline.hunt_index import (
     CategoryIndex,
     categories_of,
@@ -258,3 +259,29 @@ def _kept_or_error(index: CategoryIndex, line: bytes, targets: list[int]) -> obj
         return index.keep_line(line, targets)
     except Exception as exc:
         return type(exc)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    queries=st.lists(query(), min_size=1, max_size=6),
+    lines=st.lists(event(), min_size=1, max_size=12),
+)
+def test_the_first_stage_test_from_found_needles_answers_as_the_line_search(
+    queries: list[str], lines: list[bytes]
+) -> None:
+    compiled = [compile_query(q) for q in queries]
+    sample = Sample([line.lower() for line in lines])
+    screens = [query_screens(q, sample) for q in compiled]
+    index = rule_index(screens, [required_filters(q) for q in compiled])
+    if index is None:
+        return
+    first = [first_stage_needles(q, sample) for q in compiled]
+    store = Candidates(first)
+    test = index.first_stage_test(first)
+    assert test is not None
+    everyone = list(range(len(compiled)))
+    for line in [*lines, b'{"k":"\\u0078"}', '{"k":"\u212a"}'.encode()]:
+        targets = index.match(line)
+        for some in (targets, everyone, everyone[1:]):
+            if some:
+                assert test(line, some) == store.may_hold(line, some)

@@ -26,7 +26,7 @@ import msgspec
 from eqlwatch.engine import CompiledQuery
 from eqlwatch.engine.compiler import field_name
 from eqlwatch.engine.hsdb_cache import compiled
-from eqlwatch.engine.needles import Screens
+from eqlwatch.engine.needles import Group, Screens
 from eqlwatch.engine.parse import nodes as A
 from eqlwatch.pipeline.linematch import LOWERS_TO_ASCII, Match, escaped, lowers_to_ascii
 
@@ -79,6 +79,8 @@ class _Index:
         self.pending = {
             r: set(need) for r, need in enumerate(required) if need and per_rule[r] is not None
         }
+        self.ids = ids
+        self.last: AbstractSet[int] | None = None  # needle ids of the line `match` last saw
 
     def targets(self, found: AbstractSet[int]) -> list[int] | None:
         """Rules kept for a line holding the needles `found` (None: no rule)."""
@@ -129,6 +131,7 @@ class RuleIndex:
         self._index = _Index(per_rule, required)
         matcher = _hyperscan(self._index) if fast else None
         self.match: Match = matcher if matcher is not None else _python(self._index)
+        self._noted = matcher is not None  # `match` notes each line's needles (index.last)
 
     def block_finder(self) -> BlockFinder | None:
         """Where the next line that `match` may keep starts its hit, in a block of lines:
@@ -188,6 +191,48 @@ class RuleIndex:
             return -1
 
         return find
+
+    def first_stage_test(
+        self, first: Sequence[Group | None]
+    ) -> Callable[[bytes, list[int]], bool] | None:
+        """`Candidates.may_hold` for the line `match` was last given, answered from the
+        needles Hyperscan found in it instead of searching the lower-cased line again
+        (the same answer: ASCII case-insensitive literals in an ASCII line). A rule one
+        of whose first-stage needles is not among the screen's is searched for as before.
+        None without Hyperscan (`match` does not note the needles then)."""
+        index = self._index
+        if not self._noted:
+            return None
+        as_ids: list[frozenset[int] | None] = []
+        for group in first:
+            known = group is not None and all(n in index.ids for n in group)
+            as_ids.append(frozenset(index.ids[n] for n in group) if known and group else None)
+
+        def may_hold(line: bytes, targets: list[int]) -> bool:
+            found = index.last
+            if found is None:
+                raise AssertionError("first_stage_test before any match")
+            needles = []
+            for i in targets:
+                group = first[i]
+                if group is None:
+                    return False
+                needles.append(i)
+            if not needles or not line.isascii() or escaped(line):
+                return False
+            for i in needles:
+                ids = as_ids[i]
+                if ids is None:
+                    low = line.lower()
+                    group = first[i]
+                    assert group is not None
+                    if any(n in low for n in group):
+                        return False
+                elif not ids.isdisjoint(found):
+                    return False
+            return True
+
+        return may_hold
 
     def unmet(self) -> frozenset[int]:
         """Rules one of whose required filters no line passed the screen of: a sequence
@@ -264,9 +309,11 @@ def _hyperscan(index: _Index) -> Match | None:
     def match(line: bytes) -> list[int] | None:
         scan(line, match_event_handler=on_match, scratch=scratch)
         if not found:
+            index.last = frozenset()
             return always or None
         hit = frozenset(found)
         found.clear()
+        index.last = hit
         kept = memo.get(hit, memo)
         if kept is not memo:
             return kept  # type: ignore[return-value]

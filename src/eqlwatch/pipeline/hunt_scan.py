@@ -108,6 +108,10 @@ class NdjsonScan:
         match, store, counts = self.screen.match, self.candidates, self.counts
         everyone = list(range(len(store.first)))
         validate, held, holding = _VALIDATE, store.held, store.holding
+        rules = self.screen.rules
+        may_hold = (rules.first_stage_test(store.first) if rules is not None else None) or (
+            store.may_hold
+        )
         # With a line screen, each line's category is read before it is parsed.
         useful = self.screen.index.useful
         keep_line = self.screen.index.keep_line if useful and match is not None else None
@@ -134,7 +138,7 @@ class NdjsonScan:
                     if not targets:
                         events += 1
                         continue
-                if targets is None or (holding and store.may_hold(line, targets)):
+                if targets is None or (holding and may_hold(line, targets)):
                     try:
                         validate(line)
                     except msgspec.DecodeError:

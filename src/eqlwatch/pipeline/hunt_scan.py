@@ -196,25 +196,14 @@ class NdjsonScan:
             yield from self.stream(file, path, index)
             return
         done = 0  # lines before the current block
-        carry = b""
-        while True:
-            chunk = file.read(BLOCK_BYTES)
-            data = carry + chunk
-            if not data:
-                return
-            cut = data.rfind(b"\n") + 1 if chunk else len(data)
-            if cut == 0:
-                carry = data
-                continue
-            block, carry = data[:cut], data[cut:]
+        blocks = LineBlocks(file)
+        for block in blocks:
             yield from self._block(block, done, path, index, find)
             done += block.count(b"\n") + (not block.endswith(b"\n"))
             decoded, valid = self._block_hits
             if valid >= SWITCH_MIN_LINES and decoded * 4 > valid:
                 # most lines need a look anyway: scanning each twice would cost more
-                first = carry + file.readline()
-                rest = chain([first], file) if first else file
-                yield from self.stream(rest, path, index, first=done + 1)
+                yield from self.stream(blocks.rest(), path, index, first=done + 1)
                 return
 
     def _spanned(
@@ -227,19 +216,9 @@ class NdjsonScan:
         """`stream_blocks` when `spans` names a block's kept lines at once: every block is
         read whole however many of its lines are kept (a damaged one line by line)."""
         done = 0  # lines before the current block
-        carry = b""
         counts, decode, ids = self.counts, self.decode, self.ids
         loads, bad, new, name = orjson.loads, orjson.JSONDecodeError, tuple.__new__, record_id
-        while True:
-            chunk = file.read(BLOCK_BYTES)
-            data = carry + chunk
-            if not data:
-                return
-            cut = data.rfind(b"\n") + 1 if chunk else len(data)
-            if cut == 0:
-                carry = data
-                continue
-            block, carry = data[:cut], data[cut:]
+        for block in LineBlocks(file):
             try:
                 valid = len(_VALIDATE_LINES(block))
             except msgspec.DecodeError:
@@ -358,6 +337,33 @@ class NdjsonScan:
         if self.on_error is None:
             raise error
         self.on_error(error)
+
+
+class LineBlocks:
+    """A file's bytes in blocks of whole lines, about `BLOCK_BYTES` each (the last may
+    lack its newline; a line longer than a block is one block)."""
+
+    def __init__(self, file: IO[bytes] | io.BufferedReader | gzip.GzipFile) -> None:
+        self.file = file
+        self.carry = b""  # the start of a line the next block begins with
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self.file.read(BLOCK_BYTES)
+            data = self.carry + chunk
+            if not data:
+                return
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            if cut == 0:
+                self.carry = data
+                continue
+            block, self.carry = data[:cut], data[cut:]
+            yield block
+
+    def rest(self) -> Iterable[bytes]:
+        """The lines after the last block given, to read on line by line."""
+        first = self.carry + self.file.readline()
+        return chain([first], self.file) if first else self.file
 
 
 class _LineNumber:

@@ -171,13 +171,70 @@ def test_a_cache_others_can_write_is_not_read(
         opened.chmod(0o700 if target == "folder" else 0o600)
 
 
-def test_other_fingerprints_are_pruned(cache_dir: Path) -> None:
-    stale = cache_dir / "stale-fingerprint"
-    stale.mkdir(parents=True)
-    (stale / cache.DB_NAME).write_bytes(b"old")
+def test_other_fingerprints_beyond_the_last_used_are_pruned(cache_dir: Path) -> None:
+    stale = []
+    for age in range(cache.KEEP_OTHERS + 2):  # age 0 = used last
+        folder = cache_dir / f"other-{age}"
+        folder.mkdir(parents=True)
+        (folder / cache.DB_NAME).write_bytes(b"old")
+        when = time.time() - 3600 * (age + 1)
+        os.utime(folder, (when, when))
+        stale.append(folder)
     fresh_load([PACK])
-    assert not stale.exists()
-    assert [p.name for p in cache_dir.iterdir()] == [cache.fingerprint()]
+    kept = sorted(p.name for p in cache_dir.iterdir())
+    assert kept == sorted([cache.fingerprint(), *(f"other-{a}" for a in range(cache.KEEP_OTHERS))])
+
+
+_LOAD = """
+import sys
+from eqlwatch.engine import parse
+from eqlwatch.rules import cache, load_rules
+if sys.argv[2] == "warm":
+    def refuse(text):
+        raise SystemExit(f"parsed again: {text[:40]!r}")
+    parse._parse_text = refuse
+result = load_rules([sys.argv[1]])
+assert not result.errors and result.rules, result.errors
+print(cache.fingerprint())
+"""
+
+
+def test_two_installs_keep_each_others_entries(tmp_path: Path) -> None:
+    """A venv and a pipx install of different versions, used in turn by one user: each
+    run of one must not clear the other's entries (it did: every run parsed again)."""
+    import shutil
+
+    trees = []
+    for name in ("a", "b"):
+        tree = tmp_path / name
+        shutil.copytree(
+            REPO / "src" / "eqlwatch",
+            tree / "eqlwatch",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        (tree / "eqlwatch" / "_variant.py").write_text(f'"""install {name}"""\n')
+        trees.append(tree)
+    env = {**os.environ, cache.ENV: str(tmp_path / "cache"), "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def run(tree: Path, mode: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", _LOAD, str(PACK), mode],
+            env={**env, "PYTHONPATH": str(tree)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    first = run(trees[0], "cold")
+    second = run(trees[1], "cold")
+    assert first != second  # two code versions, two folders
+    assert run(trees[0], "warm") == first  # a's entries survived b's run
+    assert run(trees[1], "warm") == second
+    assert sorted(
+        p.name for p in (tmp_path / "cache").iterdir() if p.name in (first, second)
+    ) == sorted([first, second])
 
 
 def many_rules(folder: Path, count: int) -> Path:

@@ -14,16 +14,20 @@ than the parses they saved.
 New entries are buffered and written in one transaction (`flush`, at the end of a load and
 at exit). SQLite's locking keeps concurrent processes from corrupting the file (WAL mode:
 readers never wait; a writer that cannot get the lock within a few seconds drops its
-entries). Any change of fingerprint starts a new folder (older ones are removed), so the
-cache is safe to delete at any time. Only successes are kept: a broken rule is read and
-reported afresh each run. An entry that cannot be read, or holds the wrong kind of value,
-is ignored and written again; a file that is not a database is replaced. Entries are
-pickles, so they are read only from a folder and file private to the user.
+entries). Any change of fingerprint starts a new folder, so the cache is safe to delete at
+any time. A run marks its folder used; a new folder removes the others except the
+`KEEP_OTHERS` used last, so two installs of different versions for one user (a venv and a
+pipx install) keep each other's entries instead of clearing them on every run. Only
+successes are kept: a broken rule is read and reported afresh each run. An entry that
+cannot be read, or holds the wrong kind of value, is ignored and written again; a file
+that is not a database is replaced. Entries are pickles, so they are read only from a
+folder and file private to the user.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import os
 import pickle
@@ -47,6 +51,7 @@ if TYPE_CHECKING:  # the parser (eql, lark) is imported only when a query is par
 
 DB_NAME = "entries.sqlite"
 LOCK_WAIT_S = 5.0  # how long a writer waits for another process's transaction
+KEEP_OTHERS = 3  # folders of other fingerprints kept (other installs), the ones used last
 T = TypeVar("T")
 
 _SCHEMA = (
@@ -107,7 +112,9 @@ class _Store:
 
         folder = self.path.parent
         try:
-            if not folder.is_dir():
+            if folder.is_dir():
+                _mark_used(folder)
+            else:
                 _prune(folder)
             if not all(_private(p) for p in (folder.parent, folder, self.path)):
                 return None
@@ -206,14 +213,31 @@ def _remove_database(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
+def _mark_used(folder: Path) -> None:
+    """A folder's time is when a run last opened it: pruning keeps the ones in use."""
+    with contextlib.suppress(OSError):  # not ours to touch (then not private either)
+        os.utime(folder)
+
+
 def _prune(current: Path) -> None:
-    """Remove the folders of other fingerprints: nothing will read them again."""
+    """Remove the folders of other fingerprints but the `KEEP_OTHERS` used last.
+
+    Old code versions leave a folder each; another install still in use keeps its own.
+    """
     root = current.parent
     if root.is_dir():
-        for other in root.iterdir():
-            if other.is_dir() and other.name not in (current.name, *KEPT):
-                shutil.rmtree(other, ignore_errors=True)
+        others = [p for p in root.iterdir() if p.is_dir() and p.name not in (current.name, *KEPT)]
+        others.sort(key=_last_used, reverse=True)
+        for other in others[KEEP_OTHERS:]:
+            shutil.rmtree(other, ignore_errors=True)
     current.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def _last_used(folder: Path) -> float:
+    try:
+        return folder.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 _STORE: _Store | None = None

@@ -122,3 +122,53 @@ def test_a_malformed_line_no_query_needs_is_still_reported(tmp_path: Path) -> No
     assert '"value": 1' in result.stdout
     assert f"{path}:2: malformed JSON" in result.stderr
     assert "1 malformed line(s) skipped" in result.stderr
+
+
+PAIR_QUERY = (
+    "sequence by host.id with maxspan=30s "
+    '[process where event.action == "start" and process.name : ("cmd.exe", "a.exe")] '
+    '[network where event.action == "connection_attempted"]'
+)
+
+
+@st.composite
+def paired_line(draw: st.DrawFn) -> bytes:
+    """Process and network events that name a process (so the names alone keep most
+    lines), some with "start" or the names where no field reads them, keys in any case."""
+    n = draw(st.integers(0, 59))
+    category, action = draw(
+        st.sampled_from([("process", "start"), ("process", "end"), ("network", "x")])
+    )
+    action = draw(st.sampled_from([action, "connection_attempted", "START"]))
+    name = draw(st.sampled_from(["cmd.exe", "CMD.EXE", "a.exe", "b.exe", "start"]))
+    doc = {
+        "@timestamp": f"2026-01-01T00:00:{n:02}Z",
+        "event": {"category": [category], "action": action},
+        "host": {"id": draw(st.sampled_from(["h1", "h2"]))},
+        "process": {"name": name, "title": draw(st.sampled_from(["start", "cmd.exe", "-"]))},
+    }
+    return orjson.dumps(doc)
+
+
+@SETTINGS
+@given(lines=st.lists(paired_line(), min_size=1, max_size=40))
+def test_a_stage_screened_by_two_needles_in_a_line_answers_as_unscreened(
+    lines: list[bytes], tmp_path: Path
+) -> None:
+    lines = sorted(lines)  # in time order (the timestamp leads): no second read
+    path = tmp_path / "paired.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert answer(PAIR_QUERY, path, True) == answer(PAIR_QUERY, path, False)
+
+
+def test_the_bench_sequence_screens_its_first_stage_by_both_needles(tmp_path: Path) -> None:
+    start = b'{"event":{"category":["process"],"action":"start"},"process":{"name":"%s"}}'
+    net = b'{"event":{"category":["network"]},"process":{"name":"cmd.exe"}}'
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b"\n".join([start % b"cmd.exe", start % b"b.exe", net, net] * 10) + b"\n")
+    screen = QueryScreen(compile_query(PAIR_QUERY), True, [path])
+    assert screen.scan is not None
+    assert screen.scan.spans is not None
+    groups = screen.scan.screen.per_rule[0]
+    assert groups is not None
+    assert [len(f) for f in groups] == [2, 1]

@@ -31,7 +31,7 @@ from eqlwatch.engine import (
     load_mapping,
 )
 from eqlwatch.engine.identity import named
-from eqlwatch.engine.needles import query_needles, query_screens, raw_needles
+from eqlwatch.engine.needles import query_needles, raw_needles
 from eqlwatch.engine.query import gc_paused
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
@@ -171,9 +171,9 @@ class QueryScreen:
         if active and query_needles(compiled) is not None:
             from eqlwatch.pipeline.hunt_defer import Candidates
             from eqlwatch.pipeline.hunt_scan import NdjsonScan, ScanCounts, Screen, input_sample
+            from eqlwatch.pipeline.query_lines import conjoined_screens, kept_lines
 
-            screens = query_screens(compiled, input_sample(files, fmt))
-            from eqlwatch.pipeline.query_lines import kept_lines
+            screens = conjoined_screens(compiled, input_sample(files, fmt))
 
             scan = NdjsonScan(Screen([screens]), Candidates([None]), ScanCounts(), ids=False)
             scan.spans = kept_lines([screens])  # one Hyperscan call per block, if it can

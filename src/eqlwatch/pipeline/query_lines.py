@@ -1,11 +1,20 @@
 """One query's line screen over a whole block: where the lines it keeps start.
 
 `hunt_index` asks, line by line, which of many rules a line may concern. One query whose
-every filter has a single needle group keeps a line exactly when the line holds one of
-its needles (or an escape, or a character `str.lower` maps to ASCII: the needles prove
-nothing there). Then one Hyperscan call over a block reports every such line at once,
-where the line-by-line screen made a Hyperscan call (and a Python callback) per line and
-read most of a file line by line once over a quarter of its lines were kept.
+every filter has one or two needle groups keeps a line exactly when the line holds a
+needle of each group of some filter (or an escape, or a character `str.lower` maps to
+ASCII: the needles prove nothing there). Then one Hyperscan call over a block reports
+every such line at once, where the line-by-line screen made a Hyperscan call (and a
+Python callback) per line and read most of a file line by line once over a quarter of
+its lines were kept.
+
+Two groups are one expression, `A[^\\n]*B|B[^\\n]*A`, plus every string in which a needle
+of A and one of B overlap (a line holding `"cmd.exe"` holds `cmd.exe` too, yet not twice):
+a line holds a needle of each group exactly when one of these matches inside it.
+`conjoined_screens` picks the second group where a sample of the input says the pair is
+rarer than the best group alone (the process names of a `process where event.action ==
+"start" and process.name : (...)` stage are in most lines, as network and file events
+name their process too, but with "start" in far fewer).
 """
 
 from __future__ import annotations
@@ -13,32 +22,110 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from eqlwatch.engine import CompiledQuery
 from eqlwatch.engine.hsdb_cache import compiled
-from eqlwatch.engine.needles import Screens
+from eqlwatch.engine.needles import Group, Sample, Screens, best_group, filter_groups
 from eqlwatch.pipeline.hunt_index import ESCAPE_OR_LOWERS, literal
 
 # (start, end) of each kept line of a block, in order; `end` is past its newline.
 LineSpans = Callable[[bytes], list[tuple[int, int]]]
 
+MAX_OVERLAPS = 256  # strings two groups' needles can share; more: the best group alone
+PAIR_GAIN = 0.9  # a second group is used when its pair holds at most this share of lines
+
+
+def conjoined_screens(query: CompiledQuery, sample: Sample | None) -> Screens | None:
+    """Per filter (stages, then `until`): its best group and, when the sample says it pays,
+    one more that must occur in the same line; None: any line may match. Without a sample,
+    the best group alone (as `needles.query_screens` picks it)."""
+    parsed = query.parsed
+    ts = query.settings.timestamp_field
+    screens: list[tuple[Group, ...]] = []
+    for stage in (*parsed.stages, *([parsed.until] if parsed.until else [])):
+        groups = list(dict.fromkeys(filter_groups(stage, ts, sample)))
+        if not groups:
+            return None
+        best = best_group(groups, sample)
+        screens.append((best, *_partner(best, groups, sample)))
+    return tuple(screens)
+
+
+def _partner(best: Group, groups: list[Group], sample: Sample | None) -> tuple[Group, ...]:
+    if not sample or not pairable(best):
+        return ()
+    alone = _holding(sample, best)
+    counted = [
+        (len(alone & _holding(sample, g)), len(g), i, g)
+        for i, g in enumerate(groups)
+        if g != best and pairable(g) and len(overlaps(best, g)) <= MAX_OVERLAPS
+    ]
+    if not counted:
+        return ()
+    count, _, _, group = min(counted)
+    return (group,) if count < len(alone) and count <= len(alone) * PAIR_GAIN else ()
+
+
+def _holding(sample: Sample, group: Group) -> frozenset[int]:
+    return frozenset().union(*map(sample.holding, group))
+
+
+def pairable(group: Group) -> bool:
+    """Needles a pair expression can hold: ASCII without DEL or a newline (so that one
+    expression serves both of `kept_lines`' databases, and stays inside one line)."""
+    return all(n and n.isascii() and b"\x7f" not in n and b"\n" not in n for n in group)
+
+
+def overlaps(first: Group, second: Group) -> set[bytes]:
+    """Every string in which a needle of `first` and one of `second` overlap (ASCII case
+    aside, as Hyperscan's caseless matching has it): the shortest text holding both where
+    they share at least a byte."""
+    found: set[bytes] = set()
+    for a in first:
+        for b in second:
+            la, lb = a.lower(), b.lower()
+            for shift in range(-len(b) + 1, len(a)):  # where b starts, relative to a
+                lo, hi = max(0, shift), min(len(a), shift + len(b))
+                if la[lo:hi] == lb[lo - shift : hi - shift]:
+                    head = a if shift >= 0 else b[:-shift] + a
+                    tail = b[len(a) - shift :] if shift + len(b) > len(a) else b""
+                    found.add(head + tail)
+    return found
+
+
+def _alternation(group: Group) -> bytes:
+    return b"(?:" + b"|".join(literal(n) for n in sorted(group)) + b")"
+
+
+def pair_expression(first: Group, second: Group) -> bytes:
+    """A Hyperscan expression matching inside a line exactly when the line holds a needle
+    of each group (case aside)."""
+    a, b = _alternation(first), _alternation(second)
+    ways = [a + rb"[^\n]*" + b, b + rb"[^\n]*" + a, *map(literal, sorted(overlaps(first, second)))]
+    return b"|".join(ways)
+
 
 def kept_lines(per_rule: Sequence[Screens | None]) -> LineSpans | None:
-    """The block screen of a single query with one needle group per filter; None for any
-    other screen (several rules or groups) or without Hyperscan."""
+    """The block screen of a single query with one needle group per filter, or two that
+    `pairable` allows; None for any other screen (several rules or groups) or without
+    Hyperscan."""
     if len(per_rule) != 1 or per_rule[0] is None:
         return None
     screens = per_rule[0]
-    if not screens or not all(len(f) == 1 for f in screens):
+    if not screens or not all(
+        len(f) == 1 or (len(f) == 2 and pairable(f[0]) and pairable(f[1])) for f in screens
+    ):
         return None
     try:
         import hyperscan
     except ImportError:
         return None
-    needles = sorted({n for f in screens for n in f[0]})
+    needles = sorted({n for f in screens if len(f) == 1 for n in f[0]})
+    pairs = sorted({pair_expression(*f) for f in screens if len(f) == 2})
 
     def database(chosen: list[bytes]) -> tuple[Any, Any]:
         # every occurrence is reported (no SINGLEMATCH: that would be once per block)
-        expressions = [literal(n) for n in chosen] + [ESCAPE_OR_LOWERS]
-        flags = [hyperscan.HS_FLAG_CASELESS] * len(chosen) + [0]
+        expressions = [literal(n) for n in chosen] + pairs + [ESCAPE_OR_LOWERS]
+        flags = [hyperscan.HS_FLAG_CASELESS] * (len(chosen) + len(pairs)) + [0]
         db = compiled(expressions, range(len(expressions)), flags, hyperscan.HS_MODE_BLOCK)
         return db, hyperscan.Scratch(db)
 

@@ -206,27 +206,37 @@ def _evtx(path: Path, *, parse: bool) -> Iterator[tuple[int, Any]]:
 
 
 def _evtx_loop(records: Iterator[Any], parse: bool = True) -> Iterator[tuple[int, Any]]:
-    errors = 0
-    n = 0
-    while errors < _MAX_EVTX_ERRORS:
-        n += 1
+    """Numbered records of the parser's iterator, an exception it raises (a damaged chunk
+    or record) yielded as a `DataError` in that record's place; stops after
+    `_MAX_EVTX_ERRORS` in a row. A `for` loop per run of good records: the per-record path
+    is this loop's body only, re-entered after each error (the parser goes on past it)."""
+    n = errors = 0
+    while True:
         try:
-            record = next(records)
-        except StopIteration:
+            for record in records:
+                n += 1
+                errors = 0
+                if not parse and type(record) is dict:
+                    data = record.get("data")
+                    if type(data) is str:
+                        yield n, data
+                        continue
+                yield n, _record_value(record)
             return
         except Exception as exc:  # the parser raises plain exceptions on damaged chunks
+            n += 1
             errors += 1
             yield n, DataError(f"unreadable EVTX record: {exc}")
-            continue
-        errors = 0
-        if not isinstance(record, dict):
-            yield n, DataError("unreadable EVTX record")
-            continue
-        if not parse and type(record.get("data")) is str:
-            yield n, record["data"]
-            continue
-        try:
-            yield n, orjson.loads(record["data"])
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            yield n, DataError(f"unreadable EVTX record: {exc}")
+            if errors >= _MAX_EVTX_ERRORS:
+                break
     yield 0, DataError("too many unreadable EVTX records; stopped")
+
+
+def _record_value(record: Any) -> Any:
+    """A parser record's `data` parsed, or the `DataError` saying why it cannot be."""
+    if not isinstance(record, dict):
+        return DataError("unreadable EVTX record")
+    try:
+        return orjson.loads(record["data"])
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        return DataError(f"unreadable EVTX record: {exc}")

@@ -61,15 +61,16 @@ class _Nxlog(msgspec.Struct):
     Computer: str | None = None
 
 
-class _Attributes(msgspec.Struct, gc=False):
+# Frozen (hashable): the EVTX screen keys its decisions by them (`LineRules.evtx_decision`).
+class _Attributes(msgspec.Struct, frozen=True, gc=False):
     Name: str | None = None
 
 
-class _Provider(msgspec.Struct, gc=False, rename={"attributes": "#attributes"}):
+class _Provider(msgspec.Struct, frozen=True, gc=False, rename={"attributes": "#attributes"}):
     attributes: _Attributes | None = None
 
 
-class _EventId(msgspec.Struct, gc=False, rename={"text": "#text"}):
+class _EventId(msgspec.Struct, frozen=True, gc=False, rename={"text": "#text"}):
     text: int
 
 
@@ -150,10 +151,6 @@ def _evtx_head(h: _EvtxJson) -> Head | None:
     else:
         return None
     return _system_head(system)
-
-
-def _evtx_record_head(h: _EvtxRecord) -> Head | None:
-    return _system_head(h.Event.System)
 
 
 def _system_head(system: _System) -> Head | None:
@@ -257,6 +254,9 @@ class LineRules:
         # `evtx_scans`), and, when every needle allows it, scanned as Latin-1.
         self.codec, self.narrow_scan, self.wide_scan = evtx_scans(literals, fast)
         self.decided: dict[tuple[Head, frozenset[int]], Decision] = {}
+        # EVTX: decisions by what the head is made of (event id, provider, channel) and
+        # the needles found, so a record's head need not be worked out (`evtx_decision`).
+        self.by_system: dict[tuple[Any, Any, Any, frozenset[int]], Decision] = {}
 
     @property
     def holding(self) -> list[int]:
@@ -270,6 +270,17 @@ class LineRules:
             if len(self.decided) < _DECISIONS_KEPT:
                 self.decided[key] = known
         return known
+
+    def evtx_decision(self, system: _System, found: frozenset[int]) -> Decision | None:
+        """`decide` for an EVTX record's System block (None: read it straight, as
+        `_system_head` says); the EVTX loop looks `by_system` up itself first."""
+        head = _system_head(system)
+        if head is None:
+            return None
+        decision = self.decide(head, found)
+        if len(self.by_system) < _DECISIONS_KEPT:
+            self.by_system[system.EventID, system.Provider, system.Channel, found] = decision
+        return decision
 
     def _decide(self, head: Head, found: frozenset[int]) -> Decision:
         tags = event_tags(head[0], head[1])
@@ -392,42 +403,57 @@ class LineScan:
         where UTF-8 would convert it; a text with a character above U+00FF, or rules with
         a non-ASCII literal, take UTF-8 (`_wide`)."""
         rules, counts = self.rules, self.record.counts
-        codec, narrow, wide = rules.codec, rules.narrow_scan, rules.wide_scan
-        decided, decide = rules.decided, rules.decide
-        decode, head = _EVTX_RECORD, _evtx_record_head
+        codec, narrow = rules.codec, rules.narrow_scan
+        by_system, evtx_decision, decode = rules.by_system, rules.evtx_decision, _EVTX_RECORD
         seen: Counter[bytes] = Counter()
         noted = self.noted.setdefault(path, [])
         for number, data in evtx_numbered_texts(path):
             if type(data) is str:
-                known: Head | None = None
+                decision: Decision | None = None
                 try:
                     text = data.encode(codec)
                 except UnicodeEncodeError:
-                    text = None
-                if text is not None:
+                    decision = self._wide(data, None)
+                else:
                     found = narrow(text)
                     if found is not None:
                         try:
-                            known = head(decode(text))
+                            system = decode(text).Event.System
                         except _UNREADABLE:
-                            known = _wide_head(data)
-                else:
-                    found, known = _wide(data, wide)
-                if known is not None and found is not None:
-                    decision = decided.get((known, found)) or decide(known, found)
-                    if not decision.now:
-                        if decision.hold:
-                            loc = evtx_location(path, number)
-                            utf8 = data.encode()  # what `resolve` parses
-                            offset = self._spill(path, utf8)
-                            noted.append(
-                                Noted(offset, len(utf8), loc, counts.events, decision.hold)
-                            )
-                        counts.events += 1
-                        continue
+                            decision = self._wide(data, found)
+                        else:
+                            if system.Computer not in EMPTY_VALUES:  # else: no decision
+                                key = (system.EventID, system.Provider, system.Channel, found)
+                                decision = by_system.get(key) or evtx_decision(system, found)
+                if decision is not None and not decision.now:
+                    if decision.hold:
+                        loc = evtx_location(path, number)
+                        utf8 = data.encode()  # what `resolve` parses
+                        offset = self._spill(path, utf8)
+                        noted.append(Noted(offset, len(utf8), loc, counts.events, decision.hold))
+                    counts.events += 1
+                    continue
             event = self._evtx_record(evtx_location(path, number), data, seen)
             if event is not None:
                 yield event, self.record.targets
+
+    def _wide(self, data: str, found: frozenset[int] | None) -> Decision | None:
+        """The decision for an EVTX text from its UTF-8 bytes (the needles too, unless
+        `found`): a text Latin-1 cannot encode, or whose head does not decode from it
+        (None: read it straight, e.g. a lone surrogate, which no encoding takes)."""
+        try:
+            text = data.encode()
+        except UnicodeEncodeError:
+            return None
+        if found is None:
+            found = self.rules.wide_scan(text)
+            if found is None:
+                return None
+        try:
+            system = _EVTX_RECORD(text).Event.System
+        except _UNREADABLE:
+            return None
+        return self.rules.evtx_decision(system, found)
 
     def _spill(self, path: Path, text: bytes) -> int:
         """Where `text` starts in `path`'s spill file, once written there."""
@@ -599,30 +625,6 @@ class LineScan:
                     )
                     return
                 yield note, line[1:]
-
-
-def _wide_head(data: str) -> Head | None:
-    """The head of an EVTX text read from its UTF-8 bytes (None: read it straight)."""
-    try:
-        return _evtx_record_head(_EVTX_RECORD(data.encode()))
-    except (*_UNREADABLE, UnicodeEncodeError):
-        return None
-
-
-def _wide(data: str, scan: NeedleScan) -> tuple[frozenset[int] | None, Head | None]:
-    """Needles and head of an EVTX text from its UTF-8 bytes (None, None: read it straight,
-    e.g. a lone surrogate, which no encoding takes)."""
-    try:
-        text = data.encode()
-    except UnicodeEncodeError:
-        return None, None
-    found = scan(text)
-    if found is None:
-        return None, None
-    try:
-        return found, _evtx_record_head(_EVTX_RECORD(text))
-    except _UNREADABLE:
-        return found, None
 
 
 def _spilled(spill: IO[bytes], notes: list[Noted]) -> Iterator[tuple[Noted, bytes]]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from eqlwatch.engine import functions as F
-from eqlwatch.engine.lucene import PatternError
+from eqlwatch.engine.lucene import PatternError, compile_wildcard_query
 from eqlwatch.engine.parse import nodes as A
 from eqlwatch.engine.schema import (
     STRING_TYPES,
@@ -51,6 +51,23 @@ def _is_boolean(node: Any) -> bool:
     if isinstance(node, _BOOLEAN_NODES):
         return True
     return isinstance(node, A.FunctionCall) and str(node.name).rstrip("~") in _BOOLEAN_FUNCTIONS
+
+
+# Functions Elasticsearch runs as term-level queries (prefix, wildcard, terms) when they
+# test a field against literals, in a filter; elsewhere (`endsWith(x, "a") == false`) and
+# on other arguments they are scripts, null where an argument is.
+_TERM_FUNCTIONS = frozenset({"cidrmatch", "startswith", "endswith", "stringcontains"})
+_WILDCARD_SYNTAX = frozenset("*?\\")
+
+
+def _is_term_query(node: A.FunctionCall) -> bool:
+    args = list(node.arguments)
+    return (
+        str(node.name).rstrip("~") in _TERM_FUNCTIONS
+        and len(args) >= 2
+        and isinstance(args[0], A.Field)
+        and all(isinstance(a, A.String) for a in args[1:])
+    )
 
 
 def field_name(node: A.Field) -> tuple[str, bool]:
@@ -115,13 +132,69 @@ class ExprCompiler:
         self.fields: set[str] = set()
 
     def condition(self, node: Any) -> Callable[[Mapping[str, Any]], bool]:
+        """An event filter, true where its closure returns True (None counts as false)."""
         if isinstance(node, A.Boolean):
             value = bool(node.value)
             return lambda src: value
-        fn = self.compile(node)
+        fn = self._query(node)
         if _is_boolean(node):
             return fn  # already True / False / None: no wrapper needed
         return lambda src: fn(src) is True
+
+    def _query(self, node: Any) -> Fn:
+        """A filter as Elasticsearch runs it: a query. It pushes `not` down to the leaves
+        (De Morgan, negated comparisons), which Kleene logic over `compile`'s values
+        matches, except at one kind of leaf: a string or CIDR function of a field and
+        literals is a term-level query, false (never null) where the field is missing, so
+        a `not` of it is true there."""
+        if isinstance(node, A.And):
+            return self._and([self._strict_query(t) for t in node.terms])
+        if isinstance(node, A.Or):
+            return self._or([self._strict_query(t) for t in node.terms])
+        if isinstance(node, A.Not):
+            return self._not(self._strict_query(node.term))
+        if isinstance(node, A.Comparison) and node.comparator in ("==", "!="):
+            # `f(x, "a") == false` is `not f(x, "a")` to Elasticsearch's optimizer
+            call, flag = node.left, node.right
+            if isinstance(call, A.Boolean):
+                call, flag = flag, call
+            term = isinstance(call, A.FunctionCall) and _is_term_query(call)
+            if isinstance(flag, A.Boolean) and term:
+                fn = self._query(call)
+                if bool(flag.value) == (node.comparator == "=="):
+                    return fn
+                return lambda src: fn(src) is not True
+        if isinstance(node, A.FunctionCall) and _is_term_query(node):
+            name, args = str(node.name), list(node.arguments)
+            wildcard = self._wildcard_query(name, args)
+            if wildcard is not None:
+                return wildcard
+            fn = self.compile(node)
+            return lambda src: fn(src) is True
+        return self.compile(node)
+
+    def _strict_query(self, node: Any) -> Fn:
+        fn = self._query(node)
+        if _is_boolean(node):
+            return fn
+        return lambda src: truth(fn(src))
+
+    def _wildcard_query(self, name: str, args: list[Any]) -> Fn | None:
+        """`endsWith`/`stringContains` on a field run as a Lucene wildcard query whose text
+        is the literal unescaped, so `*`, `?` and `\\` in it are wildcard syntax (a literal
+        without them means what it says, and takes the plain path)."""
+        base = name.rstrip("~")
+        if base not in ("endswith", "stringcontains") or not _WILDCARD_SYNTAX & set(args[1].value):
+            return None
+        if self._field_type(args[0]) in ("date", "date_nanos"):
+            return None
+        text = self._normalized(args[0], args[1].value)
+        text = f"*{text}*" if base == "stringcontains" else f"*{text}"
+        try:
+            match = compile_wildcard_query(text, name.endswith("~"))
+        except PatternError as exc:
+            raise QueryError(str(exc)) from None
+        return _text_test(self._as_value(args[0]), match)
 
     def compile(self, node: Any) -> Fn:
         if isinstance(node, A.Null):

@@ -349,12 +349,34 @@ def compile_lucene(patterns: Sequence[str], insensitive: bool) -> Matcher:
             parts.append(translate(p, insensitive))
         except PatternError as exc:
             raise PatternError(f"invalid regex {show(p)}: {exc}") from None
+    names = ", ".join(map(show, patterns))
+    return _whole("|".join(f"(?:{x})" for x in parts), f"regex {names}")
+
+
+def compile_wildcard_query(text: str, insensitive: bool) -> Matcher:
+    """The text of a Lucene `wildcard` query, matched whole: `*` is any string, `?` any one
+    character, and a backslash makes the next character literal (a trailing one stands for
+    itself). Elasticsearch runs `endsWith` and `stringContains` on a field as such a query
+    with the literal pasted in unescaped, so there `*`, `?` and `\\` are not literal;
+    `insensitive` is the query's `case_insensitive` (each character matches either case)."""
+    body = []
+    chars = iter(text)
+    for ch in chars:
+        if ch == "\\":
+            body.append(re.escape(next(chars, "\\")))
+        else:
+            body.append("(?s:.*)" if ch == "*" else _ANY if ch == "?" else re.escape(ch))
+    flags = "(?i)" if insensitive else ""
+    return _whole(flags + "".join(body), f"wildcard {show(text)}")
+
+
+def _whole(expression: str, what: str) -> Matcher:
     try:
-        rx = re2.compile("|".join(f"(?:{x})" for x in parts), _OPTIONS)
-    except re2.error as exc:
-        why = exc.args[0].decode(errors="replace") if exc.args else ""
-        names = ", ".join(map(show, patterns))
-        raise PatternError(f"regex {names} cannot be compiled by RE2: {why}") from None
+        rx = re2.compile(expression, _OPTIONS)
+    except (re2.error, UnicodeEncodeError) as exc:
+        why = exc.args[0] if exc.args else ""
+        why = why.decode(errors="replace") if isinstance(why, bytes) else str(why)
+        raise PatternError(f"{what} cannot be compiled by RE2: {why}") from None
     full = rx.fullmatch
 
     def match(s: str) -> bool:

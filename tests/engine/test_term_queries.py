@@ -24,11 +24,9 @@ from eqlwatch.engine import SourceEvent, compile_query
 
 def matches(query: str, docs: list[dict[str, Any]]) -> list[int]:
     events = [
-        SourceEvent("logs", str(i), {"event": {"category": "process"}, **d})
+        SourceEvent("logs", str(i), {"@timestamp": 1, "event": {"category": "process"}, **d})
         for i, d in enumerate(docs)
     ]
-    for e in events:
-        e.source["@timestamp"] = 1
     return sorted(int(h.events[0].id) for h in compile_query(query).run(events))
 
 

@@ -373,3 +373,42 @@ def test_collector_paused_while_rules_compile_and_restored(
     assert gc.isenabled()
     assert result.counts.events == 1
     assert errors == []
+
+
+def test_events_held_for_the_rules_are_freed_before_the_collector_resumes(
+    tmp_path: Path, pack: list[Rule], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first collection after the pause walks every object still alive: the events
+    kept for the rules must be gone by then (they were, at 200,000 events, 0.4 s of it)."""
+    import contextlib
+    import gc
+    from collections.abc import Iterator
+
+    from eqlwatch.pipeline import hunt
+
+    def live_events() -> int:
+        return sum(1 for o in gc.get_objects() if type(o) is dict and "@timestamp" in o)
+
+    at_resume: list[int] = []
+    real = hunt.gc_paused
+
+    @contextlib.contextmanager
+    def watched() -> Iterator[None]:
+        with real():
+            yield
+            at_resume.append(live_events())
+
+    monkeypatch.setattr(hunt, "gc_paused", watched)
+    path = tmp_path / "starts.ndjson"
+    # process starts the regsvr32 sequence keeps as first-stage candidates, none completed
+    path.write_bytes(
+        b"\n".join(
+            orjson.dumps({**START, "process": {**START["process"], "entity_id": f"p{n}"}})
+            for n in range(300)
+        )
+    )
+    before = live_events()
+    result, errors = run(pack, [path], screen=True)
+    assert errors == [] and result.counts.events == 300 and result.counts.parsed == 300
+    hit_events = {id(e.source) for _, hits in result.hits for h in hits for e in h.events}
+    assert at_resume and at_resume[0] - before <= len(hit_events)

@@ -124,16 +124,44 @@ def test_a_scripts_not_stays_null_where_the_field_is_missing() -> None:
 text = st.text(alphabet=st.sampled_from("ab*?\\.é"), max_size=8)
 
 
+def test_a_multi_valued_field_matches_when_any_value_does() -> None:
+    docs: list[dict[str, Any]] = [{"process": {"args": ["a.exe", "b.dll"]}}]
+    for query in (
+        'process where endsWith(process.args, ".dll")',
+        'process where endsWith(process.args, ".exe")',
+        'process where stringContains(process.args, "b.d")',
+        'process where startsWith(process.args, "b.")',
+        'process where startsWith~(process.args, "B.")',
+        'process where endsWith(process.args, "*.d?l")',
+    ):
+        assert matches(query, docs) == [0], query
+    # a function of anything else is an expression, evaluated here on the first value
+    assert matches('process where endsWith(concat(process.args), ".dll")', docs) == []
+
+
 @settings(max_examples=300, deadline=None)
-@given(literal=text, value=text, function=st.sampled_from(["endsWith", "stringContains"]))
-def test_a_field_function_matches_as_the_wildcard_query_would(
-    literal: str, value: str, function: str
+@given(
+    literal=text,
+    values=st.lists(text, min_size=1, max_size=3),
+    function=st.sampled_from(["endsWith", "stringContains", "startsWith"]),
+)
+def test_a_field_function_matches_as_the_term_query_would(
+    literal: str, values: list[str], function: str
 ) -> None:
-    pattern = f"*{literal}*" if function == "stringContains" else f"*{literal}"
+    if function == "startsWith":  # a prefix query: the literal as it is
+        expected = any(v.startswith(literal) for v in values)
+    else:
+        pattern = f"*{literal}*" if function == "stringContains" else f"*{literal}"
+        expected = any(lucene_wildcard(pattern, v) for v in values)
     query = f"process where {function}(process.name, {eql_string(literal)})"
-    got = matches(query, [{"process": {"name": value}}]) == [0]
-    assert got == lucene_wildcard(pattern, value)
-    # and the script form (not a field) reads the literal as it is
+    name: Any = values if len(values) > 1 else values[0]
+    assert (matches(query, [{"process": {"name": name}}]) == [0]) == expected
+    # the script form (not a field) reads the literal as it is
+    value = values[0]
     script = f'process where {function}(concat(process.name, ""), {eql_string(literal)})'
-    plain = value.endswith(literal) if function == "endsWith" else literal in value
+    plain = {
+        "endsWith": value.endswith(literal),
+        "startsWith": value.startswith(literal),
+        "stringContains": literal in value,
+    }[function]
     assert (matches(script, [{"process": {"name": value}}]) == [0]) == plain

@@ -60,6 +60,21 @@ _TERM_FUNCTIONS = frozenset({"cidrmatch", "startswith", "endswith", "stringconta
 _WILDCARD_SYNTAX = frozenset("*?\\")
 
 
+def _plain_string_test(base: str, text: str, insensitive: bool) -> Callable[[str], bool]:
+    if insensitive:
+        low = text.lower()
+        if base == "startswith":
+            return lambda s: s.lower().startswith(low)
+        if base == "endswith":
+            return lambda s: s.lower().endswith(low)
+        return lambda s: low in s.lower()
+    if base == "startswith":
+        return lambda s: s.startswith(text)
+    if base == "endswith":
+        return lambda s: s.endswith(text)
+    return lambda s: text in s
+
+
 def _is_term_query(node: A.FunctionCall) -> bool:
     args = list(node.arguments)
     return (
@@ -166,9 +181,9 @@ class ExprCompiler:
                 return lambda src: fn(src) is not True
         if isinstance(node, A.FunctionCall) and _is_term_query(node):
             name, args = str(node.name), list(node.arguments)
-            wildcard = self._wildcard_query(name, args)
-            if wildcard is not None:
-                return wildcard
+            query = self._string_query(name, args)
+            if query is not None:
+                return query
             fn = self.compile(node)
             return lambda src: fn(src) is True
         return self.compile(node)
@@ -179,21 +194,23 @@ class ExprCompiler:
             return fn
         return lambda src: truth(fn(src))
 
-    def _wildcard_query(self, name: str, args: list[Any]) -> Fn | None:
-        """`endsWith`/`stringContains` on a field run as a Lucene wildcard query whose text
-        is the literal unescaped, so `*`, `?` and `\\` in it are wildcard syntax (a literal
-        without them means what it says, and takes the plain path)."""
-        base = name.rstrip("~")
-        if base not in ("endswith", "stringcontains") or not _WILDCARD_SYNTAX & set(args[1].value):
-            return None
-        if self._field_type(args[0]) in ("date", "date_nanos"):
+    def _string_query(self, name: str, args: list[Any]) -> Fn | None:
+        """`startsWith` (a prefix query), `endsWith` and `stringContains` (wildcard queries
+        whose text is the literal unescaped: `*`, `?` and `\\` there are wildcard syntax)
+        of a field: true when any value of the field matches, as term-level queries are."""
+        base, insensitive = name.rstrip("~"), name.endswith("~")
+        if base not in ("startswith", "endswith", "stringcontains"):
             return None
         text = self._normalized(args[0], args[1].value)
-        text = f"*{text}*" if base == "stringcontains" else f"*{text}"
-        try:
-            match = compile_wildcard_query(text, name.endswith("~"))
-        except PatternError as exc:
-            raise QueryError(str(exc)) from None
+        match: Callable[[str], bool]
+        if base != "startswith" and _WILDCARD_SYNTAX & set(text):
+            text = f"*{text}*" if base == "stringcontains" else f"*{text}"
+            try:
+                match = compile_wildcard_query(text, insensitive)
+            except PatternError as exc:
+                raise QueryError(str(exc)) from None
+        else:
+            match = _plain_string_test(base, text, insensitive)
         return _text_test(self._as_value(args[0]), match)
 
     def compile(self, node: Any) -> Fn:

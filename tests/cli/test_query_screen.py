@@ -172,3 +172,77 @@ def test_the_bench_sequence_screens_its_first_stage_by_both_needles(tmp_path: Pa
     groups = screen.scan.screen.per_rule[0]
     assert groups is not None
     assert [len(f) for f in groups] == [2, 1]
+
+
+RISKY = [
+    b"18446744073709551616", b"-9223372036854775809", b"1e999", b'"\xff"', b'"\xc3\xa9"',
+    b"9223372036854775807", b"1.5", b'[{"name":"cmd.exe"}]', b'"cmd.exe"', b"null",
+]  # fmt: skip
+RISKY_KEYS = ["z", "process.name", "process", "event.category", "id", "@timestamp"]
+
+
+@st.composite
+def risky_line(draw: st.DrawFn) -> bytes:
+    """An event line with one more key (maybe one the query reads, dotted or not) whose
+    value msgspec and orjson may read differently; the key may repeat an earlier one."""
+    line = draw(event_line())
+    if not line.startswith(b"{") or not line.endswith(b"}"):
+        return line
+    if draw(st.integers(0, 2)):
+        return line  # most lines: a block without them is read in part
+    key = orjson.dumps(draw(st.sampled_from(RISKY_KEYS)))
+    extra = key + b":" + draw(st.sampled_from(RISKY))
+    if draw(st.booleans()):
+        return b"{" + extra + b"," + line[1:]
+    return line[:-1] + b"," + extra + b"}"
+
+
+@SETTINGS
+@given(text=ecs_query(), lines=st.lists(risky_line(), min_size=1, max_size=25))
+def test_lines_read_in_part_answer_as_lines_read_whole(
+    text: str, lines: list[bytes], tmp_path: Path
+) -> None:
+    path = tmp_path / "risky.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    hits, errors = answer(text, path, True)
+    assert hits == answer(text, path, False)[0]
+    # a line the screen does not keep is only validated, by msgspec, which takes `1e999`
+    # and bytes that are not UTF-8 where orjson reports them (as `hunt`): no more errors
+    assert set(errors) <= set(answer(text, path, False)[1])
+
+
+def test_a_line_too_deep_for_msgspec_is_read_as_orjson_reads_it(tmp_path: Path) -> None:
+    """msgspec gives up (RecursionError, which killed `query`) on nesting orjson reads (up
+    to 1,023 levels): the block is then read line by line, that line by orjson."""
+    good = {"@timestamp": "2026-01-01T00:00:00Z", "event": {"category": "process"}}
+    hit = good | {"process": {"name": "whoami.exe"}}
+    deep = orjson.dumps(good)[:-1] + b',"deep":' + b"[" * 1000 + b"]" * 1000 + b"}"
+    assert orjson.loads(deep)
+    path = tmp_path / "events.ndjson"
+    filler = (orjson.dumps(good) + b"\n") * 20_000  # over 1 MiB: the CLI screens it
+    path.write_bytes(deep + b"\n" + orjson.dumps(hit) + b"\n" + filler + deep + b"\n")
+    assert path.stat().st_size >= SCREEN_MIN_BYTES
+    result = RUNNER.invoke(
+        app, ["query", 'process where process.name == "whoami.exe"', "--events", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"value": 1' in result.stdout
+    assert "malformed" not in result.stderr
+
+
+def test_kept_lines_are_read_in_part_unless_a_number_may_read_differently(
+    tmp_path: Path,
+) -> None:
+    hit = b'{"@timestamp":"2026-01-01T00:00:00Z","event":{"category":"process"},'
+    hit += b'"process":{"name":"whoami.exe","pid":%s}}'
+    text = 'process where process.name == "whoami.exe"'
+    path = tmp_path / "events.ndjson"
+    for pid, whole in ((b"1", False), (b"18446744073709551616", True)):
+        path.write_bytes(hit % pid + b"\n")
+        screen = QueryScreen(compile_query(text), True, [path])
+        (event,) = list(_read([path], "auto", ErrorCounter(), screen))
+        line: object = event.id
+        assert (type(line) is bytes) is not whole
+        assert ("pid" in event.source["process"]) is whole  # a field the query reads not
+        (hit_,) = named(compile_query(text).run([event]))
+        assert hit_.events[0].source == orjson.loads(hit % pid)

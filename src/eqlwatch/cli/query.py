@@ -171,12 +171,18 @@ class QueryScreen:
         if active and query_needles(compiled) is not None:
             from eqlwatch.pipeline.hunt_defer import Candidates
             from eqlwatch.pipeline.hunt_scan import NdjsonScan, ScanCounts, Screen, input_sample
+            from eqlwatch.pipeline.query_docs import UNSAFE_NUMBERS, partial_decoder
             from eqlwatch.pipeline.query_lines import conjoined_screens, kept_lines
 
             screens = conjoined_screens(compiled, input_sample(files, fmt))
 
             scan = NdjsonScan(Screen([screens]), Candidates([None]), ScanCounts(), ids=False)
-            scan.spans = kept_lines([screens])  # one Hyperscan call per block, if it can
+            # one Hyperscan call per block, if it can; which also tells blocks where a
+            # number may read differently in msgspec (see `query_docs`)
+            scan.spans = kept_lines([screens], guard=UNSAFE_NUMBERS)
+            s = compiled.settings
+            known = {s.timestamp_field, s.event_category_field, s.tiebreaker_field or ""}
+            scan.partial = partial_decoder(compiled.info.fields | known)
             self.scan = scan  # ids for the hits only: `run_query` names them
         if active and raw_needles(compiled) is not None:
             from eqlwatch.pipeline.hunt_raw import RawScreen

@@ -29,22 +29,35 @@ def record_id(source: Mapping[str, Any]) -> str:
 
 # The `_id` of an event read by a caller that names only the events it outputs (`query`:
 # a few hits out of many events). Compared by identity: no id read from input is this
-# very object, whatever its text.
+# very object, whatever its text. An id that is `bytes` is the event's NDJSON line, of
+# which only the fields the query reads were parsed (`pipeline.query_docs`).
 LATER = "".join(["<", "id later", ">"])
 
 
 def named(hits: list[Hit]) -> list[Hit]:
-    """`hits` with each `LATER` id replaced by `record_id` of its event: the same ids as
-    computing them while reading, paid for the events shown only."""
+    """`hits` with each `LATER` id replaced by `record_id` of its event, and each event
+    known by its line parsed whole and named: the same ids and sources as reading every
+    line whole and naming it, paid for the events shown only."""
     out = []
     for hit in hits:
-        if any(e.id is LATER for e in hit.events):
-            events = tuple(
-                HitEvent(e.index, record_id(e.source), e.source, e.missing, e.arrived)
-                if e.id is LATER
-                else e
-                for e in hit.events
-            )
-            hit = Hit(hit.kind, events, hit.join_keys)
+        if any(e.id is LATER or _line(e) is not None for e in hit.events):
+            hit = Hit(hit.kind, tuple(map(_named, hit.events)), hit.join_keys)
         out.append(hit)
     return out
+
+
+def _line(e: HitEvent) -> bytes | None:
+    """The line an event is known by until named (typed `str`: a `bytes` id never leaves
+    `query`'s reading and naming)."""
+    ident: object = e.id
+    return ident if type(ident) is bytes else None
+
+
+def _named(e: HitEvent) -> HitEvent:
+    line = _line(e)
+    if line is not None:
+        source = orjson.loads(line)  # what msgspec read in part, as the reader reads it
+        return HitEvent(e.index, record_id(source), source, e.missing, e.arrived)
+    if e.id is LATER:
+        return HitEvent(e.index, record_id(e.source), e.source, e.missing, e.arrived)
+    return e

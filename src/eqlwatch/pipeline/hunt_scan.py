@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import chain, groupby, islice
 from operator import attrgetter
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import msgspec
 import orjson
@@ -32,6 +32,10 @@ from eqlwatch.pipeline.hunt_index import CategoryIndex, RuleIndex, rule_index
 from eqlwatch.pipeline.linematch import Match
 from eqlwatch.sysmon import detect_format
 
+if TYPE_CHECKING:
+    from eqlwatch.pipeline.query_docs import PartialDecode
+    from eqlwatch.pipeline.query_lines import KeptLines
+
 ErrorHandler = Callable[[DataError], None]
 ProgressHandler = Callable[[int], None]
 PROGRESS_EVERY = 65_536
@@ -45,6 +49,7 @@ class _AnyObject(msgspec.Struct):
 _VALIDATE = msgspec.json.Decoder(_AnyObject).decode
 _VALIDATE_LINES = msgspec.json.Decoder(_AnyObject).decode_lines
 BLOCK_BYTES = 1 << 22  # lines validated and screened together by `stream_blocks`
+LAZY_SHARE = 8  # a block where 1 line in this many is kept: the next is read in part
 SWITCH_MIN_LINES = 256  # a block this long where over 1 line in 4 hits: read line by line
 
 
@@ -102,7 +107,10 @@ class NdjsonScan:
     ids: bool = True  # False: events get `identity.LATER` ids, named later (`query`)
     _block_hits: tuple[int, int] = (0, 0)  # the last block's (lines looked at, valid lines)
     # one query's kept lines per block (`query_lines`): no line-by-line screen at all
-    spans: Callable[[bytes], list[tuple[int, int]]] | None = None
+    spans: KeptLines | None = None
+    # with `spans`: the fields of a kept line the query reads (`query_docs`); the event's
+    # id is then its line, until `identity.named` reads it whole
+    partial: PartialDecode | None = None
 
     def scan(self, reader: Iterable[bytes], path: Path, index: str) -> None:
         match, store, counts = self.screen.match, self.candidates, self.counts
@@ -170,7 +178,7 @@ class NdjsonScan:
             if match is not None and match(line) is None:
                 try:
                     validate(line)
-                except msgspec.DecodeError:
+                except (msgspec.DecodeError, RecursionError):  # too deep for msgspec
                     pass  # reported (or counted) exactly as the parser does, below
                 else:
                     counts.events += 1
@@ -211,23 +219,40 @@ class NdjsonScan:
         file: IO[bytes] | io.BufferedReader | gzip.GzipFile,
         path: Path,
         index: str,
-        spans: Callable[[bytes], list[tuple[int, int]]],
+        spans: KeptLines,
     ) -> Iterator[SourceEvent]:
         """`stream_blocks` when `spans` names a block's kept lines at once: every block is
         read whole however many of its lines are kept (a damaged one line by line)."""
         done = 0  # lines before the current block
-        counts, decode, ids = self.counts, self.decode, self.ids
+        counts, decode, ids, partial = self.counts, self.decode, self.ids, self.partial
         loads, bad, new, name = orjson.loads, orjson.JSONDecodeError, tuple.__new__, record_id
+        refused = (msgspec.DecodeError, RecursionError)
+        lazy = partial is not None  # then as the block before tells
         for block in LineBlocks(file):
             try:
                 valid = len(_VALIDATE_LINES(block))
-            except msgspec.DecodeError:
+            except refused:
                 yield from self.stream(io.BytesIO(block), path, index, first=done + 1)
             else:
                 view = memoryview(block)  # orjson reads a line in place: no copy of it
                 parsed = failed = 0
-                for start, end in spans(block):  # a kept line holds a needle: never blank
+                kept = spans(block, guard=lazy)
+                # the fields the query reads, where msgspec reads them as orjson does
+                lazy = lazy and not spans.guarded
+                ascii = block.isascii()
+                for start, end in kept:  # a kept line holds a needle: never blank
                     parsed += 1
+                    if lazy:
+                        line = block[start:end]
+                        if ascii or line.isascii():
+                            try:
+                                doc = partial(line)  # type: ignore[misc]  # `lazy`: not None
+                            except (*refused, UnicodeDecodeError):
+                                pass  # orjson's to read, below
+                            else:
+                                if not ("_source" in doc or "_id" in doc or "id" in doc):
+                                    yield new(SourceEvent, (index, line, doc))  # id: the line
+                                    continue
                     # `decode`'s usual case inline (it runs per kept line)
                     try:
                         doc = loads(view[start:end])
@@ -246,6 +271,8 @@ class NdjsonScan:
                         yield event
                 counts.parsed += parsed
                 counts.events += valid - failed
+                # reading in part pays for its guard where many lines are kept
+                lazy = partial is not None and len(kept) * LAZY_SHARE >= valid
             done += block.count(b"\n") + (not block.endswith(b"\n"))
 
     def _block(

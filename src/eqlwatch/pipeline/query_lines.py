@@ -104,10 +104,11 @@ def pair_expression(first: Group, second: Group) -> bytes:
     return b"|".join(ways)
 
 
-def kept_lines(per_rule: Sequence[Screens | None]) -> LineSpans | None:
+def kept_lines(per_rule: Sequence[Screens | None], guard: bytes | None = None) -> KeptLines | None:
     """The block screen of a single query with one needle group per filter, or two that
     `pairable` allows; None for any other screen (several rules or groups) or without
-    Hyperscan."""
+    Hyperscan. With `guard` (an expression), a call asked to also tells in
+    `KeptLines.guarded` whether the block holds a match of it."""
     if len(per_rule) != 1 or per_rule[0] is None:
         return None
     screens = per_rule[0]
@@ -119,29 +120,55 @@ def kept_lines(per_rule: Sequence[Screens | None]) -> LineSpans | None:
         import hyperscan
     except ImportError:
         return None
-    needles = sorted({n for f in screens if len(f) == 1 for n in f[0]})
-    pairs = sorted({pair_expression(*f) for f in screens if len(f) == 2})
+    return KeptLines(hyperscan, screens, guard)
 
-    def database(chosen: list[bytes]) -> tuple[Any, Any]:
-        # every occurrence is reported (no SINGLEMATCH: that would be once per block)
-        expressions = [literal(n) for n in chosen] + pairs + [ESCAPE_OR_LOWERS]
-        flags = [hyperscan.HS_FLAG_CASELESS] * (len(chosen) + len(pairs)) + [0]
-        db = compiled(expressions, range(len(expressions)), flags, hyperscan.HS_MODE_BLOCK)
-        return db, hyperscan.Scratch(db)
 
-    full = database(needles)
-    # a block of ASCII without DEL holds no needle with another byte (see hunt_index)
-    plain = [n for n in needles if n.isascii() and b"\x7f" not in n]
-    narrow = full if len(plain) == len(needles) else database(plain)
-    ends: list[int] = []
-    add = ends.append
+class KeptLines:
+    """`spans(block)`: where the kept lines of `block` are (see `kept_lines`)."""
 
-    def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
-        add(end)
+    def __init__(self, hyperscan: Any, screens: Screens, guard: bytes | None) -> None:
+        needles = sorted({n for f in screens if len(f) == 1 for n in f[0]})
+        pairs = sorted({pair_expression(*f) for f in screens if len(f) == 2})
+        caseless = hyperscan.HS_FLAG_CASELESS
 
-    def spans(block: bytes) -> list[tuple[int, int]]:
-        db, scratch = narrow if block.isascii() and b"\x7f" not in block else full
+        def database(chosen: list[bytes], guarded: list[bytes]) -> tuple[Any, Any]:
+            # every occurrence is reported (no SINGLEMATCH: that would be once per block),
+            # but the guard's first only
+            expressions = [literal(n) for n in chosen] + pairs + [ESCAPE_OR_LOWERS] + guarded
+            flags = [caseless] * (len(chosen) + len(pairs)) + [0]
+            flags += [hyperscan.HS_FLAG_SINGLEMATCH] * len(guarded)
+            db = compiled(expressions, range(len(expressions)), flags, hyperscan.HS_MODE_BLOCK)
+            return db, hyperscan.Scratch(db)
+
+        # a block of ASCII without DEL holds no needle with another byte (see hunt_index)
+        plain = [n for n in needles if n.isascii() and b"\x7f" not in n]
+        # (plain block, guarded) -> (database, scratch, the guard's id)
+        self.databases: dict[tuple[bool, bool], tuple[Any, Any, int]] = {}
+        for guarded in [False] + ([True] if guard is not None else []):
+            more = [guard] if guard is not None and guarded else []
+            full = database(needles, more)
+            narrow = full if len(plain) == len(needles) else database(plain, more)
+            self.databases[False, guarded] = (*full, len(needles) + len(pairs) + 1)
+            self.databases[True, guarded] = (*narrow, len(plain) + len(pairs) + 1)
+        self.can_guard = guard is not None
+        self.guarded = False  # whether the last block, scanned with the guard, held it
+        self.ends: list[int] = []
+
+    def __call__(self, block: bytes, guard: bool = False) -> list[tuple[int, int]]:
+        plain = block.isascii() and b"\x7f" not in block
+        db, scratch, guard_id = self.databases[plain, guard and self.can_guard]
+        ends = self.ends
+        add = ends.append
+        hits: list[int] = []
+
+        def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
+            if ident == guard_id:
+                hits.append(end)
+            else:
+                add(end)
+
         db.scan(block, match_event_handler=on_match, scratch=scratch)
+        self.guarded = bool(hits)
         ends.sort()  # Hyperscan reports by end offset already: a check, nearly free
         found: list[tuple[int, int]] = []
         size, line_end = len(block), -1
@@ -156,5 +183,3 @@ def kept_lines(per_rule: Sequence[Screens | None]) -> LineSpans | None:
             found.append((start, line_end + 1 if stop >= 0 else size))
         ends.clear()
         return found
-
-    return spans

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from eqlwatch.cli.app import app
 from eqlwatch.cli.query import SCREEN_MIN_BYTES, QueryScreen, _read
 from eqlwatch.engine import compile_query
-from eqlwatch.engine.identity import named
+from eqlwatch.engine.identity import named, record_id
 from eqlwatch.engine.reader import ErrorCounter
 from tests.pipeline.test_hunt import ARGS, FIELDS, NAMES, _nest
 from tests.pipeline.test_hunt_raw import query, record
@@ -246,3 +246,35 @@ def test_kept_lines_are_read_in_part_unless_a_number_may_read_differently(
         assert ("pid" in event.source["process"]) is whole  # a field the query reads not
         (hit_,) = named(compile_query(text).run([event]))
         assert hit_.events[0].source == orjson.loads(hit % pid)
+
+
+def test_the_answer_shows_whole_events_named_as_when_read_whole(tmp_path: Path) -> None:
+    """Over 1 MiB the CLI reads kept lines in part: its JSON and table answers still show
+    each event whole, with the id of the whole event, hit for hit as the unscreened run."""
+    base = {"event": {"category": ["process"], "action": "start"}, "pad": "x" * 40}
+    docs = []
+    for n in range(9_000):
+        ts = f"2026-01-01T00:{n // 600 % 60:02}:{n // 10 % 60:02}.{n % 10}00Z"
+        name = ["cmd.exe", "b.exe"][n % 2]
+        doc: dict[str, Any] = base | {"@timestamp": ts, "host": {"id": f"h{n % 7}"}}
+        if n % 3 == 2:
+            doc["event"] = {"category": ["network"], "action": "connection_attempted"}
+        doc["process"] = {"name": name, "pid": n, "title": "start"}
+        docs.append(doc)
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+    assert path.stat().st_size >= SCREEN_MIN_BYTES
+    args = ["query", PAIR_QUERY, "--events", str(path), "--size", "100000"]
+    result = RUNNER.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    shown = orjson.loads(result.stdout)["hits"]["sequences"]
+    expected, _ = answer(PAIR_QUERY, path, False)
+    assert len(expected) > 100
+    got = [(tuple(s["join_keys"]), [(e["_index"], e["_id"], False) for e in s["events"]])
+           for s in shown]  # fmt: skip
+    assert got == expected
+    by_id = {record_id(d): d for d in docs}
+    assert all(e["_source"] == by_id[e["_id"]] for s in shown for e in s["events"])
+    table = RUNNER.invoke(app, [*args, "--format", "table"])
+    assert table.exit_code == 0, table.output
+    assert shown[0]["events"][0]["_id"] in table.stdout

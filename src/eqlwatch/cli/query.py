@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, overload
 
 import orjson
 import typer
@@ -43,15 +43,38 @@ if TYPE_CHECKING:
 
 
 def hits_body(hits: list[Hit], kind: str) -> dict[str, Any]:
-    """The `hits` object of an Elasticsearch EQL response."""
+    """The `hits` object of an Elasticsearch EQL response (its `events` or `sequences`
+    named as they are written, see `AnswerItems`)."""
     body: dict[str, Any] = {"total": {"value": len(hits), "relation": "eq"}}
-    if kind == "event":
-        body["events"] = [h.events[0].to_es() for h in hits]
-    else:
-        body["sequences"] = [
-            {"join_keys": list(h.join_keys), "events": [e.to_es() for e in h.events]} for h in hits
-        ]
+    body["events" if kind == "event" else "sequences"] = AnswerItems(hits, kind) if hits else []
     return body
+
+
+class AnswerItems(Sequence[dict[str, Any]]):
+    """The hits as Elasticsearch shows them, each named (`identity.named`: its `_id`, and
+    its source parsed whole when only its line was kept) when it is asked for. The writer
+    asks a batch at a time, so the whole sources of a big answer are never all held at
+    once, and each is dumped right after it is parsed and named."""
+
+    def __init__(self, hits: list[Hit], kind: str) -> None:
+        self.hits, self.kind = hits, kind
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    @overload
+    def __getitem__(self, at: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, at: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, at: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(at, slice):
+            return [self._shown(hit) for hit in named(self.hits[at])]
+        return self._shown(named([self.hits[at]])[0])
+
+    def _shown(self, hit: Hit) -> dict[str, Any]:
+        if self.kind == "event":
+            return hit.events[0].to_es()
+        return {"join_keys": list(hit.join_keys), "events": [e.to_es() for e in hit.events]}
 
 
 def _schema(events: list[Path], mappings: list[Path]) -> FieldSchema | None:
@@ -223,8 +246,7 @@ def run_query(
         _read(files, input_format, counter, screen),
         again=_again(files, input_format, counter, screen),
     )
-    hits = named(hits)
-    took = int((time.monotonic() - started) * 1000)
+    took = int((time.monotonic() - started) * 1000)  # naming is part of writing (`AnswerItems`)
     response = {
         "is_partial": False,
         "is_running": False,
@@ -330,4 +352,4 @@ def _write(response: dict[str, Any], hits: list[Hit], output: str) -> None:
         write_answer(out, response)  # orjson's indented bytes, hit by hit
         out.flush()
     else:
-        typer.echo(_table(hits))
+        typer.echo(_table(named(hits)))

@@ -35,15 +35,14 @@ LATER = "".join(["<", "id later", ">"])
 
 
 def named(hits: list[Hit]) -> list[Hit]:
-    """`hits` with each `LATER` id replaced by `record_id` of its event, and each event
-    known by its line parsed whole and named: the same ids and sources as reading every
-    line whole and naming it, paid for the events shown only."""
-    out = []
-    for hit in hits:
+    """`hits` (changed in place, and returned) with each `LATER` id replaced by
+    `record_id` of its event, and each event known by its line parsed whole and named:
+    the same ids and sources as reading every line whole and naming it, paid for the
+    events shown only. In place, each hit's line is let go once its source is parsed."""
+    for n, hit in enumerate(hits):
         if any(e.id is LATER or _line(e) is not None for e in hit.events):
-            hit = Hit(hit.kind, tuple(map(_named, hit.events)), hit.join_keys)
-        out.append(hit)
-    return out
+            hits[n] = Hit(hit.kind, tuple(map(_named, hit.events)), hit.join_keys)
+    return hits
 
 
 def _line(e: HitEvent) -> bytes | None:

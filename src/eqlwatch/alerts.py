@@ -31,6 +31,7 @@ from eqlwatch.digest import OBJECTS as COPIED_OBJECTS
 from eqlwatch.digest import Digest
 from eqlwatch.enrich import Enrichment
 from eqlwatch.hitfacts import HitFacts, facts_of, present_sources
+from eqlwatch.jsondump import dumps
 from eqlwatch.model import Alert, Hit, HitEvent
 from eqlwatch.rules.exceptions import is_excepted, matching_exception
 from eqlwatch.rules.model import Rule
@@ -155,7 +156,7 @@ def _fits(value: Any, limit: int) -> bool:
     JSON form. Values orjson cannot write (`default` fails) are walked.
     """
     try:
-        return len(orjson.dumps(value, default=str)) <= limit
+        return len(dumps(value, default=str)) <= limit
     except orjson.JSONEncodeError:
         return False
 
@@ -281,7 +282,7 @@ def build_alert(
 
 def serialize_alert(alert: Alert) -> bytes:
     """The alert document as compact JSON (orjson)."""
-    return orjson.dumps(alert.document, default=str)
+    return dumps(alert.document, default=str)
 
 
 def serialize_alerts(alerts: Iterable[Alert]) -> bytes:

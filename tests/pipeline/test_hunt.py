@@ -414,3 +414,40 @@ def test_events_held_for_the_rules_are_freed_before_the_collector_resumes(
     hit_events = {id(e.source) for _, hits in result.hits for h in hits for e in h.events}
     assert len(at_resume) == 1
     assert at_resume[0] - before <= len(hit_events)
+
+
+def _padded(line: bytes, depth: int) -> bytes:
+    """`line` (one JSON object) with a field nested `depth` arrays deep."""
+    return line.rstrip()[:-1] + b',"pad":' + b"[" * depth + b"]" * depth + b"}\n"
+
+
+# msgspec stops at ~1,000 levels, orjson at 1,023: between the two, a line is an event
+MSGSPEC_TOO_DEEP = 1010
+
+
+def test_lines_too_deep_for_msgspec_still_reach_their_rules(
+    exports_as_ecs: Path, pack: list[Rule], repo_root: Path, tmp_path: Path
+) -> None:
+    lines = exports_as_ecs.read_bytes().splitlines(keepends=True)
+    padded = tmp_path / "padded.ndjson"
+    padded.write_bytes(b"".join(_padded(line, MSGSPEC_TOO_DEEP) for line in lines))
+    result = assert_same(pack, [padded], repo_root)
+    before, _ = run(pack, [exports_as_ecs], screen=True)
+    assert [(r, len(h)) for r, h in hit_keys(result)] == [(r, len(h)) for r, h in hit_keys(before)]
+    assert sum(len(h) for _, h in result.hits) > 5
+
+
+def test_raw_lines_too_deep_for_msgspec_still_reach_their_rules(
+    data_dir: Path, pack: list[Rule], repo_root: Path, tmp_path: Path
+) -> None:
+    source = data_dir / NDJSON_EXPORTS / "Execution"
+    plain = b"".join(gzip.decompress(p.read_bytes()) for p in sorted(source.glob("*.ndjson.gz")))
+    lines = [line for line in plain.splitlines(keepends=True) if line.strip()]
+    assert lines
+    padded = tmp_path / "padded.json"
+    padded.write_bytes(b"".join(_padded(line, MSGSPEC_TOO_DEEP) for line in lines))
+    flat = tmp_path / "flat.json"
+    flat.write_bytes(b"".join(lines))
+    result = assert_same(pack, [padded], repo_root)
+    before, _ = run(pack, [flat], screen=True)
+    assert sum(len(h) for _, h in result.hits) == sum(len(h) for _, h in before.hits) > 0

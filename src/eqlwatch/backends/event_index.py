@@ -35,6 +35,7 @@ from eqlwatch.engine import SourceEvent
 from eqlwatch.engine.identity import record_id
 from eqlwatch.engine.reader import index_name, source_event
 from eqlwatch.errors import DataError, Location, RetryableBackendError
+from eqlwatch.jsondump import dumps
 from eqlwatch.rules.fields import get_field
 from eqlwatch.sysmon import detect_format
 from eqlwatch.sysmon.reader import NoRecordsError
@@ -318,7 +319,7 @@ class IndexBuilder:
             except ValueError as exc:
                 tally.untimed_at(f"{label} record {number}", str(exc))
                 continue
-            line = orjson.dumps({"_id": event.id, "_source": event.source}) + b"\n"
+            line = dumps({"_id": event.id, "_source": event.source}) + b"\n"
             spill.write(line)
             index.add(when, slot, offset, len(line), index.code(event.index))
             offset += len(line)

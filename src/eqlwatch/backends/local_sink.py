@@ -28,6 +28,7 @@ import structlog
 
 from eqlwatch.backends.filelock import exclusive
 from eqlwatch.errors import BackendError
+from eqlwatch.jsondump import dumps
 from eqlwatch.model import Alert, WriteResult
 from eqlwatch.suppression import Version, fields_of, set_fields, with_fields
 
@@ -241,7 +242,7 @@ class LocalFileSink:
         self._latest |= found.latest
 
     def _append(self, handle: BinaryIO, fresh: list[Alert]) -> None:
-        payload = b"".join(orjson.dumps(_with_id(a)) + b"\n" for a in fresh)
+        payload = b"".join(dumps(_with_id(a)) + b"\n" for a in fresh)
         try:
             handle.seek(0, os.SEEK_END)
             handle.write(payload)

@@ -14,6 +14,8 @@ from typing import IO, Any
 
 import orjson
 
+from eqlwatch.jsondump import dumps
+
 _INDENT = orjson.OPT_INDENT_2
 _DEPTH = b"      "  # a hit sits at depth 3: response > hits > events/sequences
 _EMPTY_TAIL = b"[]\n  }\n}"  # the end of the response dumped with an empty hit list
@@ -39,4 +41,4 @@ def write_answer(out: IO[bytes], response: Mapping[str, Any]) -> None:
 
 
 def dumps_indented(value: Any) -> bytes:
-    return orjson.dumps(value, option=_INDENT)
+    return dumps(value, option=_INDENT)

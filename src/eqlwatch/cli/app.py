@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -192,4 +193,7 @@ def _root(
 
 
 def main() -> None:
+    from eqlwatch.depth import ROOM  # see there: events nest past the default limit
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), ROOM))
     app()

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, overload
 
-import orjson
 import typer
 
 from eqlwatch.backends.event_files import expand_paths
@@ -35,6 +34,7 @@ from eqlwatch.engine.needles import query_needles, raw_needles
 from eqlwatch.engine.query import gc_paused
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
+from eqlwatch.jsondump import dumps
 from eqlwatch.sysmon import INPUT_FORMATS, detect_format, read_windows_events
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def _table(hits: list[Hit]) -> str:
     table = Table("#", "kind", "join keys", "_index", "_id", "event")
     for n, hit in enumerate(hits, 1):
         for e in hit.events:
-            text = "(missing)" if e.missing else orjson.dumps(dict(e.source)).decode()[:120]
+            text = "(missing)" if e.missing else dumps(dict(e.source)).decode()[:120]
             keys = ", ".join(map(str, hit.join_keys))
             table.add_row(str(n), hit.kind, keys, e.index, e.id, text)
     console = Console(width=200, record=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from eqlwatch.jsondump import dumps
 from eqlwatch.model import Hit, HitEvent
 
 ID_BYTES = 20  # 40 hex characters, the length of the Windows readers' record ids
@@ -23,7 +24,7 @@ _SORTED = orjson.OPT_SORT_KEYS
 
 def record_id(source: Mapping[str, Any]) -> str:
     """The id of one event `_source`: a hash of its canonical JSON."""
-    body = orjson.dumps(source, option=_SORTED)
+    body = dumps(source, option=_SORTED)
     return hashlib.blake2b(body, digest_size=ID_BYTES).hexdigest()
 
 

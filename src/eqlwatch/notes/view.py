@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import orjson
-
 from eqlwatch.hitfacts import parts_of
+from eqlwatch.jsondump import dumps
 from eqlwatch.rules.fields import MISSING, dotted_on_path, get_field
 
 
@@ -95,7 +94,7 @@ class EventView:
 
     def __str__(self) -> str:
         node = get_field(self._root, self._prefix) if self._prefix else self._root
-        return orjson.dumps(node, default=str).decode()
+        return dumps(node, default=str).decode()
 
     def __repr__(self) -> str:
         return f"EventView({self._prefix or '<root>'})"

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from eqlwatch.alerts import MAX_STRING_BYTES, Links, alert_id, build_alert
+from eqlwatch.depth import room
 from eqlwatch.enrich import Enricher, IpTable
 from eqlwatch.grouping import DEFAULT_SPAN, group_of
 from eqlwatch.hitfacts import facts_of, present_sources
@@ -46,6 +47,10 @@ class AlertBuilder:
         self.group_span = group_span
 
     def __call__(self, rule: Rule, hit: Hit, *, detected_at: datetime) -> Alert | None:
+        with room():  # the walks below recurse as deep as an event nests
+            return self._build(rule, hit, detected_at)
+
+    def _build(self, rule: Rule, hit: Hit, detected_at: datetime) -> Alert | None:
         if is_excepted(rule, hit):
             return None
         # One walk over the events finds the IPs and tells which events are plain; the

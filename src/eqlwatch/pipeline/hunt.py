@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
-
 from eqlwatch.backends.event_files import expand_paths
 from eqlwatch.engine import CompiledQuery, SourceEvent
 from eqlwatch.engine.identity import named
@@ -26,6 +24,7 @@ from eqlwatch.engine.needles import leaf_needles, query_screens, raw_needles
 from eqlwatch.engine.query import gc_paused
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
+from eqlwatch.jsondump import dumps
 from eqlwatch.model import Alert, Hit
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.hunt_defer import Candidates, first_stage_needles
@@ -277,4 +276,4 @@ def build_alerts(
 
 def alert_line(alert: Alert) -> bytes:
     """One alert as an NDJSON line, as `hunt --format ndjson` prints it."""
-    return orjson.dumps(alert.document, default=str) + b"\n"
+    return dumps(alert.document, default=str) + b"\n"

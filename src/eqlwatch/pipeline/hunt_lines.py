@@ -178,7 +178,8 @@ def _beat_head(h: _Winlogbeat) -> Head | None:
     return eid, _sysmon(provider if _named(provider) else None, w.channel)
 
 
-INVALID = (msgspec.DecodeError, msgspec.ValidationError)
+# RecursionError: a record nested deeper than msgspec goes (orjson reports it, with its line)
+INVALID = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 
 def head_reader(fmt: str) -> tuple[Callable[[bytes | str], Any], Callable[[Any], Head | None]]:

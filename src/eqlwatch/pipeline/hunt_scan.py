@@ -135,7 +135,7 @@ class NdjsonScan:
                 if targets and keep_line is not None:
                     try:
                         targets = keep_line(line, targets)
-                    except (msgspec.DecodeError, UnicodeDecodeError):
+                    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                         # parsed as the engine's reader does: reported, or (should orjson
                         # take what msgspec does not) given to every rule it was kept for
                         event = self.decode(line, number, path, index)
@@ -151,6 +151,8 @@ class NdjsonScan:
                         validate(line)
                     except msgspec.DecodeError:
                         targets = []  # reported (or counted) exactly as the parser does
+                    except RecursionError:  # too deep for msgspec, maybe not for orjson:
+                        targets = targets or []  # parsed now, for the rules it was kept for
                     else:
                         if targets:
                             size = len(line)
@@ -281,7 +283,7 @@ class NdjsonScan:
         self._block_hits = 0, 0
         try:
             valid = len(_VALIDATE_LINES(block))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # too deep for msgspec
             yield from self.stream(io.BytesIO(block), path, index, first=done + 1)
             return
         match, counts = self.screen.match, self.counts

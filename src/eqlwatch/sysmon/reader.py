@@ -18,6 +18,7 @@ import orjson
 
 from eqlwatch.engine.identity import record_id
 from eqlwatch.errors import ConfigError, DataError, Location
+from eqlwatch.jsondump import dumps
 from eqlwatch.model import HitEvent
 from eqlwatch.sysmon.normalize import (
     FORWARDED_DATASET,
@@ -118,7 +119,7 @@ def _stable_id(rec: WinRecord | None, raw: Any, seen: Counter[bytes]) -> str:
         )
         key += f"|{rec.time_created}"
         return hashlib.sha256(key.encode()).hexdigest()[:40]
-    body = raw.encode() if isinstance(raw, str) else orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    body = raw.encode() if isinstance(raw, str) else dumps(raw, option=orjson.OPT_SORT_KEYS)
     digest = hashlib.sha256(body).digest()
     seen[digest] += 1
     return hashlib.sha256(digest + str(seen[digest]).encode()).hexdigest()[:40]

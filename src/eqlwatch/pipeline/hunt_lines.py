@@ -408,35 +408,41 @@ class LineScan:
         by_system, evtx_decision, decode = rules.by_system, rules.evtx_decision, _EVTX_RECORD
         seen: Counter[bytes] = Counter()
         noted = self.noted.setdefault(path, [])
-        for number, data in evtx_numbered_texts(path):
-            if type(data) is str:
-                decision: Decision | None = None
-                try:
-                    text = data.encode(codec)
-                except UnicodeEncodeError:
-                    decision = self._wide(data, None)
-                else:
-                    found = narrow(text)
-                    if found is not None:
-                        try:
-                            system = decode(text).Event.System
-                        except _UNREADABLE:
-                            decision = self._wide(data, found)
-                        else:
-                            if system.Computer not in EMPTY_VALUES:  # else: no decision
-                                key = (system.EventID, system.Provider, system.Channel, found)
-                                decision = by_system.get(key) or evtx_decision(system, found)
-                if decision is not None and not decision.now:
-                    if decision.hold:
-                        loc = evtx_location(path, number)
-                        utf8 = data.encode()  # what `resolve` parses
-                        offset = self._spill(path, utf8)
-                        noted.append(Noted(offset, len(utf8), loc, counts.events, decision.hold))
-                    counts.events += 1
-                    continue
-            event = self._evtx_record(evtx_location(path, number), data, seen)
-            if event is not None:
-                yield event, self.record.targets
+        events = counts.events  # a local in the loop, written back around reads and yields
+        try:
+            for number, data in evtx_numbered_texts(path):
+                if type(data) is str:
+                    decision: Decision | None = None
+                    try:
+                        text = data.encode(codec)
+                    except UnicodeEncodeError:
+                        decision = self._wide(data, None)
+                    else:
+                        found = narrow(text)
+                        if found is not None:
+                            try:
+                                system = decode(text).Event.System
+                            except _UNREADABLE:
+                                decision = self._wide(data, found)
+                            else:
+                                if system.Computer not in EMPTY_VALUES:  # else: read straight
+                                    key = (system.EventID, system.Provider, system.Channel, found)
+                                    decision = by_system.get(key) or evtx_decision(system, found)
+                    if decision is not None and not decision.now:
+                        if decision.hold:
+                            loc = evtx_location(path, number)
+                            utf8 = data.encode()  # what `resolve` parses
+                            offset = self._spill(path, utf8)
+                            noted.append(Noted(offset, len(utf8), loc, events, decision.hold))
+                        events += 1
+                        continue
+                counts.events = events
+                event = self._evtx_record(evtx_location(path, number), data, seen)
+                if event is not None:
+                    yield event, self.record.targets
+                events = counts.events
+        finally:
+            counts.events = events
 
     def _wide(self, data: str, found: frozenset[int] | None) -> Decision | None:
         """The decision for an EVTX text from its UTF-8 bytes (the needles too, unless

@@ -19,8 +19,14 @@ and compiling the rules, building the matchers, ~0.05 s) would otherwise be all 
 The issue's target is hunt / evtx >= 0.5. No EVTX writer exists to make a bigger file
 honestly, so the bench takes the largest shipped captures (or any files given).
 
+Both sides read with `PyEvtxParser(path)` as it comes (`number_of_threads=0`, the
+library's choice), the way `sysmon/sources.py` reads EVTX. `--steps` gives the screen's
+per-record cost piece by piece (each line adds one piece of the per-record path to the
+previous one, on the same records, best of 7): what a record costs on top of the parser.
+
     uv run python bench/evtx_bench.py --repeat 3
     uv run python bench/evtx_bench.py tests/data/evtx-attack-samples/evtx --repeat 3 --plain
+    uv run python bench/evtx_bench.py --steps --rules /tmp/ev-quiet-rules
 """
 
 from __future__ import annotations
@@ -116,6 +122,9 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="one hunt under cProfile: where its time goes"
     )
+    parser.add_argument(
+        "--steps", action="store_true", help="the screen's per-record cost, piece by piece"
+    )
     args = parser.parse_args()
     originals = files_of(args.paths)
     size = sum(p.stat().st_size for p in originals)
@@ -123,6 +132,8 @@ def main() -> None:
         files = copies(originals, args.rounds, Path(tmp))
         if args.profile:
             profile(files, args.rules)
+        elif args.steps:
+            steps(files, args.rules)
         else:
             measure(originals, files, size, args)
 
@@ -166,6 +177,96 @@ def profile(files: list[Path], rules_dir: Path) -> None:
     spent["the rest (rules, setup, candidates)"] = total - sum(spent.values())
     for label, seconds in spent.items():
         print(f"  {label:<46} {seconds:6.3f} s  {seconds / total:5.1%}")
+
+
+def steps(files: list[Path], rules_dir: Path) -> None:
+    """Each step runs the per-record path of the EVTX screen (`LineScan._evtx`) up to one
+    more piece; the last is the screen itself, normalising its candidates included (the
+    rules are loaded and compiled once, before: this is the per-record cost only)."""
+    from eqlwatch.engine.needles import raw_needles
+    from eqlwatch.pipeline.hunt_lines import _EVTX_RECORD, LineRules, LineScan
+    from eqlwatch.pipeline.hunt_raw import RawScreen
+    from eqlwatch.pipeline.hunt_scan import ScanCounts
+    from eqlwatch.rules.compiled import compile_rule
+    from eqlwatch.sysmon.sources import evtx_numbered_texts
+    from eqlwatch.sysmon.values import EMPTY_VALUES
+
+    queries = [compile_rule(r) for r in load_rules([rules_dir]).rules if r.eqlwatch.enabled]
+    rules = LineRules(queries)
+    raw = RawScreen([raw_needles(q) for q in queries], ScanCounts())
+    scan, decode, by_system = rules.narrow_scan, _EVTX_RECORD, rules.by_system
+
+    def parser() -> None:
+        for path in files:
+            for _record in PyEvtxParser(str(path)).records_json():
+                pass
+
+    def numbered() -> None:
+        for path in files:
+            for _n, _data in evtx_numbered_texts(path):
+                pass
+
+    def encoded() -> None:
+        for path in files:
+            for _n, data in evtx_numbered_texts(path):
+                data.encode(rules.codec, "replace")
+
+    def scanned() -> None:
+        for path in files:
+            for _n, data in evtx_numbered_texts(path):
+                scan(data.encode(rules.codec, "replace"))
+
+    def decoded() -> None:
+        for path in files:
+            for _n, data in evtx_numbered_texts(path):
+                text = data.encode(rules.codec, "replace")
+                scan(text)
+                decode(text)
+
+    def decided() -> None:
+        for path in files:
+            for _n, data in evtx_numbered_texts(path):
+                text = data.encode(rules.codec, "replace")
+                found = scan(text)
+                system = decode(text).Event.System
+                if found is not None and system.Computer not in EMPTY_VALUES:
+                    key = (system.EventID, system.Provider, system.Channel, found)
+                    by_system.get(key) or rules.evtx_decision(system, found)
+
+    def screened() -> None:
+        lines = LineScan(rules, raw, lambda _error: None)
+        for path in files:
+            for _event in lines.read(path, "evtx"):
+                pass
+        for spill in lines.spills.values():
+            spill.close()
+
+    labels = [
+        ("evtx parser, records_json()", parser),
+        ("+ numbered texts (sources._evtx_loop)", numbered),
+        ("+ encoded (Latin-1)", encoded),
+        ("+ Hyperscan needle scan", scanned),
+        ("+ msgspec System decode", decoded),
+        ("+ decision looked up", decided),
+        ("the screen (LineScan.read)", screened),
+    ]
+    best = dict.fromkeys((label for label, _ in labels), float("inf"))
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(7):
+            for label, fn in labels:
+                start = time.process_time()
+                fn()
+                best[label] = min(best[label], time.process_time() - start)
+    finally:
+        gc.enable()
+    n = sum(1 for path in files for _ in PyEvtxParser(str(path)).records_json())
+    before = 0.0
+    print(f"{n} records, {raw.counts.normalized // 7} normalised a run; CPU per record, best of 7")
+    for label, seconds in best.items():
+        print(f"  {label:<40} {seconds * 1e6 / n:6.2f} us  (+{(seconds - before) * 1e6 / n:5.2f})")
+        before = seconds
 
 
 def measure(originals: list[Path], files: list[Path], size: int, args: argparse.Namespace) -> None:

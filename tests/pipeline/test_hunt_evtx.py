@@ -347,3 +347,37 @@ def test_numbers_a_64_bit_writer_can_write_are_read_by_the_straight_read(
     texts = [shortest] if isinstance(value, int) else [shortest, f"{Decimal(shortest):f}"]
     for text in texts:
         assert float(orjson.loads(f'{{"n":{text}}}')["n"]) == float(value)
+
+
+@pytest.mark.parametrize("depth", [300, 900, 1000, 1100])
+@pytest.mark.parametrize("style", ["plain", "no-host"])
+def test_a_deeply_nested_record_is_reported_not_the_end_of_the_hunt(
+    depth: int, style: str, fake_evtx: Path, tmp_path: Path, repo_root: Path
+) -> None:
+    """msgspec gives up about 1,000 levels deep (RecursionError), orjson at 1,024: the
+    screen reads such a record straight, which maps it or (past the recursion limit, here
+    Python's default) reports it, as unscreened; nothing ends the hunt."""
+    rules = make_rules(['process where process.name : "cmd.exe"'], repo_root)
+    image = {"Image": "C:\\t\\cmd.exe", "ProcessGuid": "{A-1}"}
+    deep = "[" * depth + "]" * depth
+    text = evtx_text(1, image, 2, style).replace('"Version":5', f'"Version":{deep}')
+    FakeParser.records = [
+        parser_item(evtx_text(1, image, 1, "plain"), 1, "plain"),
+        parser_item(text, 2, style),
+    ]
+    line = orjson.dumps(
+        {"EventTime": "2026-01-01 00:00:01", "Hostname": "PC1", "EventID": 1, "RecordNumber": 1}
+        | {"SourceName": SYSMON[0], "Channel": SYSMON[1], **image}
+    )
+    nxlog = tmp_path / "deep.nxlog.json"
+    nxlog.write_bytes(line + b"\n" + line[:-1] + f',"Deep":{deep}}}'.encode() + b"\n")
+    for path in (fake_evtx, nxlog):
+        screened, screened_errors = run(rules, [path], screen=True)
+        plain, plain_errors = run(rules, [path], screen=False)
+        assert [h for _, h in screened.hits] == [h for _, h in plain.hits]
+        assert screened_errors == plain_errors
+        assert (screened.counts.events, screened.counts.malformed) == (
+            plain.counts.events,
+            plain.counts.malformed,
+        )
+        assert sum(len(h) for _, h in plain.hits) + plain.counts.malformed == 2

@@ -178,7 +178,8 @@ def _beat_head(h: _Winlogbeat) -> Head | None:
     return eid, _sysmon(provider if _named(provider) else None, w.channel)
 
 
-# RecursionError: a record nested deeper than msgspec goes (orjson reports it, with its line)
+# RecursionError: a record nested deeper than msgspec goes (~1,000 levels; orjson reads to
+# 1,023): the straight read takes it, and maps it or reports it, with its line
 INVALID = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 

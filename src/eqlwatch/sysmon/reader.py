@@ -151,7 +151,18 @@ def record_event(
     """One raw record (parsed JSON or event XML) of a file in `fmt` as its ECS event; None
     when `screen` drops it. `seen` counts the records named by their content (no record id
     or computer), dropped ones too, so the ids of later identical records do not depend on
-    the screen. `DataError` when the record is no Windows event."""
+    the screen. `DataError` when the record is no Windows event, or is nested too deeply
+    to map within the recursion limit (the CLI raises it, `depth.ROOM`; a caller that does
+    not gets the hostile record reported, not the read ended)."""
+    try:
+        return _record_event(raw, fmt, seen, loc, screen)
+    except RecursionError as exc:
+        raise DataError(f"record nested too deeply to read: {exc}") from None
+
+
+def _record_event(
+    raw: Any, fmt: str, seen: Counter[bytes], loc: Location, screen: RecordScreen | None
+) -> NormalizedEvent | None:
     if fmt == "ecs":
         return _ecs_event(raw, loc)
     rec = to_record(raw, "auto" if fmt in ("evtx", "splunk-xml") else fmt)

@@ -29,7 +29,7 @@ from eqlwatch.engine import (
     compile_query,
     load_mapping,
 )
-from eqlwatch.engine.identity import named
+from eqlwatch.engine.identity import named, shown
 from eqlwatch.engine.needles import query_needles, raw_needles
 from eqlwatch.engine.query import gc_paused
 from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
@@ -68,13 +68,13 @@ class AnswerItems(Sequence[dict[str, Any]]):
     def __getitem__(self, at: slice) -> list[dict[str, Any]]: ...
     def __getitem__(self, at: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
         if isinstance(at, slice):
-            return [self._shown(hit) for hit in named(self.hits[at])]
-        return self._shown(named([self.hits[at]])[0])
+            return [self._shown(hit) for hit in self.hits[at]]
+        return self._shown(self.hits[at])
 
     def _shown(self, hit: Hit) -> dict[str, Any]:
         if self.kind == "event":
-            return hit.events[0].to_es()
-        return {"join_keys": list(hit.join_keys), "events": [e.to_es() for e in hit.events]}
+            return shown(hit.events[0])
+        return {"join_keys": list(hit.join_keys), "events": [shown(e) for e in hit.events]}
 
 
 def _schema(events: list[Path], mappings: list[Path]) -> FieldSchema | None:

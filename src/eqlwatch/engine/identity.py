@@ -61,3 +61,13 @@ def _named(e: HitEvent) -> HitEvent:
     if e.id is LATER:
         return HitEvent(e.index, record_id(e.source), e.source, e.missing, e.arrived)
     return e
+
+
+def shown(e: HitEvent) -> dict[str, Any]:
+    """`named`'s event as an Elasticsearch response shows it (`HitEvent.to_es`), without
+    building the named event first (the answer writer's path, hit after hit)."""
+    line = _line(e)
+    if line is not None and not e.missing:
+        source = orjson.loads(line)
+        return {"_index": e.index, "_id": record_id(source), "_source": source}
+    return _named(e).to_es()

@@ -14,7 +14,7 @@ import gzip
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, groupby, islice
+from itertools import groupby, islice
 from operator import attrgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -370,29 +370,27 @@ class NdjsonScan:
 
 class LineBlocks:
     """A file's bytes in blocks of whole lines, about `BLOCK_BYTES` each (the last may
-    lack its newline; a line longer than a block is one block)."""
+    lack its newline; a line longer than a block is one block). A block is what one read
+    gave and the rest of its last line: one copy of the bytes read, where cutting a read
+    at its last newline and carrying the cut part made two more, each in fresh memory
+    (~0.07 of 0.09 s over 96 MB, mostly page faults)."""
 
     def __init__(self, file: IO[bytes] | io.BufferedReader | gzip.GzipFile) -> None:
         self.file = file
-        self.carry = b""  # the start of a line the next block begins with
 
     def __iter__(self) -> Iterator[bytes]:
+        read, readline = self.file.read, self.file.readline
         while True:
-            chunk = self.file.read(BLOCK_BYTES)
-            data = self.carry + chunk
-            if not data:
+            block = read(BLOCK_BYTES)
+            if not block:
                 return
-            cut = data.rfind(b"\n") + 1 if chunk else len(data)
-            if cut == 0:
-                self.carry = data
-                continue
-            block, self.carry = data[:cut], data[cut:]
+            if not block.endswith(b"\n"):
+                block += readline()  # the rest of its last line
             yield block
 
     def rest(self) -> Iterable[bytes]:
         """The lines after the last block given, to read on line by line."""
-        first = self.carry + self.file.readline()
-        return chain([first], self.file) if first else self.file
+        return self.file
 
 
 class _LineNumber:

@@ -451,3 +451,41 @@ def test_raw_lines_too_deep_for_msgspec_still_reach_their_rules(
     result = assert_same(pack, [padded], repo_root)
     before, _ = run(pack, [flat], screen=True)
     assert sum(len(h) for _, h in result.hits) == sum(len(h) for _, h in before.hits) > 0
+
+
+def test_first_stage_keys_are_worked_out_only_for_rules_lines_were_held_for(
+    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Working out a rule's keys runs its first stage over all its candidates: only the
+    sequence lines were held back for needs them, not a second one with none held."""
+    from eqlwatch.pipeline import hunt_defer
+    from tests.pipeline.doubles import make_rule
+
+    asked: list[Any] = []
+    real = hunt_defer.key_texts
+
+    def spy(query: Any, events: Any) -> Any:
+        asked.append(query)
+        return real(query, events)
+
+    monkeypatch.setattr(hunt_defer, "key_texts", spy)
+    rules = [
+        make_rule(
+            'sequence by process.entity_id [process where process.name == "regsvr32.exe"]'
+            ' [library where dll.path == "C:\\\\x\\\\a.dll"]',
+            rule_id="held",
+        ),
+        make_rule(
+            'sequence by process.entity_id [process where process.name == "cmd.exe"]'
+            ' [network where destination.ip == "10.9.9.9"]',
+            rule_id="none-held",
+        ),
+    ]
+    path = tmp_path / "sequence.ndjson"
+    docs = (START, load("p1"), load("p2"), _process("cmd.exe", "cmd /c x"))
+    path.write_bytes(b"\n".join(orjson.dumps(d) for d in docs))
+    result = assert_same(rules, [path], repo_root)
+    assert [len(hits) for _, hits in result.hits] == [1, 0]
+    # the regsvr32 start and the p1 load (no line holds the other's network stage needle)
+    assert result.counts.parsed == 2
+    assert [q.parsed.stages[1].event_type for q in asked] == ["library"]

@@ -175,7 +175,12 @@ class Candidates:
         there and left out)."""
         if not self.held:
             return self.events
-        searches = [self._search(q, i, fast) for i, q in enumerate(queries)]
+        # only the rules lines were held for need their first-stage keys (working them out
+        # runs the first stage over every candidate of the rule)
+        holding = {i for held in self.held for i in held.targets}
+        searches = [
+            self._search(q, i, fast) if i in holding else None for i, q in enumerate(queries)
+        ]
         extra: list[list[tuple[int, SourceEvent]]] = [[] for _ in queries]
         for held, line in reread(self.held):
             need = [i for i in held.targets if _wanted(searches[i], line)]

@@ -138,6 +138,9 @@ def truth(v: Any) -> bool | None:
     return bool(v)
 
 
+OR_INDEX_MIN = 4  # branches on one field for `_or_terms` to look them up by its value
+
+
 class ExprCompiler:
     """Compiles expressions for one index's field types; records the fields read."""
 
@@ -165,7 +168,7 @@ class ExprCompiler:
         if isinstance(node, A.And):
             return self._and([self._strict_query(t) for t in node.terms])
         if isinstance(node, A.Or):
-            return self._or([self._strict_query(t) for t in node.terms])
+            return self._or_terms(list(node.terms), self._strict_query)
         if isinstance(node, A.Not):
             return self._not(self._strict_query(node.term))
         if isinstance(node, A.Comparison) and node.comparator in ("==", "!="):
@@ -234,7 +237,7 @@ class ExprCompiler:
         if isinstance(node, A.And):
             return self._and([self._strict(t) for t in node.terms])
         if isinstance(node, A.Or):
-            return self._or([self._strict(t) for t in node.terms])
+            return self._or_terms(list(node.terms), self._strict)
         if isinstance(node, A.Comparison):
             return self._comparison(node.left, node.comparator, node.right)
         if isinstance(node, A.InSet):
@@ -302,6 +305,64 @@ class ExprCompiler:
             return None if unknown else False
 
         return f
+
+    def _or_terms(self, terms: list[Any], strict: Callable[[Any], Fn]) -> Fn:
+        """An `or`, with its branches looked up by one field's value where many of them
+        require that field to be one of some literals (`process.name : "x" and ...`).
+
+        A branch holding a conjunct `field : ("a", "b")` (case-insensitive, no wildcard)
+        is False for a string value other than those (an `and` with a False conjunct is
+        False), so only the branches listed for the value, and those not indexed, are
+        evaluated: the same True / False / None as every branch in turn. Other values
+        (null, lists, numbers) evaluate every branch."""
+        fns = [strict(t) for t in terms]
+        keyed: dict[str, list[tuple[int, frozenset[str]]]] = {}
+        nodes: dict[str, Any] = {}
+        for k, term in enumerate(terms):
+            seen = set()
+            for conjunct in term.terms if isinstance(term, A.And) else [term]:
+                found = self._exact_insensitive(conjunct)
+                if found is not None and found[0] not in seen:
+                    seen.add(found[0])
+                    keyed.setdefault(found[0], []).append((k, found[2]))
+                    nodes[found[0]] = found[1]
+        best = max(keyed, key=lambda name: len(keyed[name]), default=None)
+        if best is None or len(keyed[best]) < OR_INDEX_MIN:
+            return self._or(fns)
+        indexed = {k for k, _ in keyed[best]}
+        others = [k for k in range(len(terms)) if k not in indexed]
+        rest = self._or_terms([terms[k] for k in others], strict) if others else self._or([])
+        branches: dict[str, list[int]] = {}
+        for k, keys in keyed[best]:
+            for key in keys:
+                branches.setdefault(key, []).append(k)
+        table = {key: self._or([*(fns[k] for k in ks), rest]) for key, ks in branches.items()}
+        every = self._or(fns)
+        subject = self._as_value(nodes[best])
+        get = table.get
+
+        def lookup(src: Mapping[str, Any]) -> Any:
+            v = subject(src)
+            if type(v) is str:
+                return get(v.lower(), rest)(src)
+            return every(src)
+
+        return lookup
+
+    def _exact_insensitive(self, node: Any) -> tuple[str, Any, frozenset[str]] | None:
+        """(field name, field node, lower-cased values) of `field : ("a", ...)` without
+        wildcards, as `_pattern` compares them; None for any other node."""
+        if not (isinstance(node, A.FunctionCall) and str(node.name) == "$wildcard~"):
+            return None
+        field, *patterns = node.arguments
+        if not isinstance(field, A.Field) or not patterns:
+            return None
+        if not all(isinstance(p, A.String) for p in patterns):
+            return None
+        texts = [self._normalized(field, p.value) for p in patterns]
+        if not all(isinstance(t, str) and "*" not in t and "?" not in t for t in texts):
+            return None
+        return field_name(field)[0], field, frozenset(t.lower() for t in texts)
 
     # --- comparisons ---------------------------------------------------------------------
     def _typed_side(self, node: Any, other: Any) -> Fn:

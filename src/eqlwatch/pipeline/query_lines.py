@@ -24,7 +24,14 @@ from typing import Any
 
 from eqlwatch.engine import CompiledQuery
 from eqlwatch.engine.hsdb_cache import compiled
-from eqlwatch.engine.needles import Group, Sample, Screens, best_group, filter_groups
+from eqlwatch.engine.needles import (
+    Group,
+    Sample,
+    Screens,
+    best_group,
+    filter_groups,
+    leaf_needles,
+)
 from eqlwatch.pipeline.hunt_index import ESCAPE_OR_LOWERS, literal
 
 # (start, end) of each kept line of a block, in order; `end` is past its newline.
@@ -40,6 +47,9 @@ def conjoined_screens(query: CompiledQuery, sample: Sample | None) -> Screens | 
     the best group alone (as `needles.query_screens` picks it)."""
     parsed = query.parsed
     ts = query.settings.timestamp_field
+    if sample:  # each needle found in one Hyperscan pass, not one `find` per line holding
+        # it; single bytes (a `*text*` wildcard's non-ASCII ones) are rare: left to `find`
+        sample.prime(n for n in leaf_needles(query) if len(n) > 1)
     screens: list[tuple[Group, ...]] = []
     for stage in (*parsed.stages, *([parsed.until] if parsed.until else [])):
         groups = list(dict.fromkeys(filter_groups(stage, ts, sample)))

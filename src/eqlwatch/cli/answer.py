@@ -19,7 +19,7 @@ from eqlwatch.jsondump import dumps
 _INDENT = orjson.OPT_INDENT_2
 _DEPTH = b"      "  # a hit sits at depth 3: response > hits > events/sequences
 _EMPTY_TAIL = b"[]\n  }\n}"  # the end of the response dumped with an empty hit list
-_BATCH = 256  # hits per write
+_BATCH = 16  # hits per write
 
 
 def write_answer(out: IO[bytes], response: Mapping[str, Any]) -> None:

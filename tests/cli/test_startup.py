@@ -130,7 +130,8 @@ def test_hunt_over_toml_rules_loads_no_sigma_jobs_or_actions(
     tmp_path: Path, repo_root: Path
 ) -> None:
     """pySigma (~70 ms), the job/actions machinery (~0.1 s) and rich's Markdown (~30 ms)
-    are not what a hunt over TOML rules needs (`python -X importtime`)."""
+    are not what a hunt over TOML rules needs (`python -X importtime`); alert building
+    (notes, Jinja, enrichment: ~0.1 s) is not what a hunt that finds nothing needs."""
     events = tmp_path / "one.ndjson"
     events.write_text(json.dumps({**SYSMON_START, "EventData": {}}) + "\n")
     watched = [
@@ -139,6 +140,8 @@ def test_hunt_over_toml_rules_loads_no_sigma_jobs_or_actions(
         "eqlwatch.jobs",
         "eqlwatch.cli.common",
         "rich.markdown",
+        "eqlwatch.pipeline.alerting",
+        "jinja2",
     ]
     args = ["hunt", "--rules", str(repo_root / "queries"), "--no-progress", str(events)]
     done, loaded = _probe_with(tmp_path, watched, *args)

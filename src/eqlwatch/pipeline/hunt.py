@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eqlwatch.backends.event_files import expand_paths
 from eqlwatch.engine import CompiledQuery, SourceEvent
@@ -26,7 +27,6 @@ from eqlwatch.engine.reader import ErrorCounter, index_name, read_event_file
 from eqlwatch.errors import DataError, EqlwatchError, Location, QueryError
 from eqlwatch.jsondump import dumps
 from eqlwatch.model import Alert, Hit
-from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.hunt_defer import Candidates, first_stage_needles
 from eqlwatch.pipeline.hunt_index import categories_of, required_filters
 from eqlwatch.pipeline.hunt_lines import LineRules, LineScan
@@ -46,6 +46,9 @@ from eqlwatch.rules import Rule
 from eqlwatch.rules.compiled import compile_rule
 from eqlwatch.sysmon import detect_format, read_windows_events
 from eqlwatch.windowing import Selection, completion_time
+
+if TYPE_CHECKING:  # alert building (notes, Jinja, enrichment): imported by callers that build
+    from eqlwatch.pipeline.alerting import AlertBuilder
 
 
 @dataclass

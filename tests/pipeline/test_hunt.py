@@ -489,3 +489,56 @@ def test_first_stage_keys_are_worked_out_only_for_rules_lines_were_held_for(
     # the regsvr32 start and the p1 load (no line holds the other's network stage needle)
     assert result.counts.parsed == 2
     assert [q.parsed.stages[1].event_type for q in asked] == ["library"]
+
+
+def test_a_sequence_whose_stage_no_candidate_matches_is_not_run(
+    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The port test gives no needle, so the connection is a candidate; no candidate
+    matches the connection stage, so the sequence cannot hit and is not run. The other
+    sequence has a match for each stage and is run (and hits), screened as unscreened."""
+    from eqlwatch.engine.query import CompiledQuery
+    from tests.pipeline.doubles import make_rule
+
+    ran: list[str] = []
+    real = CompiledQuery.run
+
+    def spy(self: CompiledQuery, *args: Any, **kwargs: Any) -> Any:
+        ran.append(self.parsed.stages[1].event_type if len(self.parsed.stages) > 1 else "")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(CompiledQuery, "run", spy)
+    rules = [
+        make_rule(
+            'sequence by process.entity_id [process where process.name == "a.exe"]'
+            " [network where destination.port == 445]",
+            rule_id="smb",
+        ),
+        make_rule(
+            'sequence by process.entity_id [process where process.name == "a.exe"]'
+            ' [file where file.name == "x.txt"]',
+            rule_id="file",
+        ),
+    ]
+    start = {**_process("a.exe", "a"), "process": {"name": "a.exe", "entity_id": "e1"}}
+    connect = {
+        "@timestamp": "2026-01-01T00:00:02.000Z",
+        "event": {"category": ["network"]},
+        "process": {"entity_id": "e1"},
+        "destination": {"port": 80},
+    }
+    write = {
+        "@timestamp": "2026-01-01T00:00:03.000Z",
+        "event": {"category": ["file"]},
+        "process": {"entity_id": "e1"},
+        "file": {"name": "x.txt"},
+    }
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b"\n".join(orjson.dumps(d) for d in (start, connect, write)))
+    ran.clear()
+    result, errors = run(rules, [path], screen=True)
+    assert errors == []
+    assert [len(hits) for _, hits in result.hits] == [0, 1]
+    assert ran == ["file"]  # the smb sequence was never run
+    plain, _ = run(rules, [path], screen=False)
+    assert hit_keys(plain) == hit_keys(result)

@@ -160,7 +160,7 @@ def _hunt(
     # Still paused: each rule's run would otherwise end with a full collection over
     # every candidate held for the rules after it.
     for number, (rule, query, events) in enumerate(zip(rules, queries, candidates, strict=True)):
-        if number in unmet:
+        if number in unmet or (screen and _stage_unmatched(query, events, required[number])):
             result.hits.append((rule, []))
             continue
         try:
@@ -172,6 +172,24 @@ def _hunt(
         hits.sort(key=_time_order)
         result.hits.append((rule, hits))
     return result
+
+
+def _stage_unmatched(
+    query: CompiledQuery, events: Sequence[SourceEvent], required: frozenset[int]
+) -> bool:
+    """Whether some positive stage of a sequence matches none of its candidates: a hit
+    needs an event matching each, so the run would find nothing. Each stage is looked
+    for until its first match (a broad stage costs a few events); a stage no candidate
+    matches costs one pass, which the run it spares (its msiexec connection stage over
+    every connection of an endpoint log, say) costs at least. An error evaluating a
+    stage leaves the answer to the run, which reports it."""
+    for i in sorted(required):
+        try:
+            if not any(query.plan_for(e[0]).stages[i].match(e[2]) for e in events):
+                return True
+        except EqlwatchError:
+            return False
+    return False
 
 
 _UNTIMED = datetime(1, 1, 1, tzinfo=UTC)

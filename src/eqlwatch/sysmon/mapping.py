@@ -88,26 +88,40 @@ def map_hashes(doc: Doc, data: Data, eid: int) -> None:
             )
 
 
+# The fields map_process derives, per object: (command_line, args, args_count, executable, name).
+_DERIVED = tuple(
+    tuple(
+        f"{prefix}.{leaf}" for leaf in ("command_line", "args", "args_count", "executable", "name")
+    )
+    for prefix in ("process", "process.parent")
+)
+_PROCESS_PE = tuple((key, f"process.pe.{name}") for key, name in _PE_COPIES)
+_FILE_PE = tuple((key, f"file.pe.{name}") for key, name in _PE_COPIES)
+
+
 def map_process(doc: Doc, data: Data, eid: int) -> None:
     """`process.*` and `process.parent.*`, with args split and names taken from the paths."""
     for key, field, as_int in _PROCESS_RENAMES:
-        _rename(doc, data, key, field, as_int)
+        if key in data:  # most events hold a few of these keys: no call for the others
+            _rename(doc, data, key, field, as_int)
     if eid != 7:
         _rename(doc, data, "OriginalFileName", "process.pe.original_file_name")
-        for key, name in _PE_COPIES:
+        for key, field in _PROCESS_PE:
             if key in data:
-                put(doc, f"process.pe.{name}", data[key])
-    for prefix in ("process", "process.parent"):
-        cmd = get(doc, f"{prefix}.command_line")
+                put(doc, field, data[key])
+    if "process" not in doc:
+        return  # nothing below can be set: no command line, no executable
+    for cmd_field, args_field, count_field, exe_field, name_field in _DERIVED:
+        cmd = get(doc, cmd_field)
         if cmd:
             args = split_command_line(cmd)
-            put(doc, f"{prefix}.args", args)
-            put(doc, f"{prefix}.args_count", len(args))
-        exe = get(doc, f"{prefix}.executable")
-        if exe and len(exe) > 1 and get(doc, f"{prefix}.name") is None:
+            put(doc, args_field, args)
+            put(doc, count_field, len(args))
+        exe = get(doc, exe_field)
+        if exe and len(exe) > 1 and get(doc, name_field) is None:
             short = basename(exe)
             if short:
-                put(doc, f"{prefix}.name", short)
+                put(doc, name_field, short)
 
 
 def map_file(doc: Doc, data: Data, eid: int) -> None:
@@ -126,9 +140,9 @@ def map_file(doc: Doc, data: Data, eid: int) -> None:
         put(doc, "file.code_signature.trusted", data["Signed"].lower() == "true")
     if eid == 7:
         _rename(doc, data, "OriginalFileName", "file.pe.original_file_name")
-        for key, name in _PE_COPIES:
+        for key, field in _FILE_PE:
             if key in data:
-                put(doc, f"file.pe.{name}", data[key])
+                put(doc, field, data[key])
     path = get(doc, "file.path")
     if path:
         for name, value in file_parts(path).items():

@@ -36,17 +36,29 @@ _NXLOG_META = frozenset(
 )  # fmt: skip
 
 
+_ELEMENT_META = frozenset({"#attributes"})
+_EVENTDATA_IDS = frozenset({"EventId", "EventID"})
+
+
 def _mapping_like(node: Any) -> bool:
     """A JSON object (a dict nearly always: checked first, the ABC check is slower)."""
     return type(node) is dict or isinstance(node, Mapping)
 
 
 def _attr(node: Any, name: str) -> Any:
-    if _mapping_like(node):
+    return _attrs(node).get(name)
+
+
+_NO_ATTRS: Mapping[str, Any] = {}
+
+
+def _attrs(node: Any) -> Mapping[str, Any]:
+    """The `#attributes` object of an XML element (empty when it has none)."""
+    if type(node) is dict or (node is not None and isinstance(node, Mapping)):
         attrs = node.get("#attributes")
-        if _mapping_like(attrs):
-            return attrs.get(name)
-    return None
+        if type(attrs) is dict or (attrs is not None and isinstance(attrs, Mapping)):
+            return attrs
+    return _NO_ATTRS
 
 
 def _node_text(node: Any) -> Any:
@@ -96,19 +108,26 @@ def _flatten_event_data(node: Any) -> dict[str, Any]:
     return out
 
 
+def _event_data(node: Any) -> dict[str, str]:
+    """`EventData` flattened and cleaned; in one pass when it holds no unnamed `Data`."""
+    if type(node) is dict and "Data" not in node:
+        return clean_event_data(node, skip=_ELEMENT_META, element=True)
+    return clean_event_data(_flatten_event_data(node))
+
+
 def from_evtx_json(obj: Mapping[str, Any]) -> WinRecord:
     """evtx-rs `records_json()` shape: `{"Event": {...}}` or the Event object itself."""
     event = obj.get("Event", obj)
-    system = event.get("System") if isinstance(event, Mapping) else None
-    if not isinstance(system, Mapping):
+    system = event.get("System") if _mapping_like(event) else None
+    if type(system) is not dict and not isinstance(system, Mapping):
         raise DataError("no System block", location=Location(field="System"))
-    provider = system.get("Provider")
-    execution = system.get("Execution")
+    provider = _attrs(system.get("Provider"))
+    execution = _attrs(system.get("Execution"))
     return WinRecord(
         event_id=_require_event_id(system.get("EventID"), "System.EventID"),
-        event_data=clean_event_data(_flatten_event_data(event.get("EventData"))),
-        provider=text(_attr(provider, "Name")),
-        provider_guid=_guid(_attr(provider, "Guid")),
+        event_data=_event_data(event.get("EventData")),
+        provider=text(provider.get("Name")),
+        provider_guid=_guid(provider.get("Guid")),
         channel=text(system.get("Channel")),
         computer=text(system.get("Computer")),
         record_id=to_int(system.get("EventRecordID")),
@@ -116,15 +135,15 @@ def from_evtx_json(obj: Mapping[str, Any]) -> WinRecord:
         level=_level(system.get("Level")),
         version=to_int(system.get("Version")),
         opcode=_opcode(system.get("Opcode")),
-        pid=to_int(_attr(execution, "ProcessID")),
-        thread_id=to_int(_attr(execution, "ThreadID")),
+        pid=to_int(execution.get("ProcessID")),
+        thread_id=to_int(execution.get("ThreadID")),
         user_sid=text(_attr(system.get("Security"), "UserID")),
         user_data=_user_data(event.get("UserData")),
     )
 
 
 def _user_data(node: Any) -> Mapping[str, Any] | None:
-    if not isinstance(node, Mapping) or not node:
+    if node is None or not isinstance(node, Mapping) or not node:
         return None
     inner = [v for k, v in node.items() if k != "#attributes"]
     if len(inner) == 1 and isinstance(inner[0], Mapping):
@@ -132,9 +151,21 @@ def _user_data(node: Any) -> Mapping[str, Any] | None:
     return dict(node)
 
 
+# Provider GUIDs seen so far, canonical: a few distinct ones per file. Bounded (input text).
+_GUIDS: dict[str, str] = {}
+_GUIDS_KEPT = 1024
+
+
 def _guid(value: Any) -> str | None:
     s = text(value)
-    return canonical_guid(s) if s else None
+    if not s:
+        return None
+    known = _GUIDS.get(s)
+    if known is None:
+        known = canonical_guid(s)
+        if len(_GUIDS) < _GUIDS_KEPT:
+            _GUIDS[s] = known
+    return known
 
 
 def _time(value: Any) -> str | None:
@@ -171,10 +202,9 @@ def from_winlogbeat(obj: Mapping[str, Any]) -> WinRecord:
 
 def from_nxlog(obj: Mapping[str, Any]) -> WinRecord:
     """NXLog im_msvistalog JSON: metadata and EventData keys side by side at the top."""
-    data = {k: v for k, v in obj.items() if k not in _NXLOG_META}
     return WinRecord(
         event_id=_require_event_id(obj.get("EventID"), "EventID"),
-        event_data=clean_event_data(data),
+        event_data=clean_event_data(obj, skip=_NXLOG_META),
         provider=text(obj.get("SourceName")),
         provider_guid=_guid(obj.get("ProviderGuid")),
         channel=text(obj.get("Channel")),
@@ -194,10 +224,9 @@ def from_nxlog(obj: Mapping[str, Any]) -> WinRecord:
 def from_eventdata(obj: Mapping[str, Any]) -> WinRecord:
     """A bare Sysmon EventData object plus `EventId`/`EventID` (no System block)."""
     key = "EventId" if "EventId" in obj else "EventID"
-    data = {k: v for k, v in obj.items() if k not in ("EventId", "EventID")}
     return WinRecord(
         event_id=_require_event_id(obj.get(key), key),
-        event_data=clean_event_data(data),
+        event_data=clean_event_data(obj, skip=_EVENTDATA_IDS),
         provider=SYSMON_PROVIDER,
         channel=SYSMON_CHANNEL,
     )

@@ -60,11 +60,28 @@ _GUID_KEYS: dict[str, bool] = {}
 _GUID_KEYS_KEPT = 4096
 
 
-def clean_event_data(raw: Mapping[str, Any]) -> dict[str, str]:
-    """Stringify, drop empty and null-GUID values, and canonicalise GUIDs."""
+_NO_KEYS: frozenset[str] = frozenset()
+
+
+def clean_event_data(
+    raw: Mapping[str, Any], *, skip: frozenset[str] = _NO_KEYS, element: bool = False
+) -> dict[str, str]:
+    """Stringify, drop empty and null-GUID values, and canonicalise GUIDs.
+
+    `skip`: keys that are no event data (a collector's own fields), left out here rather
+    than in a copy made first. `element`: `raw` is an evtx-rs EventData element without
+    unnamed `Data` (the shapes module's fast path): a `{"#text": v}` value is read as v.
+    """
     out: dict[str, str] = {}
     guid_keys = _GUID_KEYS
     for key, value in raw.items():
+        if key in skip:
+            continue
+        if element and (
+            type(value) is dict
+            or (type(value) is not str and value is not None and isinstance(value, Mapping))
+        ):
+            value = value.get("#text")
         s = text(value)
         if s is None:
             continue
@@ -83,6 +100,8 @@ def clean_event_data(raw: Mapping[str, Any]) -> dict[str, str]:
 
 def to_int(value: Any) -> int | None:
     """A number from a JSON number or a decimal / `0x` hex string; None if it is neither."""
+    if type(value) is int:  # a JSON number, most often (bool is not of type int)
+        return value
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -228,7 +247,7 @@ def put(doc: dict[str, Any], dotted: str, value: Any) -> None:
     node = doc
     for name in parents:
         child = node.get(name)
-        if not isinstance(child, dict):
+        if type(child) is not dict and not isinstance(child, dict):  # a dict nearly always
             child = {}
             node[name] = child
         node = child
@@ -236,13 +255,17 @@ def put(doc: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def get(doc: Mapping[str, Any], dotted: str) -> Any:
+    """The value at `a.b.c`, or None when a step is missing or is no object."""
     parents, leaf = _PATHS.get(dotted) or _path(dotted)
     node: Any = doc
-    for name in (*parents, leaf):
-        if not (type(node) is dict or isinstance(node, Mapping)) or name not in node:
+    for name in parents:
+        # A dict, or None once a step is missing, nearly always: the ABC check comes last.
+        if type(node) is not dict and (node is None or not isinstance(node, Mapping)):
             return None
-        node = node[name]
-    return node
+        node = node.get(name)
+    if type(node) is not dict and (node is None or not isinstance(node, Mapping)):
+        return None
+    return node.get(leaf)
 
 
 def append_unique(doc: dict[str, Any], dotted: str, values: list[str]) -> None:

@@ -7,16 +7,29 @@ into a copy and then cleaned, collector fields dropped by a copy, ECS fields set
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+import communityid
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from eqlwatch.sysmon.argv import split_command_line
+from eqlwatch.sysmon.mapping import _PE_COPIES, _PROCESS_RENAMES, _rename, map_process
+from eqlwatch.sysmon.netmap import map_network, map_related_ips
 from eqlwatch.sysmon.normalize import ECS_VERSION, NAMESPACE, SYSMON_DATASET, _envelope
 from eqlwatch.sysmon.record import WinRecord
 from eqlwatch.sysmon.shapes import _NXLOG_META, _event_data, _flatten_event_data
-from eqlwatch.sysmon.values import clean_event_data, get, put
+from eqlwatch.sysmon.values import (
+    append_unique,
+    basename,
+    clean_event_data,
+    get,
+    put,
+    to_int,
+    valid_ip,
+)
 
 _KEYS = st.sampled_from(
     [
@@ -175,3 +188,116 @@ _TREE = st.recursive(
 @given(_TREE, st.lists(st.sampled_from("abc"), min_size=1, max_size=4).map(".".join))
 def test_get_is_a_checked_walk(doc: Any, dotted: str) -> None:
     assert get(doc, dotted) == _get_checked(doc, dotted)
+
+
+# --- process and network fields: on their objects against the dotted gets and puts --------
+
+
+def _map_process_by_paths(doc: dict[str, Any], data: dict[str, str], eid: int) -> None:
+    for key, field, as_int in _PROCESS_RENAMES:
+        _rename(doc, data, key, field, as_int)
+    if eid != 7:
+        _rename(doc, data, "OriginalFileName", "process.pe.original_file_name")
+        for key, name in _PE_COPIES:
+            if key in data:
+                put(doc, f"process.pe.{name}", data[key])
+    for prefix in ("process", "process.parent"):
+        cmd = get(doc, f"{prefix}.command_line")
+        if cmd:
+            args = split_command_line(cmd)
+            put(doc, f"{prefix}.args", args)
+            put(doc, f"{prefix}.args_count", len(args))
+        exe = get(doc, f"{prefix}.executable")
+        if exe and len(exe) > 1 and get(doc, f"{prefix}.name") is None:
+            short = basename(exe)
+            if short:
+                put(doc, f"{prefix}.name", short)
+
+
+def _map_network_by_paths(doc: dict[str, Any], data: dict[str, str], eid: int) -> None:
+    if "Protocol" in data:
+        put(doc, "network.transport", data.pop("Protocol"))
+    if eid == 22:
+        put(doc, "network.protocol", "dns")
+    else:
+        proto = data.get("DestinationPortName") or data.get("SourcePortName")
+        if proto is not None:
+            put(doc, "network.protocol", proto)
+    for side, prefix in (("source", "Source"), ("destination", "Destination")):
+        ip = valid_ip(data.get(f"{prefix}Ip", ""))
+        if ip is not None:
+            put(doc, f"{side}.ip", ip)
+        host = data.pop(f"{prefix}Hostname", None)
+        if host is not None:
+            put(doc, f"{side}.domain", host)
+        port = to_int(data.get(f"{prefix}Port"))
+        if port is not None:
+            put(doc, f"{side}.port", port)
+    initiated = data.get("Initiated")
+    if initiated in ("true", "false"):
+        put(doc, "network.direction", "egress" if initiated == "true" else "ingress")
+    v6 = data.get("SourceIsIpv6")
+    if v6 in ("true", "false"):
+        put(doc, "network.type", "ipv6" if v6 == "true" else "ipv4")
+    proto_n = {"tcp": 6, "udp": 17}.get(str(get(doc, "network.transport") or "").lower())
+    src, dst = get(doc, "source.ip"), get(doc, "destination.ip")
+    sport, dport = get(doc, "source.port"), get(doc, "destination.port")
+    if proto_n is not None and None not in (src, dst, sport, dport):
+        flow = communityid.FlowTuple(proto_n, src, dst, sport, dport)
+        put(doc, "network.community_id", communityid.CommunityID().calc(flow))
+    ips = [ip for ip in (get(doc, "source.ip"), get(doc, "destination.ip")) if ip]
+    append_unique(doc, "related.ip", ips)
+
+
+_DATA_KEYS = st.sampled_from(
+    [key for key, _, _ in _PROCESS_RENAMES]
+    + ["OriginalFileName", "Company", "Product", "Protocol", "Initiated", "SourceIsIpv6"]
+    + [f"{p}{k}" for p in ("Source", "Destination") for k in ("Ip", "Hostname", "Port", "PortName")]
+)
+_DATA_VALUES = st.one_of(
+    st.sampled_from(
+        [
+            "C:\\Windows\\System32\\cmd.exe", "\\", "x", 'a "b c" d', "1234", "0x1f", "abc",
+            "tcp", "udp", "true", "false", "10.0.0.1", "::1", "443", "65536",
+        ]
+    ),
+    st.text(max_size=6),
+)  # fmt: skip
+# What earlier steps may have set (hashes on process, a DNS answer's related.ip).
+_PRESET = st.sampled_from(
+    [{}, {"process": {"hash": {"md5": "ab"}}}, {"related": {"ip": ["10.0.0.1"]}}, {"x": 1}]
+)
+
+
+_ADDRESS = st.sampled_from(["10.0.0.1", "151.101.0.133", "::1", "fe80::1", "nope"])
+# A whole connection (so a community id is made), some of it perhaps overwritten.
+_CONNECTION = st.fixed_dictionaries(
+    {
+        "Protocol": st.sampled_from(["tcp", "udp", "TCP", "icmp"]),
+        "SourceIp": _ADDRESS,
+        "DestinationIp": _ADDRESS,
+        "SourcePort": st.sampled_from(["49152", "53", "x"]),
+        "DestinationPort": st.sampled_from(["443", "80"]),
+    }
+)
+_DATA = st.one_of(
+    st.dictionaries(_DATA_KEYS, _DATA_VALUES, max_size=10),
+    st.tuples(_CONNECTION, st.dictionaries(_DATA_KEYS, _DATA_VALUES, max_size=4)).map(
+        lambda pair: {**pair[0], **pair[1]}
+    ),
+)
+
+
+@given(_DATA, st.integers(1, 30), _PRESET)
+def test_process_and_network_fields_are_the_ones_the_paths_built(
+    data: dict[str, str], eid: int, preset: dict[str, Any]
+) -> None:
+    doc, expected = copy.deepcopy(preset), copy.deepcopy(preset)
+    left, right = dict(data), dict(data)
+    map_process(doc, left, eid)
+    map_network(doc, left, eid)
+    map_related_ips(doc)
+    _map_process_by_paths(expected, right, eid)
+    _map_network_by_paths(expected, right, eid)
+    assert orjson.dumps(doc) == orjson.dumps(expected)
+    assert _items(left) == _items(right)

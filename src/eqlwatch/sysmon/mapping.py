@@ -88,13 +88,6 @@ def map_hashes(doc: Doc, data: Data, eid: int) -> None:
             )
 
 
-# The fields map_process derives, per object: (command_line, args, args_count, executable, name).
-_DERIVED = tuple(
-    tuple(
-        f"{prefix}.{leaf}" for leaf in ("command_line", "args", "args_count", "executable", "name")
-    )
-    for prefix in ("process", "process.parent")
-)
 _PROCESS_PE = tuple((key, f"process.pe.{name}") for key, name in _PE_COPIES)
 _FILE_PE = tuple((key, f"file.pe.{name}") for key, name in _PE_COPIES)
 
@@ -109,19 +102,27 @@ def map_process(doc: Doc, data: Data, eid: int) -> None:
         for key, field in _PROCESS_PE:
             if key in data:
                 put(doc, field, data[key])
-    if "process" not in doc:
+    process = doc.get("process")  # a dict when set: only `put` makes it
+    if process is None:
         return  # nothing below can be set: no command line, no executable
-    for cmd_field, args_field, count_field, exe_field, name_field in _DERIVED:
-        cmd = get(doc, cmd_field)
-        if cmd:
-            args = split_command_line(cmd)
-            put(doc, args_field, args)
-            put(doc, count_field, len(args))
-        exe = get(doc, exe_field)
-        if exe and len(exe) > 1 and get(doc, name_field) is None:
-            short = basename(exe)
-            if short:
-                put(doc, name_field, short)
+    _derive(process)
+    parent = process.get("parent")
+    if parent is not None:
+        _derive(parent)
+
+
+def _derive(process: dict[str, Any]) -> None:
+    """`args`, `args_count` and `name` of one `process` (or `process.parent`) object."""
+    cmd = process.get("command_line")
+    if cmd:
+        args = split_command_line(cmd)
+        process["args"] = args
+        process["args_count"] = len(args)
+    exe = process.get("executable")
+    if exe and len(exe) > 1 and process.get("name") is None:
+        short = basename(exe)
+        if short:
+            process["name"] = short
 
 
 def map_file(doc: Doc, data: Data, eid: int) -> None:

@@ -24,16 +24,31 @@ _DWORD = re.compile(r"(?i)DWORD \((0x[0-9A-F]{8})\)")
 _TRANSPORTS = {"tcp": 6, "udp": 17}
 
 
-def _endpoint(doc: Doc, data: Data, side: str, prefix: str) -> None:
-    ip = valid_ip(data.get(f"{prefix}Ip", ""))
+# Per side: the EventData keys read and the ECS fields written.
+_ENDPOINTS = tuple(
+    (
+        f"{prefix}Ip",
+        f"{prefix}Hostname",
+        f"{prefix}Port",
+        f"{side}.ip",
+        f"{side}.domain",
+        f"{side}.port",
+    )
+    for side, prefix in (("source", "Source"), ("destination", "Destination"))
+)
+
+
+def _endpoint(doc: Doc, data: Data, keys: tuple[str, str, str, str, str, str]) -> None:
+    ip_key, host_key, port_key, ip_field, domain_field, port_field = keys
+    ip = valid_ip(data.get(ip_key, ""))
     if ip is not None:
-        put(doc, f"{side}.ip", ip)
-    host = data.pop(f"{prefix}Hostname", None)
+        put(doc, ip_field, ip)
+    host = data.pop(host_key, None)
     if host is not None:
-        put(doc, f"{side}.domain", host)
-    port = to_int(data.get(f"{prefix}Port"))
+        put(doc, domain_field, host)
+    port = to_int(data.get(port_key))
     if port is not None:
-        put(doc, f"{side}.port", port)
+        put(doc, port_field, port)
 
 
 def map_network(doc: Doc, data: Data, eid: int) -> None:
@@ -46,8 +61,8 @@ def map_network(doc: Doc, data: Data, eid: int) -> None:
         proto = data.get("DestinationPortName") or data.get("SourcePortName")
         if proto is not None:
             put(doc, "network.protocol", proto)
-    _endpoint(doc, data, "source", "Source")
-    _endpoint(doc, data, "destination", "Destination")
+    for keys in _ENDPOINTS:
+        _endpoint(doc, data, keys)
     initiated = data.get("Initiated")
     if initiated in ("true", "false"):
         put(doc, "network.direction", "egress" if initiated == "true" else "ingress")
@@ -58,6 +73,8 @@ def map_network(doc: Doc, data: Data, eid: int) -> None:
 
 
 def _community_id(doc: Doc) -> None:
+    if "network" not in doc or "source" not in doc or "destination" not in doc:
+        return  # no transport, or an address or port missing
     proto = _TRANSPORTS.get(str(get(doc, "network.transport") or "").lower())
     src, dst = get(doc, "source.ip"), get(doc, "destination.ip")
     sport, dport = get(doc, "source.port"), get(doc, "destination.port")
@@ -156,5 +173,7 @@ def map_registry(doc: Doc, data: Data, eid: int) -> None:
 
 
 def map_related_ips(doc: Doc) -> None:
+    if "source" not in doc and "destination" not in doc:
+        return  # no address to add
     ips = [ip for ip in (get(doc, "source.ip"), get(doc, "destination.ip")) if ip]
     append_unique(doc, "related.ip", ips)

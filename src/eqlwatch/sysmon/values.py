@@ -20,7 +20,6 @@ _GUID = re.compile(
 _NULL_GUID = "{00000000-0000-0000-0000-000000000000}"
 # Values Elastic's pipeline treats as "no value" in event_data.
 EMPTY_VALUES = frozenset({"", "-"})
-_EMPTY_HASH = re.compile(r"^0*$")
 
 
 def canonical_guid(value: str) -> str:
@@ -182,7 +181,7 @@ def parse_hashes(value: str) -> dict[str, str]:
         if not sep:
             continue
         digest = digest.strip().lower()
-        if _EMPTY_HASH.match(digest):
+        if not digest.strip("0"):  # empty or all zeros
             continue
         out[key.strip().lower()] = digest
     return out

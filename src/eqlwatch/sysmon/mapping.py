@@ -125,12 +125,19 @@ def _derive(process: dict[str, Any]) -> None:
             process["name"] = short
 
 
+_FILE_RENAMES = (
+    ("TargetFilename", "file.path"),
+    ("Device", "file.path"),
+    ("PipeName", "file.name"),
+    ("ImageLoaded", "file.path"),
+)
+
+
 def map_file(doc: Doc, data: Data, eid: int) -> None:
     """`file.*` from the target path, pipe name or loaded image, with its signature and PE."""
-    for key in ("TargetFilename", "Device"):
-        _rename(doc, data, key, "file.path")
-    _rename(doc, data, "PipeName", "file.name")
-    _rename(doc, data, "ImageLoaded", "file.path")
+    for key, field in _FILE_RENAMES:
+        if key in data:
+            _rename(doc, data, key, field)
     if "Signature" in data:
         put(doc, "file.code_signature.subject_name", data["Signature"])
     if "SignatureStatus" in data:

@@ -32,6 +32,7 @@ _CLEANUP = (
     "RuleName", "User", "Initiated", "SourceIsIpv6", "DestinationIsIpv6", "QueryStatus",
     "Archived", "IsExecutable", "QueryResults", "UtcTime", "Hash", "Hashes", "TargetObject",
 )  # fmt: skip
+_CLEANUP_KEYS = frozenset(_CLEANUP)
 
 
 def data_stream_name(dataset: str, namespace: str = NAMESPACE) -> str:
@@ -108,6 +109,9 @@ def _categorise(doc: dict[str, Any], eid: int) -> None:
     event["action"] = kind.action if isinstance(kind.action, str) else list(kind.action)
 
 
+_FILE_FLAGS = (("Archived", "sysmon.file.archived"), ("IsExecutable", "sysmon.file.is_executable"))
+
+
 def _sysmon_extras(doc: dict[str, Any], data: dict[str, str], eid: int) -> None:
     """`rule.name`, `message` (tampering type), `error.code`, `sysmon.file.*`."""
     if "RuleName" in data:
@@ -116,10 +120,11 @@ def _sysmon_extras(doc: dict[str, Any], data: dict[str, str], eid: int) -> None:
         doc["message"] = data.pop("Type")
     if eid == 255 and "ID" in data:
         put(doc, "error.code", data.pop("ID"))
-    for key, field in (("Archived", "archived"), ("IsExecutable", "is_executable")):
-        flag = data.get(key, "").lower()
-        if flag in ("true", "false"):
-            put(doc, f"sysmon.file.{field}", flag == "true")
+    for key, field in _FILE_FLAGS:
+        if key in data:
+            flag = data[key].lower()
+            if flag in ("true", "false"):
+                put(doc, field, flag == "true")
     if "TargetProcessGuid" in data:
         data["TargetProcessGUID"] = data.pop("TargetProcessGuid")
 
@@ -145,8 +150,8 @@ def normalize_sysmon(rec: WinRecord) -> dict[str, Any]:
     map_user(doc, data, rec.user_sid)
     map_related_ips(doc)
     map_registry(doc, data, eid)
-    for key in _CLEANUP:
-        data.pop(key, None)
+    for key in _CLEANUP_KEYS.intersection(data):  # what is left is seldom more than a few keys
+        del data[key]
     if data:
         doc["winlog"]["event_data"] = data
     return doc

@@ -76,14 +76,17 @@ def clean_event_data(
     for key, value in raw.items():
         if key in skip:
             continue
-        if element and (
-            type(value) is dict
-            or (type(value) is not str and value is not None and isinstance(value, Mapping))
-        ):
-            value = value.get("#text")
-        s = text(value)
-        if s is None:
-            continue
+        if type(value) is str:  # nearly every value: `text` inlined
+            if value in EMPTY_VALUES:
+                continue
+            s = value
+        else:
+            if element and value is not None and isinstance(value, Mapping):
+                value = value.get("#text")
+            found = text(value)
+            if found is None:
+                continue
+            s = found
         guid = guid_keys.get(key)
         if guid is None:
             guid = is_guid_key(key)

@@ -464,18 +464,31 @@ EXTRA_GROUPS = 3  # groups checked besides the best one, per filter
 COMMON_SHARE = 4  # a group more than 1/COMMON_SHARE of the sample holds is not checked
 
 
-def query_screens(query: CompiledQuery, sample: Sample | None = None) -> Screens | None:
-    """Per filter, the group fewest lines hold and, with a sample, up to `EXTRA_GROUPS`
-    more of its groups that few sample lines hold: a line some filter may match holds a
-    needle of each of that filter's groups. None: any line may match."""
+def filters_groups(
+    query: CompiledQuery, sample: Sample | None
+) -> list[tuple[Group, list[Group]]] | None:
+    """Per filter (stages, then `until`): its best group and all its groups, deduplicated;
+    None when some filter has no group (any line may match it)."""
     parsed = query.parsed
     ts = query.settings.timestamp_field
-    screens: list[tuple[Group, ...]] = []
+    found = []
     for stage in (*parsed.stages, *([parsed.until] if parsed.until else [])):
         groups = list(dict.fromkeys(filter_groups(stage, ts, sample)))
         if not groups:
             return None
-        best = best_group(groups, sample)
+        found.append((best_group(groups, sample), groups))
+    return found
+
+
+def query_screens(query: CompiledQuery, sample: Sample | None = None) -> Screens | None:
+    """Per filter, the group fewest lines hold and, with a sample, up to `EXTRA_GROUPS`
+    more of its groups that few sample lines hold: a line some filter may match holds a
+    needle of each of that filter's groups. None: any line may match."""
+    found = filters_groups(query, sample)
+    if found is None:
+        return None
+    screens: list[tuple[Group, ...]] = []
+    for best, groups in found:
         kept = [best]
         if sample:
             common = len(sample.lines) // COMMON_SHARE

@@ -28,8 +28,7 @@ from eqlwatch.engine.needles import (
     Group,
     Sample,
     Screens,
-    best_group,
-    filter_groups,
+    filters_groups,
     leaf_needles,
 )
 from eqlwatch.pipeline.hunt_index import ESCAPE_OR_LOWERS, literal
@@ -45,19 +44,13 @@ def conjoined_screens(query: CompiledQuery, sample: Sample | None) -> Screens | 
     """Per filter (stages, then `until`): its best group and, when the sample says it pays,
     one more that must occur in the same line; None: any line may match. Without a sample,
     the best group alone (as `needles.query_screens` picks it)."""
-    parsed = query.parsed
-    ts = query.settings.timestamp_field
     if sample:  # each needle found in one Hyperscan pass, not one `find` per line holding
         # it; single bytes (a `*text*` wildcard's non-ASCII ones) are rare: left to `find`
         sample.prime(n for n in leaf_needles(query) if len(n) > 1)
-    screens: list[tuple[Group, ...]] = []
-    for stage in (*parsed.stages, *([parsed.until] if parsed.until else [])):
-        groups = list(dict.fromkeys(filter_groups(stage, ts, sample)))
-        if not groups:
-            return None
-        best = best_group(groups, sample)
-        screens.append((best, *_partner(best, groups, sample)))
-    return tuple(screens)
+    found = filters_groups(query, sample)
+    if found is None:
+        return None
+    return tuple((best, *_partner(best, groups, sample)) for best, groups in found)
 
 
 def _partner(best: Group, groups: list[Group], sample: Sample | None) -> tuple[Group, ...]:

@@ -12,11 +12,12 @@ from typing import Any
 
 import communityid
 import orjson
+from communityid.error import FlowTupleError
 from hypothesis import given
 from hypothesis import strategies as st
 
 from eqlwatch.sysmon.argv import split_command_line
-from eqlwatch.sysmon.mapping import _PE_COPIES, _PROCESS_RENAMES, _rename, map_process
+from eqlwatch.sysmon.mapping import _PE_COPIES, _PROCESS_RENAMES, map_process
 from eqlwatch.sysmon.netmap import map_network, map_related_ips
 from eqlwatch.sysmon.normalize import ECS_VERSION, NAMESPACE, SYSMON_DATASET, _envelope
 from eqlwatch.sysmon.record import WinRecord
@@ -193,11 +194,26 @@ def test_get_is_a_checked_walk(doc: Any, dotted: str) -> None:
 # --- process and network fields: on their objects against the dotted gets and puts --------
 
 
+def _rename_by_paths(
+    doc: dict[str, Any], data: dict[str, str], key: str, field: str, as_int: bool = False
+) -> None:
+    if key not in data or get(doc, field) is not None:
+        return
+    if as_int:
+        number = to_int(data[key])
+        if number is None:
+            return
+        put(doc, field, number)
+    else:
+        put(doc, field, data[key])
+    del data[key]
+
+
 def _map_process_by_paths(doc: dict[str, Any], data: dict[str, str], eid: int) -> None:
     for key, field, as_int in _PROCESS_RENAMES:
-        _rename(doc, data, key, field, as_int)
+        _rename_by_paths(doc, data, key, field, as_int)
     if eid != 7:
-        _rename(doc, data, "OriginalFileName", "process.pe.original_file_name")
+        _rename_by_paths(doc, data, "OriginalFileName", "process.pe.original_file_name")
         for key, name in _PE_COPIES:
             if key in data:
                 put(doc, f"process.pe.{name}", data[key])
@@ -243,8 +259,12 @@ def _map_network_by_paths(doc: dict[str, Any], data: dict[str, str], eid: int) -
     src, dst = get(doc, "source.ip"), get(doc, "destination.ip")
     sport, dport = get(doc, "source.port"), get(doc, "destination.port")
     if proto_n is not None and None not in (src, dst, sport, dport):
-        flow = communityid.FlowTuple(proto_n, src, dst, sport, dport)
-        put(doc, "network.community_id", communityid.CommunityID().calc(flow))
+        try:
+            flow = communityid.FlowTuple(proto_n, src, dst, sport, dport)
+        except FlowTupleError:
+            flow = None
+        if flow is not None:
+            put(doc, "network.community_id", communityid.CommunityID().calc(flow))
     ips = [ip for ip in (get(doc, "source.ip"), get(doc, "destination.ip")) if ip]
     append_unique(doc, "related.ip", ips)
 
@@ -265,7 +285,14 @@ _DATA_VALUES = st.one_of(
 )  # fmt: skip
 # What earlier steps may have set (hashes on process, a DNS answer's related.ip).
 _PRESET = st.sampled_from(
-    [{}, {"process": {"hash": {"md5": "ab"}}}, {"related": {"ip": ["10.0.0.1"]}}, {"x": 1}]
+    [
+        {},
+        {"process": {"hash": {"md5": "ab"}}},
+        {"process": {"pid": None, "executable": "C:\\a.exe"}},
+        {"process": "not an object"},
+        {"related": {"ip": ["10.0.0.1"]}},
+        {"x": 1},
+    ]
 )
 
 

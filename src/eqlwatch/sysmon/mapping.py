@@ -18,6 +18,7 @@ from eqlwatch.sysmon.values import (
     get,
     parse_hashes,
     put,
+    put_new,
     split_user,
     to_int,
 )
@@ -53,16 +54,15 @@ _PE_COPIES = (
 
 def _rename(doc: Doc, data: Data, key: str, field: str, as_int: bool = False) -> None:
     """Move `data[key]` to `field` unless the field is already set (Elastic's rename)."""
-    if key not in data or get(doc, field) is not None:
+    value: Any = data.get(key)  # a string when there: EventData holds nothing else
+    if value is None:
         return
     if as_int:
-        number = to_int(data[key])
-        if number is None:
+        value = to_int(value)
+        if value is None:
             return
-        put(doc, field, number)
-    else:
-        put(doc, field, data[key])
-    del data[key]
+    if put_new(doc, field, value):
+        del data[key]
 
 
 def map_hashes(doc: Doc, data: Data, eid: int) -> None:
@@ -102,12 +102,12 @@ def map_process(doc: Doc, data: Data, eid: int) -> None:
         for key, field in _PROCESS_PE:
             if key in data:
                 put(doc, field, data[key])
-    process = doc.get("process")  # a dict when set: only `put` makes it
-    if process is None:
+    process = doc.get("process")
+    if type(process) is not dict:
         return  # nothing below can be set: no command line, no executable
     _derive(process)
     parent = process.get("parent")
-    if parent is not None:
+    if type(parent) is dict:
         _derive(parent)
 
 

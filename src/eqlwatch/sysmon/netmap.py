@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any
 
 import communityid
+from communityid.error import FlowTupleError
 from publicsuffixlist import PublicSuffixList
 
 from eqlwatch.sysmon.tables import DNS_STATUS, DNS_TYPES, REGISTRY_EVENTS, REGISTRY_HIVES
@@ -80,7 +81,10 @@ def _community_id(doc: Doc) -> None:
     sport, dport = get(doc, "source.port"), get(doc, "destination.port")
     if proto is None or None in (src, dst, sport, dport):
         return
-    flow = communityid.FlowTuple(proto, src, dst, sport, dport)
+    try:
+        flow = communityid.FlowTuple(proto, src, dst, sport, dport)
+    except FlowTupleError:
+        return  # a port out of range (a damaged record): no flow id, the rest kept
     put(doc, "network.community_id", communityid.CommunityID().calc(flow))
 
 

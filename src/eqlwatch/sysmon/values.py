@@ -256,6 +256,23 @@ def put(doc: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
+def put_new(doc: dict[str, Any], dotted: str, value: Any) -> bool:
+    """`put` unless `a.b.c` holds a value already (not None): one walk for a `get` and a
+    `put`. True when it was set."""
+    parents, leaf = _PATHS.get(dotted) or _path(dotted)
+    node = doc
+    for name in parents:
+        child = node.get(name)
+        if type(child) is not dict and not isinstance(child, dict):
+            child = {}  # nothing below it yet, so nothing to keep
+            node[name] = child
+        node = child
+    if node.get(leaf) is not None:
+        return False
+    node[leaf] = value
+    return True
+
+
 def get(doc: Mapping[str, Any], dotted: str) -> Any:
     """The value at `a.b.c`, or None when a step is missing or is no object."""
     parents, leaf = _PATHS.get(dotted) or _path(dotted)

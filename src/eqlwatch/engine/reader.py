@@ -64,12 +64,51 @@ def index_name(path: str | Path) -> str:
 Stream = io.BufferedReader | gzip.GzipFile
 
 
-def _open(path: Path) -> Stream:
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def open_bytes(path: Path) -> Stream:
+    """The file's bytes, gunzipped when it starts with gzip's magic, after a UTF-8
+    byte-order mark when it has one (Windows tools write them; a first line starting with
+    one is not JSON). Positions (`tell`, `seek`) count from after the mark."""
     raw = path.open("rb")
+    stream: Stream = raw
     if raw.peek(2)[:2] == b"\x1f\x8b":
         raw.close()
-        return gzip.GzipFile(path, "rb")
-    return raw
+        stream = gzip.GzipFile(path, "rb")
+    if stream.peek(3)[:3] != UTF8_BOM:
+        return stream
+    return io.BufferedReader(_AfterMark(stream, len(UTF8_BOM)))
+
+
+class _AfterMark(io.RawIOBase):
+    """A binary stream seen from `skip` bytes on: what follows a byte-order mark."""
+
+    def __init__(self, inner: Stream, skip: int) -> None:
+        super().__init__()
+        self._inner, self._skip = inner, skip
+        inner.seek(skip)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._inner.readinto(buffer)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            offset += self._skip
+        return self._inner.seek(offset, whence) - self._skip
+
+    def tell(self) -> int:
+        return self._inner.tell() - self._skip
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
 
 
 def source_event(index: str, doc: Any, where: Location) -> SourceEvent:
@@ -105,7 +144,7 @@ def read_event_file(
     counter = errors if errors is not None else ErrorCounter()
     name = index if index is not None else index_name(p)
     try:
-        stream = _open(p)
+        stream = open_bytes(p)
     except OSError as exc:
         raise DataError(f"cannot open: {exc.strerror}", location=Location(file=str(p))) from None
     return EventStream(RawLines(stream, p, name, counter, line_filter)), counter

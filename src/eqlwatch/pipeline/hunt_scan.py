@@ -25,7 +25,7 @@ import orjson
 from eqlwatch.engine import SourceEvent
 from eqlwatch.engine.identity import LATER, record_id
 from eqlwatch.engine.needles import Sample, Screens
-from eqlwatch.engine.reader import source_event
+from eqlwatch.engine.reader import open_bytes, source_event
 from eqlwatch.errors import DataError, EqlwatchError, Location
 from eqlwatch.pipeline.hunt_defer import Candidates, Held
 from eqlwatch.pipeline.hunt_index import CategoryIndex, RuleIndex, rule_index
@@ -108,13 +108,7 @@ class Screen:
         self.index = CategoryIndex(self.categories or [None] * len(self.per_rule))
 
 
-def open_lines(path: Path) -> io.BufferedReader | gzip.GzipFile:
-    """The file's bytes, gunzipped when it starts with gzip's magic."""
-    raw = path.open("rb")
-    if raw.peek(2)[:2] == b"\x1f\x8b":
-        raw.close()
-        return gzip.GzipFile(path, "rb")
-    return raw
+open_lines = open_bytes  # gunzipped, after a UTF-8 byte-order mark (engine.reader)
 
 
 @dataclass

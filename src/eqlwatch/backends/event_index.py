@@ -33,7 +33,7 @@ import structlog
 from eqlwatch.backends.event_files import expand_paths, read_file_events
 from eqlwatch.engine import SourceEvent
 from eqlwatch.engine.identity import record_id
-from eqlwatch.engine.reader import index_name, source_event
+from eqlwatch.engine.reader import UTF8_BOM, index_name, source_event
 from eqlwatch.errors import DataError, Location, RetryableBackendError
 from eqlwatch.jsondump import dumps
 from eqlwatch.rules.fields import get_field
@@ -230,7 +230,8 @@ class IndexBuilder:
                 except NoRecordsError:
                     self.index.files_read += 1
                     return
-            if fmt == "ecs" and not head.startswith(GZIP_MAGIC) and head.lstrip()[:1] != b"[":
+            text = head.removeprefix(UTF8_BOM)
+            if fmt == "ecs" and not head.startswith(GZIP_MAGIC) and text.lstrip()[:1] != b"[":
                 self._lines(path, tally)
             else:
                 self._spill_file(path, fmt, tally)
@@ -271,6 +272,8 @@ class IndexBuilder:
             code = index.code(index_name(path))
             stamp, parse, add = self.decoders.stamp, parse_timestamp, index.add
             offset = 0
+            if fh.peek(len(UTF8_BOM))[: len(UTF8_BOM)] == UTF8_BOM:  # not part of line 1
+                offset = len(fh.read(len(UTF8_BOM)))
             for number, line in enumerate(fh, 1):
                 size = len(line)
                 try:

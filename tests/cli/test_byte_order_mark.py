@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.local_job import run_once, stamp
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests/fixtures/rulepack/defend-regsvr32-renamed.ndjson"  # 1 alert
 BOM = b"\xef\xbb\xbf"
@@ -53,28 +55,8 @@ def test_hunt_alerts_on_the_first_line(tmp_path: Path, packed: bool) -> None:
 
 def test_a_job_alerts_on_the_first_line(tmp_path: Path) -> None:
     """`run` indexes plain NDJSON in place and reads events back by position."""
-    from datetime import UTC, datetime, timedelta
-
-    event = json.loads(FIXTURE.read_bytes().splitlines()[0])
-    now = datetime.now(UTC)
-    event["@timestamp"] = (now - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    later = {"@timestamp": (now + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-             "event": {"category": "process"}, "process": {"name": "filler.exe"}}  # fmt: skip
-    data = tmp_path / "data"
-    data.mkdir()
-    lines = BOM + json.dumps(event).encode() + b"\n" + json.dumps(later).encode() + b"\n"
-    (data / "logs-endpoint.events.process-default.ndjson").write_bytes(lines)
-    jobs = tmp_path / "jobs"
-    jobs.mkdir()
-    text = (ROOT / "jobs" / "default.toml").read_text()
-    text = text.replace('paths = ["data/demo/*.ndjson"]', f'paths = ["{data}/*.ndjson"]')
-    text = text.replace("generate_demo = true", "generate_demo = false")
-    text = text.replace('paths = ["queries/*.toml"]', f'paths = ["{ROOT}/queries/*.toml"]')
-    (jobs / "bom.toml").write_text(text)
-    done = subprocess.run(
-        [sys.executable, "-m", "eqlwatch", "run", "--once", "--jobs", str(jobs)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
-    )  # fmt: skip
+    event = {**json.loads(FIXTURE.read_bytes().splitlines()[0]), "@timestamp": stamp(-10)}
+    done = run_once(tmp_path, {"default": BOM + json.dumps(event).encode() + b"\n"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "malformed" not in done.stdout + done.stderr
     (alert,) = (tmp_path / "out" / "alerts.ndjson").read_text().splitlines()

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
 from eqlwatch.depth import room
+from tests.cli.local_job import run_once, stamp
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests/fixtures/rulepack/defend-regsvr32-renamed.ndjson"  # 1 alert
@@ -65,24 +65,8 @@ def test_query_answers_with_a_deep_event(
 
 
 def test_a_job_alerts_on_deep_events_and_moves_on(event: dict[str, object], tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    now = datetime.now(UTC)
-    for depth in DEPTHS:
-        at = (now - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        line = padded({**event, "@timestamp": at}, depth)
-        (data / f"logs-endpoint.events.process-deep{depth}.ndjson").write_bytes(line)
-    later = {"@timestamp": (now + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-             "event": {"category": "process"}, "process": {"name": "filler.exe"}}  # fmt: skip
-    (data / "logs-endpoint.events.process-later.ndjson").write_bytes(orjson.dumps(later) + b"\n")
-    jobs = tmp_path / "jobs"
-    jobs.mkdir()
-    text = (ROOT / "jobs" / "default.toml").read_text()
-    text = text.replace('paths = ["data/demo/*.ndjson"]', f'paths = ["{data}/*.ndjson"]')
-    text = text.replace("generate_demo = true", "generate_demo = false")
-    text = text.replace('paths = ["queries/*.toml"]', f'paths = ["{ROOT}/queries/*.toml"]')
-    (jobs / "deep.toml").write_text(text)
-    done = eqlwatch("run", "--once", "--jobs", str(jobs), cwd=tmp_path)
+    files = {f"deep{depth}": padded({**event, "@timestamp": stamp(-10)}, depth) for depth in DEPTHS}
+    done = run_once(tmp_path, files)
     assert done.returncode == 0, done.stdout + done.stderr
     alerts = (tmp_path / "out" / "alerts.ndjson").read_text().splitlines()
     assert len(alerts) == len(DEPTHS)

@@ -34,6 +34,7 @@ from eqlwatch.backends.event_files import expand_paths, read_file_events
 from eqlwatch.engine import SourceEvent
 from eqlwatch.engine.identity import record_id
 from eqlwatch.engine.reader import UTF8_BOM, index_name, source_event
+from eqlwatch.engine.transcode import wide_encoding
 from eqlwatch.errors import DataError, Location, RetryableBackendError
 from eqlwatch.jsondump import dumps
 from eqlwatch.rules.fields import get_field
@@ -231,7 +232,8 @@ class IndexBuilder:
                     self.index.files_read += 1
                     return
             text = head.removeprefix(UTF8_BOM)
-            if fmt == "ecs" and not head.startswith(GZIP_MAGIC) and text.lstrip()[:1] != b"[":
+            in_place = not head.startswith(GZIP_MAGIC) and wide_encoding(head) is None
+            if fmt == "ecs" and in_place and text.lstrip()[:1] != b"[":
                 self._lines(path, tally)
             else:
                 self._spill_file(path, fmt, tally)

@@ -22,6 +22,7 @@ import orjson
 
 from eqlwatch.engine.identity import record_id
 from eqlwatch.engine.plan import SourceEvent
+from eqlwatch.engine.transcode import Transcoded, wide_encoding
 from eqlwatch.errors import DataError, Location
 
 _KEEP_ERRORS = 100
@@ -68,17 +69,22 @@ UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def open_bytes(path: Path) -> Stream:
-    """The file's bytes, gunzipped when it starts with gzip's magic, after a UTF-8
+    """The file's bytes as UTF-8: gunzipped when it starts with gzip's magic, after a UTF-8
     byte-order mark when it has one (Windows tools write them; a first line starting with
-    one is not JSON). Positions (`tell`, `seek`) count from after the mark."""
+    one is not JSON), decoded when it is UTF-16 or UTF-32 text (`transcode`). Positions
+    (`tell`, `seek`) count from after the mark, in UTF-8 bytes."""
     raw = path.open("rb")
     stream: Stream = raw
     if raw.peek(2)[:2] == b"\x1f\x8b":
         raw.close()
         stream = gzip.GzipFile(path, "rb")
-    if stream.peek(3)[:3] != UTF8_BOM:
+    head = stream.peek(4)[:4]
+    if head.startswith(UTF8_BOM):
+        return io.BufferedReader(_AfterMark(stream, len(UTF8_BOM)))
+    wide = wide_encoding(head)
+    if wide is None:
         return stream
-    return io.BufferedReader(_AfterMark(stream, len(UTF8_BOM)))
+    return io.BufferedReader(Transcoded(stream, wide[1], wide[0]))
 
 
 class _AfterMark(io.RawIOBase):

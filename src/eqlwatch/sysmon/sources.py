@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from eqlwatch.engine.reader import open_bytes
 from eqlwatch.errors import DataError, Location
 
 EVTX_MAGIC = b"ElfFile\x00"
@@ -31,21 +32,15 @@ RawRecord = tuple[Location, Any]
 
 
 def head_bytes(path: Path, size: int = 4096) -> bytes:
-    """The first bytes of the file's content, gunzipped when it is gzip."""
-    with path.open("rb") as fh:
-        head = fh.read(size)
-    if head.startswith(GZIP_MAGIC):
-        with gzip.open(path, "rb") as gz:
-            return gz.read(size)
-    return head
+    """The first bytes of the file's content as `open_bytes` reads it (gunzipped, UTF-16
+    decoded), after a UTF-8 byte-order mark."""
+    with open_bytes(path) as stream:
+        return stream.read(size)
 
 
 def open_text(path: Path) -> TextIO:
-    """The file as text (UTF-8, a BOM skipped), gunzipped when it is gzip."""
-    with path.open("rb") as fh:
-        gz = fh.read(2) == GZIP_MAGIC
-    raw = gzip.open(path, "rb") if gz else path.open("rb")  # noqa: SIM115 - the caller closes it
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline=None)
+    """The file as text: gunzipped, UTF-8 (a BOM skipped) or UTF-16/32 (`open_bytes`)."""
+    return io.TextIOWrapper(open_bytes(path), encoding="utf-8", errors="replace", newline=None)
 
 
 def first_text(path: Path) -> str:

@@ -74,6 +74,22 @@ def test_kept_tables_parse_as_built_ones(store: Path) -> None:
     assert outcomes(loaded, texts) == expected
 
 
+def test_kept_bytes_load_a_parser_with_other_options(store: Path) -> None:
+    """The parse without positions (`parse._fast_parser`) is loaded from the bytes the
+    kept parser came from: it parses as one built with those options, positions off."""
+    grammar_cache.KeptLark(GRAMMAR, **OPTIONS)
+    loaded = grammar_cache.KeptLark(GRAMMAR, **OPTIONS)
+    assert loaded.kept is not None
+    fast = loaded.kept.load(propagate_positions=False)
+    built = lark.Lark(GRAMMAR, **{**OPTIONS, "propagate_positions": False})
+    texts = queries()
+    assert outcomes(fast, texts) == outcomes(built, texts)
+    tree = fast.parse(texts[0], start="piped_query")
+    assert not any(hasattr(node.meta, "line") for node in tree.iter_subtrees())
+    placed = loaded.parse(texts[0], start="piped_query")
+    assert any(hasattr(node.meta, "line") for node in placed.iter_subtrees())
+
+
 def test_damaged_tables_are_built_again(store: Path) -> None:
     grammar_cache.KeptLark(GRAMMAR, **OPTIONS)
     (kept,) = store.glob("*.lark")

@@ -15,11 +15,13 @@ it off. `tests/engine/test_grammar_cache.py` checks a loaded parser parses as a 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +43,23 @@ def tables_path(grammar: str, options: dict[str, Any]) -> Path | None:
     return root / FOLDER / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.lark"
 
 
+@dataclass(frozen=True)
+class Kept:
+    """The tables a parser was loaded from and the options it was loaded with: another
+    parser of the same grammar (other options) loads from them without saving again."""
+
+    tables: bytes
+    options: dict[str, Any]
+
+    def load(self, **options: Any) -> lark.Lark:
+        loaded: lark.Lark = lark.Lark.__new__(lark.Lark)
+        return loaded._load(io.BytesIO(self.tables), **{**self.options, **options})
+
+
 class KeptLark(lark.Lark):
-    """`lark.Lark`, its tables read from the cache when they were kept."""
+    """`lark.Lark`, its tables read from the cache when they were kept (then `kept`)."""
+
+    kept: Kept | None = None
 
     def __init__(self, grammar: Any, **options: Any) -> None:
         path = None
@@ -59,10 +76,11 @@ class KeptLark(lark.Lark):
             return False
         allowed = {k: v for k, v in options.items() if k in _LOAD_ALLOWED_OPTIONS}
         try:
-            with path.open("rb") as stream:
-                self._load(stream, **allowed)
+            tables = path.read_bytes()
+            self._load(io.BytesIO(tables), **allowed)
         except Exception:  # missing, torn, from another version: build it
             return False
+        self.kept = Kept(tables, allowed)
         return True
 
 

@@ -340,7 +340,13 @@ def _parse_text(text: str) -> ParsedQuery:
 @cache
 def _fast_parser() -> Lark:
     """eql's grammar tables without position tracking: a third of Lark's time was spent
-    copying line and column into every tree node, which only an error message reads."""
+    copying line and column into every tree node, which only an error message reads.
+    Loaded from the bytes eql's parser came from when it was kept (saving them again cost
+    ~16 ms of every command's start-up)."""
+    kept = getattr(lark_parser, "kept", None)
+    if kept is not None:
+        fast: Lark = kept.load(propagate_positions=False, tree_class=KvTree)
+        return fast
     tables = io.BytesIO()
     lark_parser.save(tables)
     tables.seek(0)

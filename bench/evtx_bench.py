@@ -194,7 +194,7 @@ def steps(files: list[Path], rules_dir: Path) -> None:
     queries = [compile_rule(r) for r in load_rules([rules_dir]).rules if r.eqlwatch.enabled]
     rules = LineRules(queries)
     raw = RawScreen([raw_needles(q) for q in queries], ScanCounts())
-    scan, decode, by_system = rules.narrow_scan, _EVTX_RECORD, rules.by_system
+    scan, decode, by_system, blind = rules.narrow_scan, _EVTX_RECORD, rules.by_system, rules.blind
 
     def parser() -> None:
         for path in files:
@@ -229,7 +229,11 @@ def steps(files: list[Path], rules_dir: Path) -> None:
                 text = data.encode(rules.codec, "replace")
                 found = scan(text)
                 system = decode(text).Event.System
-                if found is not None and system.Computer not in EMPTY_VALUES:
+                if (
+                    found is not None
+                    and system.Computer not in EMPTY_VALUES
+                    and blind.get(found) is None
+                ):
                     key = (system.EventID, system.Provider, system.Channel, found)
                     by_system.get(key) or rules.evtx_decision(system, found)
 

@@ -381,3 +381,49 @@ def test_a_deeply_nested_record_is_reported_not_the_end_of_the_hunt(
             plain.counts.malformed,
         )
         assert sum(len(h) for _, h in plain.hits) + plain.counts.malformed == 2
+
+
+# ---- real files the parser opens or refuses ------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["gzip", "truncated", "header", "short", "empty", "chunk"])
+def test_screened_hunt_over_damaged_or_gzipped_evtx_files_is_the_plain_one(
+    damage: str, data_dir: Path, repo_root: Path, tmp_path: Path
+) -> None:
+    """The screen opens a plain file's parser itself (`evtx_numbered_texts`) and a gzipped
+    one through the decompressor: both give what the straight read gives, errors named by
+    file and record included, for a file cut mid-chunk, a damaged header or chunk, or no
+    records at all."""
+    import gzip
+
+    capture = data_dir / "evtx-attack-samples/evtx/AutomatedTestingTools"
+    data = (capture / "PanacheSysmon_vs_AtomicRedTeam01.evtx").read_bytes()
+    path = tmp_path / "capture.evtx"
+    if damage == "gzip":
+        path = tmp_path / "capture.evtx.gz"
+        data = gzip.compress(data)
+    elif damage == "truncated":
+        data = data[: 4096 + 65536 + 30000]  # the header, one chunk, part of the next
+    elif damage == "header":
+        data = data[:8] + b"\xff" * 120 + data[128:]
+    elif damage == "short":
+        data = data[:100]  # the header cut: the parser refuses the file
+    elif damage == "empty":
+        data = data[:4096]
+    else:
+        data = data[:70000] + b"\xff" * 400 + data[70400:]
+    path.write_bytes(data)
+    rules = make_rules(['process where process.name : ("cmd.exe", "powershell.exe")'], repo_root)
+    screened, screened_errors = run(rules, [path], screen=True)
+    plain, plain_errors = run(rules, [path], screen=False)
+    assert [(r.rule_id, h) for r, h in screened.hits] == [(r.rule_id, h) for r, h in plain.hits]
+    assert screened_errors == plain_errors
+    assert all(e.startswith(str(path)) for e in screened_errors)
+    assert screened.counts.events == plain.counts.events
+    if damage in ("gzip", "truncated", "chunk"):
+        assert sum(len(h) for _, h in screened.hits) > 0
+    if damage == "chunk":
+        assert screened_errors
+    if damage == "short":
+        assert len(screened_errors) == 1
+        assert "not a readable EVTX file" in screened_errors[0]

@@ -133,6 +133,55 @@ def test_rules_decide_from_needles_and_event_id() -> None:
     assert rules.scan(line.replace(b"notepad", b"\\u0072egsvr32")) is None
 
 
+# Event ids with a tag of their own (Sysmon's, a Security one, one no rule names), both ways.
+HEADS = [
+    (eid, sysmon) for eid in [*range(1, 32), 255, 4624, 4688, 9999] for sysmon in (True, False)
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(queries=st.lists(query(), min_size=1, max_size=3), data=st.data())
+def test_a_blind_decision_is_the_decision_for_every_head(
+    queries: list[str], data: st.DataObject
+) -> None:
+    """`blind_decision` (what the EVTX screen uses without looking the head up) is never
+    wrong: for the needles found, every event id and Sysmon-or-not decides the same."""
+    rules = LineRules([compile_query(q) for q in queries])
+    tags = set(rules.tag_ids.values())
+    literals = sorted({j for r in rules.ids for f in r for g in f for j in g} - tags)
+    found = (
+        frozenset(data.draw(st.lists(st.sampled_from(literals), max_size=4)))
+        if literals
+        else frozenset()
+    )
+    blind = rules.blind_decision(found)
+    if blind is not None:
+        assert {rules.decide(head, found) for head in HEADS} == {blind}
+
+
+def test_records_without_needles_need_no_head_when_every_filter_has_a_literal() -> None:
+    rules = LineRules(
+        [
+            compile_query('process where process.name : "regsvr32.exe"'),
+            compile_query('network where process.name : ("RegAsm.exe", "RegSvcs.exe")'),
+        ]
+    )
+    assert rules.blind_decision(frozenset()) == rules.decide((1, True), frozenset())
+    assert not rules.blind_decision(frozenset()).now  # type: ignore[union-attr]
+    # a rule whose filter holds no literal (only its event ids) needs the head
+    rules = LineRules(
+        [
+            compile_query(
+                "sequence by process.entity_id "
+                '[process where process.name : "regsvr32.exe"] [library where true]'
+            ),
+        ]
+    )
+    assert rules.blind_decision(frozenset()) is None
+    assert rules.decide((7, True), frozenset()).hold == (0,)
+    assert rules.decide((3, True), frozenset()).hold == ()
+
+
 # ---- soundness --------------------------------------------------------------------------
 
 

@@ -259,6 +259,8 @@ class LineRules:
         # EVTX: decisions by what the head is made of (event id, provider, channel) and
         # the needles found, so a record's head need not be worked out (`evtx_decision`).
         self.by_system: dict[tuple[Any, Any, Any, frozenset[int]], Decision] = {}
+        # EVTX: decisions the head cannot change (`blind_decision`), by the needles found.
+        self.blind: dict[frozenset[int], Decision] = {}
 
     @property
     def holding(self) -> list[int]:
@@ -282,12 +284,31 @@ class LineRules:
         decision = self.decide(head, found)
         if len(self.by_system) < _DECISIONS_KEPT:
             self.by_system[system.EventID, system.Provider, system.Channel, found] = decision
+            if found not in self.blind and self.blind_decision(found) == decision:
+                self.blind[found] = decision
         return decision
+
+    def blind_decision(self, found: frozenset[int]) -> Decision | None:
+        """The decision for a record holding the needles `found`, whatever its event id,
+        provider and channel, when they cannot change it (None when they can).
+
+        Tags only add to what a record holds, and `_decide` is monotone in that: a filter
+        satisfied stays satisfied with more present; so a rule triggering `now` with no tag
+        triggers it with any, and the held rules with some tags lie between those with none
+        and those with all. When the answers with no tag and with every tag are equal, every
+        head gets that answer. Most records hold no needle (found empty): when every filter
+        of every rule needs a literal, they are dropped without a lookup."""
+        none = self._decide_present(set(found))
+        every = self._decide_present({*found, *self.tag_ids.values()})
+        return none if none == every else None
 
     def _decide(self, head: Head, found: frozenset[int]) -> Decision:
         tags = event_tags(head[0], head[1])
         present = set(found)
         present.update(i for n, i in self.tag_ids.items() if n in tags)  # `>` ends each tag
+        return self._decide_present(present)
+
+    def _decide_present(self, present: set[int]) -> Decision:
         hold: list[int] = []
         for i, rule in enumerate(self.ids):
             sat = [all(g & present for g in groups) for groups in rule]
@@ -407,6 +428,7 @@ class LineScan:
         rules, counts = self.rules, self.record.counts
         codec, narrow = rules.codec, rules.narrow_scan
         by_system, evtx_decision, decode = rules.by_system, rules.evtx_decision, _EVTX_RECORD
+        blind = rules.blind
         seen: Counter[bytes] = Counter()
         noted = self.noted.setdefault(path, [])
         events = counts.events  # a local in the loop, written back around reads and yields
@@ -427,8 +449,17 @@ class LineScan:
                                 decision = self._wide(data, found)
                             else:
                                 if system.Computer not in EMPTY_VALUES:  # else: read straight
-                                    key = (system.EventID, system.Provider, system.Channel, found)
-                                    decision = by_system.get(key) or evtx_decision(system, found)
+                                    decision = blind.get(found)
+                                    if decision is None:
+                                        key = (
+                                            system.EventID,
+                                            system.Provider,
+                                            system.Channel,
+                                            found,
+                                        )
+                                        decision = by_system.get(key) or evtx_decision(
+                                            system, found
+                                        )
                     if decision is not None and not decision.now:
                         if decision.hold:
                             loc = evtx_location(path, number)

@@ -176,8 +176,22 @@ def evtx_numbered_texts(path: Path) -> Iterator[tuple[int, Any]]:
     """Each record of a binary EVTX file as evtx-rs writes its JSON, not parsed (a `str`),
     with its record number (0: the file as a whole); a record the parser gives no text for
     comes parsed as `evtx_records` gives it. The number, not a `Location`: a reader that
-    screens records makes one (`evtx_location`) only for those it reports or keeps."""
-    return _evtx(path, parse=False)
+    screens records makes one (`evtx_location`) only for those it reports or keeps.
+
+    A plain file's parser is opened here and its records come straight from `_evtx_loop`
+    (one generator between the parser and the caller, not two: ~0.1 us a record); a
+    gzipped file needs its decompressor closed after the read, so it takes `_evtx`."""
+    with path.open("rb") as fh:
+        gz = fh.read(2) == GZIP_MAGIC
+    if gz:
+        return _evtx(path, parse=False)
+    from evtx import PyEvtxParser
+
+    try:
+        records = PyEvtxParser(str(path)).records_json()
+    except (OSError, RuntimeError, ValueError) as exc:
+        return iter([(0, DataError(f"not a readable EVTX file: {exc}"))])
+    return _evtx_loop(records, parse=False)
 
 
 def evtx_location(path: Path, number: int) -> Location:
@@ -208,15 +222,19 @@ def _evtx_loop(records: Iterator[Any], parse: bool = True) -> Iterator[tuple[int
     n = errors = 0
     while True:
         try:
+            if parse:
+                for record in records:
+                    n += 1
+                    errors = 0
+                    yield n, _record_value(record)
+                return
             for record in records:
                 n += 1
                 errors = 0
-                if not parse and type(record) is dict:
-                    data = record.get("data")
-                    if type(data) is str:
-                        yield n, data
-                        continue
-                yield n, _record_value(record)
+                try:
+                    yield n, record["data"] + ""  # a `str` (+ raises TypeError otherwise)
+                except (KeyError, TypeError):
+                    yield n, _record_value(record)
             return
         except Exception as exc:  # the parser raises plain exceptions on damaged chunks
             n += 1

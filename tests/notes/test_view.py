@@ -116,3 +116,37 @@ def test_plain_views_read_what_the_general_view_reads(
     if isinstance(inner_general, EventView):
         assert isinstance(inner_fast, EventView)
         assert _seen(inner_fast.get(below, "<none>")) == _seen(inner_general.get(below, "<none>"))
+
+
+@settings(max_examples=400)
+@given(_plain_event, st.lists(st.tuples(_paths, _paths), min_size=1, max_size=8))
+def test_plain_views_answer_alike_when_asked_again(
+    event: dict[str, object], asks: list[tuple[str, str]]
+) -> None:
+    """A plain view remembers the paths it walked (shared with the views below it): asked
+    again, from the root, from a view below or through `field`, in any order, it answers
+    as a fresh general view does."""
+    fast = EventView(event, plain=True)
+    for path, below in asks:
+        general = EventView(event)
+        assert _seen(fast.get(path, "<none>")) == _seen(general.get(path, "<none>"))
+        assert _seen(field(fast, path, "<none>")) == _seen(field(general, path, "<none>"))
+        inner_fast, inner_general = fast.get(path), general.get(path)
+        if isinstance(inner_general, EventView):
+            assert isinstance(inner_fast, EventView)
+            got, want = inner_fast.get(below, "<none>"), inner_general.get(below, "<none>")
+            assert _seen(got) == _seen(want)
+            joined = f"{path}.{below}"
+            assert _seen(fast.get(joined, "<none>")) == _seen(general.get(joined, "<none>"))
+
+
+def test_a_remembered_object_still_gives_a_new_view_each_time() -> None:
+    """Only the walk is remembered: an object comes back as a fresh view, as before, and
+    its fields read through the shared memory equal the event's."""
+    ev = EventView(NESTED, plain=True)
+    first, second = ev.process, ev.process
+    assert first is not second
+    assert first.parent.name == second["parent.name"] == "p.exe"
+    assert field(ev, "process.parent.name") == "p.exe"
+    assert field(ev, "process.parent.pid", "none") == "none"
+    assert field(ev, "process.parent.pid", "again") == "again"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -90,6 +91,10 @@ def _alerts(
         return [], 0
     from eqlwatch.pipeline.alerting import AlertBuilder
 
+    # Everything alive now (rules, the events of the hits) stays until the process exits:
+    # frozen, the collector's full passes while alerts are built, and its pass at exit,
+    # no longer walk it (as `query` does). What alert building makes is collected as usual.
+    gc.freeze()
     template_dir = templates if templates is not None else Path("templates")
     builder = AlertBuilder(
         job_id="hunt",

@@ -285,3 +285,24 @@ def test_the_first_stage_test_from_found_needles_answers_as_the_line_search(
         for some in (targets, everyone, everyone[1:]):
             if some:
                 assert test(line, some) == store.may_hold(line, some)
+
+
+def test_a_line_with_a_byte_past_ascii_is_matched_with_every_needle() -> None:
+    # needles of one non-ASCII byte are left out of the first scan of every line (they
+    # slow it down); a line holding such a byte is scanned again with all of them
+    queries = [compile_query(q) for q in ('any where a : "*\u202e*"', 'any where d == "x"')]
+    screens = [query_screens(q, None) for q in queries]
+    fast, slow = rule_matcher(screens), rule_matcher(screens, fast=False)
+    assert fast is not None
+    assert slow is not None
+    for line in (
+        '{"a":"x\u202ey","d":"x"}'.encode(),
+        '{"a":"x\u202ey"}'.encode(),
+        '{"a":"\u00e9","d":"x"}'.encode(),
+        b'{"a":"x\x7f","d":"x"}',
+        b'{"a":"y","d":"x"}',
+        b'{"a":"y"}',
+    ):
+        assert fast(line) == slow(line), line
+    assert fast('{"a":"x\u202ey"}'.encode()) == [0]
+    assert fast(b'{"a":"y","d":"x"}') == [1]

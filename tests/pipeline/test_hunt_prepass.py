@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from eqlwatch.engine.needles import Sample
 from eqlwatch.errors import DataError
 from eqlwatch.pipeline import hunt_prepass
 from eqlwatch.pipeline.hunt import hunt_files
@@ -105,6 +106,27 @@ def test_the_pass_sees_a_needle_wherever_blocks_end(
     assert result.counts.events == 41
 
 
+@pytest.mark.parametrize("block", [64, 1 << 22])
+def test_a_needle_past_ascii_is_seen_in_its_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """Blocks of printable ASCII are scanned without the needles of other bytes: the
+    block holding the rare stage's non-ASCII character is scanned with them."""
+    monkeypatch.setattr(hunt_prepass, "BLOCK_BYTES", block)
+    wide = SEQUENCE.replace('== "rare.example"', ': "*\u202e*"')
+    rare = _event(45, event={"category": "network"}, destination={"domain": "a\u202eb"})
+    path = tmp_path / "e.ndjson"
+    _write(path, [*STARTS, rare, *STARTS[:3]])
+    rules = [make_rule(wide, rule_id="seq")]
+    screened, plain = hunt_files(rules, [path]), hunt_files(rules, [path], screen=False)
+    assert len(screened.hits[0][1]) == 1
+    assert [e.id for e in screened.hits[0][1][0].events] == [
+        e.id for e in plain.hits[0][1][0].events
+    ]
+    _write(path, [*STARTS, *STARTS[:3]])  # the character nowhere: nothing is parsed
+    assert hunt_files(rules, [path]).counts.parsed == 0
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
@@ -121,7 +143,7 @@ def test_blocks_are_the_file_cut_at_line_ends(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(hunt_prepass, "BLOCK_BYTES", block)
         hunt_prepass._scan_read(
-            io.BufferedReader(io.BytesIO(body)), lambda b: seen.append(bytes(b))
+            io.BufferedReader(io.BytesIO(body)), lambda b, _buffer: seen.append(bytes(b))
         )
     assert b"".join(seen) == body
     assert all(b.endswith(b"\n") for b in seen[:-1])
@@ -197,3 +219,46 @@ def test_a_kept_line_whose_category_is_not_utf8_is_reported_as_the_plain_path_do
         assert len(result.hits[0][1]) == 1
     assert seen[0] == seen[1]
     assert seen[0][0].startswith(f"{path}:42: malformed JSON")
+
+
+WORDS = [b'"ab"', b'"cd"', b"xyz", b"\\\\q", b"\xc3"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rules=st.lists(
+        st.lists(st.frozensets(st.sampled_from(WORDS), min_size=1), min_size=1, max_size=4),
+        min_size=1,
+        max_size=4,
+    ),
+    lines=st.lists(st.lists(st.sampled_from(WORDS), max_size=3), min_size=1, max_size=8),
+    sampled=st.integers(0, 8),
+    per_rule=st.integers(1, 3),
+)
+def test_a_rule_is_proven_unreachable_only_when_one_of_its_groups_is_nowhere(
+    tmp_path_factory: pytest.TempPathFactory,
+    rules: list[list[frozenset[bytes]]],
+    lines: list[list[bytes]],
+    sampled: int,
+    per_rule: int,
+) -> None:
+    """Whatever the sample and however few groups are searched, a rule is proven to have
+    no hit only if some group of its has no needle in the file; searching every group
+    without a sample proves exactly those."""
+    text = [b" ".join(words) for words in lines]  # bytes only: the pass parses nothing
+    path = tmp_path_factory.mktemp("p") / "e.ndjson"
+    path.write_bytes(b"\n".join(text) + b"\n")
+    screens = [(tuple(groups),) for groups in rules]
+    required = [frozenset({0})] * len(rules)
+    content = b"\n".join(text).lower()
+    truth = {
+        r for r, groups in enumerate(rules) if any(all(n not in content for n in g) for g in groups)
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hunt_prepass, "GROUPS_PER_RULE", per_rule)
+        sample = Sample([line.lower() for line in text[:sampled]])
+        chosen = hunt_prepass.prepass(screens, required, [path], "ecs", sample).unreachable
+        patch.setattr(hunt_prepass, "GROUPS_PER_RULE", 99)
+        every = hunt_prepass.prepass(screens, required, [path], "ecs").unreachable
+    assert chosen <= truth
+    assert every == truth

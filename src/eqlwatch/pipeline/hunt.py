@@ -118,7 +118,7 @@ def _hunt(
     screens = [query_screens(q, sample) for q in queries] if screen else [None] * len(rules)
     categories = [categories_of(q) for q in queries] if screen else None
     required = [required_filters(q) for q in queries]
-    before = prepass(screens, required, files, input_format) if screen and fast else None
+    before = prepass(screens, required, files, input_format, sample) if screen and fast else None
     if before is not None:
         screens = [() if r in before.unreachable else s for r, s in enumerate(screens)]
     first = [first_stage_needles(q, sample) if screen else None for q in queries]

@@ -91,10 +91,6 @@ def _alerts(
         return [], 0
     from eqlwatch.pipeline.alerting import AlertBuilder
 
-    # Everything alive now (rules, the events of the hits) stays until the process exits:
-    # frozen, the collector's full passes while alerts are built, and its pass at exit,
-    # no longer walk it (as `query` does). What alert building makes is collected as usual.
-    gc.freeze()
     template_dir = templates if templates is not None else Path("templates")
     builder = AlertBuilder(
         job_id="hunt",
@@ -176,6 +172,11 @@ def hunt(
     result, bad, unread = _run_hunt(
         rules, files, input_format, progress and err_console.is_terminal
     )
+    # Everything alive now (modules, rules, matchers, the hits' events) stays until the
+    # process exits: frozen, the collector's full passes while alerts are built no longer
+    # walk it, nor does its pass at exit, which took 0.16 s of a ~1 s hunt (as `query`
+    # freezes). What alert building makes is collected as usual.
+    gc.freeze()
     ip_table = load_ip_table(ip_ranges) if ip_ranges is not None else None  # checked anyway
     alerts, note_errors = _alerts(result, templates, ip_table)
     if output is OutputFormat.ndjson:

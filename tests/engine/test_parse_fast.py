@@ -24,6 +24,7 @@ from eqlwatch.rules import load_rules
 from eqlwatch.rules.compiled import clear_caches
 from tests.conftest import DATA_DIR
 from tests.engine.conformance import load_cases
+from tests.engine.eql_reference import reference_optimized
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,7 +59,7 @@ def reference_tree(text: str) -> object:
     source = parse_module.quote_at_fields(text)[0] + "\n"
     with es_config():
         result = parse_module._walk_with_positions(source)
-        return eql.optimizer.Optimizer(recursive=True).walk(getattr(result, "node", result))
+        return reference_optimized(getattr(result, "node", result))
 
 
 def fast_tree(text: str) -> object:

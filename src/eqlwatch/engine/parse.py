@@ -274,17 +274,26 @@ class _Optimizer(eql.optimizer.Optimizer):  # type: ignore[misc]
 
     @staticmethod
     def _walk_function_call(node: Any) -> Any:
-        """eql's rewrite, without optimizing the arguments again: this walk is bottom-up,
-        so they already are, and eql's `arg.optimize()` ran a whole context-keeping walker
-        per argument (two thirds of the optimizer's time over detection-rules)."""
-        func = eql.functions.get_function(node.name)
-        arguments = list(node.arguments)
-        if func and all(isinstance(arg, eql_ast.Literal) for arg in arguments):
-            try:
-                return eql_ast.Literal.from_python(func.run(*[arg.value for arg in arguments]))
-            except NotImplementedError:
-                pass  # a function eql cannot fold at parse time stays a call, as in eql
-        return eql_ast.FunctionCall(node.name, arguments, node.as_method)
+        """Calls are left to the engine, literal arguments or not: eql folded them with its
+        own functions, which are not Elasticsearch's (`between("abc", "A", "C")` folded to
+        "b", case-insensitively; `modulo(-7, 3)` to 2, the Python way). eql's walk also
+        optimized every argument again: this one is bottom-up, so they already are."""
+        return eql_ast.FunctionCall(node.name, list(node.arguments), node.as_method)
+
+    @staticmethod
+    def _walk_math_operation(node: Any) -> Any:
+        """eql's `a + (0 - b)` -> `a - b`, and `0 - n` folded to the number -n (how a
+        negative literal parses); other arithmetic on literals is left to the engine, whose
+        `/` and `%` truncate toward zero as Elasticsearch's do (eql folded `-7 / 2` to -4)."""
+        left, operator, right = node.left, node.operator, node.right
+        zero = eql_ast.Number(0)
+        negated = isinstance(right, eql_ast.MathOperation) and right.left == zero
+        if negated and operator in ("-", "+") and right.operator in ("-", "+"):
+            flipped = "-" if (operator == "-") ^ (right.operator == "-") else "+"
+            return eql_ast.MathOperation(left, flipped, right.right)
+        if operator == "-" and left == zero and isinstance(right, eql_ast.Number):
+            return eql_ast.Number(-right.value)
+        return eql_ast.MathOperation(left, operator, right)
 
     @staticmethod
     def _walk_in_set(node: Any) -> Any:

@@ -320,7 +320,7 @@ class _Optimizer(eql.optimizer.Optimizer):  # type: ignore[misc]
             if merged and run is not None:
                 current = _one_of(*run)
             merged = False
-            current = _plain(current).__or__(current, term)
+            current = _either(current, term)
             if isinstance(current, eql_ast.Or):
                 terms.extend(current.terms[:-1])
                 current = current.terms[-1]
@@ -328,7 +328,7 @@ class _Optimizer(eql.optimizer.Optimizer):  # type: ignore[misc]
         if merged and run is not None:
             current = _one_of(*run)
         if terms:
-            return eql_ast.Or(terms) | current
+            return _either(eql_ast.Or(terms), current)
         return current
 
     @staticmethod
@@ -342,7 +342,7 @@ class _Optimizer(eql.optimizer.Optimizer):  # type: ignore[misc]
                 terms.extend(current.terms[:-1])
                 current = current.terms[-1]
         if terms:
-            return eql_ast.And(terms) & current
+            return _all(eql_ast.And(terms), current)
         return current
 
     @staticmethod
@@ -401,12 +401,30 @@ def _is_equality(node: Any) -> bool:
     )
 
 
-def _plain(node: Any) -> Any:
-    """Whose `__or__`/`__and__` joins `node` to another: eql's own, except for sets and
-    comparisons, whose set rewrites `_walk_or`/`_both` do instead."""
-    if isinstance(node, eql_ast.InSet | eql_ast.Comparison):
-        return eql_ast.Expression
-    return type(node)
+_TRUE, _FALSE = eql_ast.Boolean(True), eql_ast.Boolean(False)
+
+
+def _either(left: Any, right: Any) -> Any:
+    """`left or right`, flattened, `true` and `false` folded as eql does; a `null` is
+    kept (eql made the whole `or` null, so `x or null` never matched where x is true)."""
+    if left == _TRUE or right == _TRUE:
+        return _TRUE
+    if left == _FALSE or right == _FALSE:
+        return right if left == _FALSE else left
+    return eql_ast.Or(_flat(left, eql_ast.Or) + _flat(right, eql_ast.Or))
+
+
+def _all(left: Any, right: Any) -> Any:
+    """`left and right`, as `_either` (`x and null` is false where x is, not null)."""
+    if left == _FALSE or right == _FALSE:
+        return _FALSE
+    if left == _TRUE or right == _TRUE:
+        return right if left == _TRUE else left
+    return eql_ast.And(_flat(left, eql_ast.And) + _flat(right, eql_ast.And))
+
+
+def _flat(node: Any, kind: Any) -> list[Any]:
+    return list(node.terms) if isinstance(node, kind) else [node]
 
 
 def _both(left: Any, right: Any) -> Any:
@@ -419,7 +437,7 @@ def _both(left: Any, right: Any) -> Any:
         kept = _set_and(as_set, right)
         if kept is not None:
             return _one_of(as_set.expression, kept)
-    return _plain(left).__and__(left, right)
+    return _all(left, right)
 
 
 def _set_and(left: Any, right: Any) -> list[Any] | None:

@@ -111,6 +111,7 @@ def atoms() -> st.SearchStrategy[str]:
         st.builds(lambda vs: f"f in ({', '.join(vs)})", st.lists(STRINGS, min_size=1, max_size=4)),
         st.builds(lambda vs: f"g in ({', '.join(vs)})", st.lists(NUMBERS, min_size=1, max_size=4)),
         st.sampled_from(["true", "false", "null", '"a" == "A"', '"b" in ("a", "b")']),
+        st.sampled_from(["null == null", 'null != "a"', "null < 1", 'null == "a"']),
     )
 
 

@@ -424,6 +424,10 @@ def test_screened_hunt_over_damaged_or_gzipped_evtx_files_is_the_plain_one(
         assert sum(len(h) for _, h in screened.hits) > 0
     if damage == "chunk":
         assert screened_errors
+    if damage in ("truncated", "empty"):  # the parser skips a cut chunk without a word
+        assert [e.split(": ", 1)[0] for e in screened_errors] == [str(path)]
+        assert "EVTX file cut short" in screened_errors[0]
+        assert f"past chunk {1 if damage == 'truncated' else 0} " in screened_errors[0]
     if damage == "short":
         assert len(screened_errors) == 1
         assert "not a readable EVTX file" in screened_errors[0]

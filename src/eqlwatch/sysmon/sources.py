@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import struct
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -191,7 +192,7 @@ def evtx_numbered_texts(path: Path) -> Iterator[tuple[int, Any]]:
         records = PyEvtxParser(str(path)).records_json()
     except (OSError, RuntimeError, ValueError) as exc:
         return iter([(0, DataError(f"not a readable EVTX file: {exc}"))])
-    return _evtx_loop(records, parse=False)
+    return chain(_evtx_loop(records, parse=False), _cut_short(path))
 
 
 def evtx_location(path: Path, number: int) -> Location:
@@ -212,6 +213,41 @@ def _evtx(path: Path, *, parse: bool) -> Iterator[tuple[int, Any]]:
             yield 0, DataError(f"not a readable EVTX file: {exc}")
             return
         yield from _evtx_loop(records, parse)
+    if not gz:
+        yield from _cut_short(path)
+
+
+_CHUNK = 65536  # an EVTX chunk: a 512-byte header, then records
+
+
+def _cut_short(path: Path) -> Iterator[tuple[int, DataError]]:
+    """A file-wide error when the file is shorter than the chunks its header lists (a
+    copy cut short, a download or transfer stopped): the parser then skips the incomplete
+    last chunk without a word, and its records would be lost unreported. Looked at once
+    the records are read. Not for gzipped files (their size is not at hand)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_HEADER_FIELDS)
+            size = fh.seek(0, io.SEEK_END)
+    except OSError:
+        return
+    if len(head) < _HEADER_FIELDS or not head.startswith(EVTX_MAGIC):
+        return
+    header_size, chunks = struct.unpack_from("<HH", head, 40)
+    expected = header_size + chunks * _CHUNK
+    if header_size == _HEADER_BLOCK and size < expected:
+        whole = max(0, (size - header_size) // _CHUNK)
+        yield (
+            0,
+            DataError(
+                f"EVTX file cut short: {size:,} bytes where its header lists {chunks} "
+                f"chunks ({expected:,} bytes); the records past chunk {whole} were not read"
+            ),
+        )
+
+
+_HEADER_BLOCK = 4096  # the file header block, before the first chunk
+_HEADER_FIELDS = 44  # the header's bytes up to its chunk count (u16 at offset 42)
 
 
 def _evtx_loop(records: Iterator[Any], parse: bool = True) -> Iterator[tuple[int, Any]]:

@@ -15,7 +15,8 @@ where a warm alert's time goes, step by step (timers around each step of `AlertB
 path; the steps are taken from this tree, so compare phases only within one tree).
 
     uv run python bench/alert_bench.py --rounds 100 --repeat 5
-    uv run python bench/alert_bench.py tests/data/evtx-attack-samples data/demo --rounds 1
+    uv run python bench/alert_bench.py tests/data/evtx-attack-samples --rounds 1 --repeat 0 \
+        --digests /tmp/alerts.sha256 [--templates none]
     uv run python bench/alert_bench.py --phases
 """
 

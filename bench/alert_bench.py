@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
-import shutil
 import statistics
 import tempfile
 import time
@@ -37,26 +36,19 @@ from eqlwatch.enrich import load_ip_table
 from eqlwatch.pipeline.alerting import AlertBuilder
 from eqlwatch.pipeline.hunt import HuntResult, alert_line, build_alerts, hunt_files
 from eqlwatch.rules import load_rules
+from evtx_bench import copies  # this folder: scripts run as `python bench/...`
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "tests/data/evtx-attack-samples/evtx/AutomatedTestingTools"
 DETECTED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def copies(paths: list[Path], rounds: int, into: Path) -> list[Path]:
-    """`rounds` copies of every file under `paths` (a hunt reads a path given twice once);
-    one round is the files themselves."""
+def round_copies(paths: list[Path], rounds: int, into: Path) -> list[Path]:
+    """Every file under `paths` (no README), in `rounds` copies as `evtx_bench` makes them
+    (one round is the files themselves)."""
     files = [f for p in paths for f in (sorted(p.rglob("*")) if p.is_dir() else [p])]
     files = [f for f in files if f.is_file() and f.suffix != ".md"]
-    if rounds == 1:
-        return files
-    out = []
-    for r in range(rounds):
-        for i, path in enumerate(files):
-            copy = into / f"{r:04}-{i:03}-{path.name}"
-            shutil.copyfile(path, copy)
-            out.append(copy)
-    return out
+    return files if rounds == 1 else copies(files, rounds, into)
 
 
 TEMPLATES: list[Path | None] = [ROOT / "templates"]
@@ -148,7 +140,7 @@ def main() -> None:
     TEMPLATES[0] = None if args.templates == "none" else Path(args.templates)
     rules = [r for r in load_rules([args.rules]).rules if r.eqlwatch.enabled]
     with tempfile.TemporaryDirectory() as tmp:
-        files = copies(args.paths, args.rounds, Path(tmp))
+        files = round_copies(args.paths, args.rounds, Path(tmp))
         result = hunt_files(rules, files)
     if args.phases:
         phases(result, args.repeat)

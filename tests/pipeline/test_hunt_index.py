@@ -306,3 +306,21 @@ def test_a_line_with_a_byte_past_ascii_is_matched_with_every_needle() -> None:
         assert fast(line) == slow(line), line
     assert fast('{"a":"x\u202ey"}'.encode()) == [0]
     assert fast(b'{"a":"y","d":"x"}') == [1]
+
+
+def test_where_most_lines_hold_a_wide_byte_every_line_is_scanned_once_alike() -> None:
+    # past 1 line in WIDE_SHARE holding such a byte, lines are scanned with every needle
+    # at once: the answers stay those of the plain matcher, line after line
+    queries = [compile_query(q) for q in ('any where a : "*\u202e*"', 'any where d == "x"')]
+    screens = [query_screens(q, None) for q in queries]
+    fast, slow = rule_matcher(screens), rule_matcher(screens, fast=False)
+    assert fast is not None
+    assert slow is not None
+    lines = [
+        '{"a":"x\u202ey","d":"x"}'.encode(),
+        '{"a":"\u00e9","d":"y"}'.encode(),
+        b'{"a":"y","d":"x"}',
+        '{"a":"x\u202e"}'.encode(),
+        b'{"a":"y"}',
+    ] * 40
+    assert [fast(line) for line in lines] == [slow(line) for line in lines]

@@ -47,6 +47,7 @@ ESCAPE_OR_LOWERS = _ESCAPE + b"|" + _NON_ASCII  # a line the needles prove nothi
 WIDE = rb"[\x7f-\xff]"  # a byte no needle of printable ASCII holds
 
 
+WIDE_SHARE = 8  # see `_hyperscan`
 MEMO_SETS = 1 << 16  # needle sets whose rules `match` remembers (then starts afresh)
 FIND_WINDOW = 1 << 14  # bytes `block_finder` scans at once, then to the line's end
 
@@ -299,9 +300,11 @@ def _hyperscan(index: _Index) -> Match | None:
         return db, hyperscan.Scratch(db)
 
     # Needles with a byte outside printable ASCII (single non-ASCII bytes, see
-    # needles.py) make every scan slower: 0.25 -> 0.17 s over 50,000 endpoint lines
-    # without them. Lines are scanned without them first; a line holding such a byte
-    # (`WIDE` fires: rare) is scanned again with every needle, under the same ids.
+    # needles.py) make every scan slower (detection-rules' Windows rules over 200,000
+    # endpoint lines: 0.79 s with them, 0.66 s without). Lines are scanned without them
+    # first; a line holding such a byte (`WIDE` fires) is scanned again with every
+    # needle, under the same ids. Where more than 1 line in `WIDE_SHARE` is such a line
+    # (logs in another script), lines are scanned once with every needle instead.
     narrow_ids = [i for i, n in enumerate(needles) if n.isascii() and b"\x7f" not in n]
     full_db, full_scratch = database(list(range(len(needles))), [(escape_id, ESCAPE_OR_LOWERS)])
     if len(narrow_ids) == len(needles):
@@ -324,11 +327,19 @@ def _hyperscan(index: _Index) -> Match | None:
     # Arguments by position: Hyperscan's binding parses keywords at some cost per call
     # (0.16-0.19 -> 0.10 s for 200,000 calls of a 1.2 kB line); the order is `scan(data,
     # match_event_handler, flags, context, scratch)`.
+    lines = wide = 0  # lines scanned, and those that held a wide byte
+
     def match(line: bytes) -> list[int] | None:
-        scan(line, on_match, 0, None, scratch)
-        if found and wide_id in found:
-            found.clear()
+        nonlocal lines, wide
+        lines += 1
+        if wide * WIDE_SHARE > lines:
             full_db.scan(line, on_match, 0, None, full_scratch)
+        else:
+            scan(line, on_match, 0, None, scratch)
+            if found and wide_id in found:
+                wide += 1
+                found.clear()
+                full_db.scan(line, on_match, 0, None, full_scratch)
         if not found:
             index.last = frozenset()
             return always or None

@@ -17,7 +17,7 @@ every rule, as in `linematch`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -82,7 +82,7 @@ class _Index:
             r: set(need) for r, need in enumerate(required) if need and per_rule[r] is not None
         }
         self.ids = ids
-        self.last: AbstractSet[int] | None = None  # needle ids of the line `match` last saw
+        self.last: Collection[int] | None = None  # needle ids of the line `match` last saw
 
     def targets(self, found: AbstractSet[int]) -> list[int] | None:
         """Rules kept for a line holding the needles `found` (None: no rule)."""
@@ -322,7 +322,7 @@ def _hyperscan(index: _Index) -> Match | None:
     # Lines of one kind hold the same needles: the rules kept for a set of needles are
     # looked up, not worked out again (`targets` gives the same rules for the same set;
     # what it strikes from `pending` the first time, it would strike again).
-    memo: dict[frozenset[int], list[int] | None] = {}
+    memo: dict[tuple[int, ...], list[int] | None] = {}
 
     # Arguments by position: Hyperscan's binding parses keywords at some cost per call
     # (0.16-0.19 -> 0.10 s for 200,000 calls of a 1.2 kB line); the order is `scan(data,
@@ -341,20 +341,24 @@ def _hyperscan(index: _Index) -> Match | None:
                 found.clear()
                 full_db.scan(line, on_match, 0, None, full_scratch)
         if not found:
-            index.last = frozenset()
+            index.last = ()
             return always or None
-        hit = frozenset(found)
+        # remembered by the ids in the order Hyperscan gave them (a tuple is cheaper to
+        # build and hash than a set; lines of one kind give one order, another order is
+        # one more entry with the same rules)
+        key = tuple(found)
         found.clear()
-        index.last = hit
-        kept = memo.get(hit, memo)
+        index.last = key
+        kept = memo.get(key, memo)
         if kept is not memo:
             return kept  # type: ignore[return-value]
+        hit = frozenset(key)
         if escape_id in hit:
             return index.everything()
         kept = targets(hit)
         if len(memo) >= MEMO_SETS:
             memo.clear()
-        memo[hit] = kept
+        memo[key] = kept
         return kept
 
     return match

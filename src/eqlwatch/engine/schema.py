@@ -169,12 +169,21 @@ def raw_reader(name: str) -> Callable[[Mapping[str, Any]], Any]:
         return lambda src: src.get(name, _MISSING)
     first, second = parts[0], parts[1]
 
+    dotted = [(".".join(parts[:j]), j) for j in range(len(parts), 1, -1)]
+
     def read(src: Mapping[str, Any]) -> Any:
         obj = src.get(first, _MISSING)
         if type(obj) is dict:
             v = obj.get(second, _MISSING) if len(parts) == 2 else _lookup(obj, parts, 1)
             if v is not _MISSING:
                 return v
+            # `_lookup(src, parts, 0)` without its last try, `first`'s object: just done
+            for key, j in dotted:
+                if key in src:
+                    v = _lookup(src[key], parts, j)
+                    if v is not _MISSING:
+                        return v
+            return _MISSING
         if name in src:
             return src[name]
         return _lookup(src, parts, 0)

@@ -36,6 +36,27 @@ from eqlwatch.sysmon.tables import SYSMON_EVENTS
 Group = frozenset[bytes]  # at least one of these occurs in the lower-cased line
 
 
+class Tied(frozenset[bytes]):
+    """A raw-record group from tests on named fields: `fields` are the ECS fields a needle
+    must be in for the test to hold (a screen that knows where each field comes from in a
+    record may look only there; any other reader treats it as a plain group)."""
+
+    fields: frozenset[str]
+
+    def __new__(cls, needles: Iterable[bytes], fields: Iterable[str]) -> Tied:
+        group = super().__new__(cls, needles)
+        group.fields = frozenset(fields)
+        return group
+
+
+def _tied_union(groups: list[Group]) -> Group:
+    """The union of an `or`'s picks: still tied when every pick is (to all their fields)."""
+    union = frozenset().union(*groups)
+    if all(isinstance(g, Tied) for g in groups):
+        return Tied(union, (f for g in groups if isinstance(g, Tied) for f in g.fields))
+    return union
+
+
 class FieldGroup(frozenset[bytes]):
     """A group naming a field (one segment of its name): without a sample to count on, a
     literal the field is compared with is the better guess."""
@@ -278,7 +299,26 @@ def field_groups(node: Any) -> list[Group]:
 
 
 def _value_groups(node: Any, ts: str) -> list[Group]:
-    """Groups from the literals a comparison, membership or pattern test compares with."""
+    """Groups from the literals a comparison, membership or pattern test compares with; for
+    raw records tied to the field tested (`Tied`)."""
+    groups = _literal_groups(node, ts)
+    if ts != RAW or not groups:
+        return groups
+    field = node.expression if isinstance(node, A.InSet) else _tested_field(node)
+    if not isinstance(field, A.Field):
+        return groups
+    return [Tied(g, [field_name(field)[0]]) for g in groups]
+
+
+def _tested_field(node: Any) -> Any:
+    if isinstance(node, A.Comparison):
+        return node.right if isinstance(node.left, A.String) else node.left
+    if isinstance(node, A.FunctionCall) and node.arguments:
+        return next(iter(node.arguments))
+    return None
+
+
+def _literal_groups(node: Any, ts: str) -> list[Group]:
     if isinstance(node, A.Comparison) and node.comparator == "==":
         left, right = node.left, node.right
         if isinstance(left, A.String):
@@ -317,8 +357,9 @@ def groups_of(node: Any, ts: str, sample: Sample | None = None) -> list[Group]:
         branches = [groups_of(term, ts, sample) for term in node.terms]
         if not all(branches):
             return []
-        pick = _best_raw if ts == RAW else best_group
-        return [frozenset().union(*(pick(b, sample) for b in branches))]
+        if ts == RAW:
+            return [_tied_union([_best_raw(b, sample) for b in branches])]
+        return [frozenset().union(*(best_group(b, sample) for b in branches))]
     return _leaf_groups(node, ts)
 
 

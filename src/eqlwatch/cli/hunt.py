@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from eqlwatch.backends.event_files import expand_paths
-from eqlwatch.cli.console import err_console, setup_logging
+from eqlwatch.cli.console import err_console
+from eqlwatch.cli.hunt_table import NOTES_SHOWN, print_alerts
 from eqlwatch.enrich import IpTable, load_ip_table
 from eqlwatch.errors import DataError
+from eqlwatch.logs import configure_when_imported
 from eqlwatch.model import Alert
 from eqlwatch.pipeline.hunt import HuntResult, alert_line, build_alerts, hunt_files
 from eqlwatch.rules import Rule, load_rules
@@ -101,30 +101,6 @@ def _alerts(
     return alerts, sum(builder.note_errors.values())
 
 
-def _print_table(alerts: list[Alert], notes: bool) -> None:
-    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
-    table = Table(title=f"{len(alerts)} alert(s)")
-    for column in ("time", "rule", "severity", "host", "user", "process"):
-        table.add_column(column, overflow="fold")
-    for alert in alerts:
-        doc = alert.document
-        table.add_row(
-            str(doc.get("event", {}).get("end", "")),
-            str(doc.get("rule", {}).get("name", alert.rule_id)),
-            str(doc.get("eqlwatch", {}).get("severity", "")),
-            str(doc.get("host", {}).get("name", "")),
-            str(doc.get("user", {}).get("name", "")),
-            str(doc.get("process", {}).get("command_line", ""))[:120],
-        )
-    console.print(table)
-    if notes and alerts:
-        from rich.markdown import Markdown  # ~30 ms of start-up: only when notes are shown
-
-        for alert in alerts:
-            console.rule(f"alert {alert.id[:12]}")
-            console.print(Markdown(str(alert.document.get("eqlwatch", {}).get("note", ""))))
-
-
 def hunt(
     files: Annotated[list[Path], typer.Argument(help="Event files or folders (any format).")],
     rules_paths: Annotated[
@@ -140,7 +116,15 @@ def hunt(
         Path | None, typer.Option("--templates", help="Note templates (default: ./templates).")
     ] = None,
     ip_ranges: Annotated[Path | None, typer.Option("--ip-ranges", help="User IP ranges.")] = None,
-    notes: Annotated[bool, typer.Option("--notes/--no-notes", help="Print notes (table).")] = True,
+    notes: Annotated[
+        bool | None,
+        typer.Option(
+            "--notes/--no-notes",
+            help=f"Print every note / none (table). Default: all when piped, the first "
+            f"{NOTES_SHOWN} at a terminal.",
+            show_default=False,
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     log_level: Annotated[str, typer.Option("--log-level")] = "WARNING",
 ) -> None:
@@ -155,7 +139,8 @@ def hunt(
     Reads EQLWATCH_RULE_WORKERS: processes reading a big rule folder afresh (default:
     the cores; 1: this one alone).
     """
-    setup_logging("auto", log_level)
+    # structlog (~45 ms with what it imports) is set up only if something logs
+    configure_when_imported(json=None, level=log_level)
     if input_format not in INPUT_FORMATS:
         raise typer.BadParameter(
             f"expected one of {', '.join(INPUT_FORMATS)}", param_hint="--input-format"
@@ -185,7 +170,7 @@ def hunt(
             out.write(alert_line(alert))
         out.flush()
     else:
-        _print_table(alerts, notes)
+        print_alerts(alerts, notes, sys.stdout, sys.stdout.isatty())
     err_console.print(
         f"{result.counts.events} events, {bad} malformed skipped, {len(unread)} input(s) not "
         f"read, {len(rules)} rules, {len(alerts)} alerts, "

@@ -29,6 +29,7 @@ import orjson
 from eqlwatch.engine import CompiledQuery, SourceEvent
 from eqlwatch.engine.needles import Group, event_tags, raw_filters, raw_hold_key
 from eqlwatch.errors import DataError, Location
+from eqlwatch.pipeline.hunt_fields import Pair, pair_scan, tied_keys
 from eqlwatch.pipeline.hunt_raw import RawScreen
 from eqlwatch.pipeline.hunt_scan import ErrorHandler, open_lines
 from eqlwatch.pipeline.linematch import NeedleScan, any_needle, needle_scan
@@ -251,6 +252,7 @@ class LineRules:
             if self.keys[i] is not None and not rule[0]:
                 self.keys[i] = None  # every record may be a first-stage one: nothing to hold
         self.fast = fast
+        self._tie(ids)
         self.scan: NeedleScan = needle_scan(literals, fast=fast)
         # EVTX texts: numbers written from 64-bit integers and finite doubles only (see
         # `evtx_scans`), and, when every needle allows it, scanned as Latin-1.
@@ -261,6 +263,50 @@ class LineRules:
         self.by_system: dict[tuple[Any, Any, Any, frozenset[int]], Decision] = {}
         # EVTX: decisions the head cannot change (`blind_decision`), by the needles found.
         self.blind: dict[frozenset[int], Decision] = {}
+
+    def _tie(self, ids: dict[bytes, int]) -> None:
+        """The groups again with each tied needle as a (needle, keys) pair of its own
+        (`hunt_fields`): `tied_ids` names pairs from `len(ids)` on; `pair_scan` finds them
+        in a text (None: no group is tied, nothing to refine)."""
+        pairs: dict[Pair, int] = {}
+        self.tied_ids: list[list[list[frozenset[int]]]] = []
+        for rule in self.filters:
+            tied_rule = []
+            for groups in rule:
+                tied_groups = []
+                for g in groups:
+                    keys = tied_keys(g)
+                    if keys is None:
+                        tied_groups.append(frozenset(ids[n] for n in g))
+                    else:
+                        tied_groups.append(
+                            frozenset(len(ids) + pairs.setdefault((n, keys), len(pairs)) for n in g)
+                        )
+                tied_rule.append(tied_groups)
+            self.tied_ids.append(tied_rule)
+        self.pair_base = len(ids)
+        self.pair_scan = pair_scan(list(pairs), fast=self.fast) if pairs else None
+        self.refined: dict[tuple[Head, frozenset[int], frozenset[int]], Decision] = {}
+
+    def refine(self, system: _System, found: frozenset[int], text: bytes) -> Decision:
+        """The decision for an EVTX record the plain needles let through, with each tied
+        needle looked for only in its keys' values (`hunt_fields`); `found` must be the
+        plain scan's answer for `text` (not None: the text has no escape to doubt)."""
+        assert self.pair_scan is not None
+        head = _system_head(system)
+        assert head is not None  # the caller decided on it
+        pairs = self.pair_scan(text)
+        key = (head, found, pairs)
+        known = self.refined.get(key)
+        if known is None:
+            tags = event_tags(head[0], head[1])
+            present = set(found)
+            present.update(i for n, i in self.tag_ids.items() if n in tags)
+            present.update(self.pair_base + p for p in pairs)
+            known = self._decide_present(present, self.tied_ids)
+            if len(self.refined) < _DECISIONS_KEPT:
+                self.refined[key] = known
+        return known
 
     @property
     def holding(self) -> list[int]:
@@ -308,9 +354,11 @@ class LineRules:
         present.update(i for n, i in self.tag_ids.items() if n in tags)  # `>` ends each tag
         return self._decide_present(present)
 
-    def _decide_present(self, present: set[int]) -> Decision:
+    def _decide_present(
+        self, present: set[int], ids: list[list[list[frozenset[int]]]] | None = None
+    ) -> Decision:
         hold: list[int] = []
-        for i, rule in enumerate(self.ids):
+        for i, rule in enumerate(self.ids if ids is None else ids):
             sat = [all(g & present for g in groups) for groups in rule]
             if self.keys[i] is None:
                 if any(sat):
@@ -429,6 +477,7 @@ class LineScan:
         codec, narrow = rules.codec, rules.narrow_scan
         by_system, evtx_decision, decode = rules.by_system, rules.evtx_decision, _EVTX_RECORD
         blind = rules.blind
+        refine = rules.refine if rules.pair_scan is not None else None
         seen: Counter[bytes] = Counter()
         noted = self.noted.setdefault(path, [])
         events = counts.events  # a local in the loop, written back around reads and yields
@@ -460,6 +509,8 @@ class LineScan:
                                         decision = by_system.get(key) or evtx_decision(
                                             system, found
                                         )
+                                    if decision is not None and decision.now and refine:
+                                        decision = refine(system, found, text)
                     if decision is not None and not decision.now:
                         if decision.hold:
                             loc = evtx_location(path, number)

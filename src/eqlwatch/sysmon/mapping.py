@@ -180,3 +180,38 @@ def map_user(doc: Doc, data: Data, user_sid: str | None) -> None:
         put(doc, "user.domain", parts[0])
         put(doc, "user.name", parts[1])
         append_unique(doc, "related.user", [parts[1]])
+
+
+# ECS fields the functions above fill with a piece of another field's value (`_derive`'s
+# name from the executable, `file_parts`, `map_dll`'s copies), in an order where the
+# field read is complete before it is copied.
+_PIECES = (
+    ("process.name", "process.executable"),
+    ("process.parent.name", "process.parent.executable"),
+    ("file.name", "file.path"),
+    ("file.directory", "file.path"),
+    ("file.extension", "file.path"),
+    ("dll.path", "file.path"),
+    ("dll.name", "file.name"),
+    ("dll.pe.original_file_name", "file.pe.original_file_name"),
+)
+
+
+def field_sources() -> dict[str, frozenset[str]]:
+    """For the text fields this mapping fills from EventData, the keys whose value holds
+    the field's value (whole or a piece of it, case and GUID braces aside), from the rename
+    and copy tables above; a raw screen can then look for a needle of a test on the field
+    in those keys' values alone. Only Sysmon records get these fields
+    (`normalize.normalize_generic` maps none of them). `tests/sysmon/test_field_sources.py`
+    holds every field to what the normaliser writes."""
+    sources: dict[str, set[str]] = {}
+    for key, field, as_int in _PROCESS_RENAMES:
+        if not as_int:
+            sources.setdefault(field, set()).add(key)
+    for key, field in (*_FILE_RENAMES, *_PROCESS_PE, *_FILE_PE):
+        sources.setdefault(field, set()).add(key)
+    for field in ("process.pe.original_file_name", "file.pe.original_file_name"):
+        sources.setdefault(field, set()).add("OriginalFileName")
+    for field, whole in _PIECES:
+        sources.setdefault(field, set()).update(sources[whole])
+    return {field: frozenset(keys) for field, keys in sources.items()}

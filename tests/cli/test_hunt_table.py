@@ -173,3 +173,34 @@ def test_at_a_terminal_control_characters_in_a_note_are_shown_not_sent(
     assert "\x1b]0;t" not in shown  # the title-setting sequence never reaches the terminal
     assert "\x1b[31mred" not in shown
     assert "http://evil.example" in shown
+
+
+def test_with_stderr_at_a_terminal_the_progress_bar_runs_and_the_output_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bar (rich.progress, imported only when shown) draws on stderr; stdout, piped, is
+    the same as with --no-progress."""
+    pty = pytest.importorskip("pty", reason="pseudo-terminals are POSIX only")
+    monkeypatch.chdir(tmp_path)
+    rules, events = _setup(tmp_path, [_event(n) for n in range(3)])
+    quiet = _hunt(tmp_path, "--rules", str(rules), str(events))
+    master, slave = pty.openpty()
+    try:
+        env = {**os.environ, "COLUMNS": "120", "TERM": "xterm"}
+        done = subprocess.run(
+            [sys.executable, "-m", "eqlwatch", "hunt", "--rules", str(rules), str(events)],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            cwd=tmp_path,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+        os.close(slave)
+        shown = os.read(master, 1 << 20).decode(errors="replace")
+    finally:
+        os.close(master)
+    assert done.returncode == 0
+    assert "reading" in shown  # the bar's description was drawn
+    assert "3 events, 0 malformed skipped" in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
+    assert done.stdout.decode() == quiet

@@ -34,7 +34,7 @@ BUILTIN_TEMPLATES = ("chat", "email", "webhook")
 class ActionConfig(BaseModel):
     """One notification target of a job (or of a rule, overriding the job's)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["apprise", "webhook"] = Field(alias="type")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -11,7 +12,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from eqlwatch.backends.event_files import expand_paths
 from eqlwatch.cli.console import err_console
@@ -51,6 +51,23 @@ def _run_hunt(
             err_console.print(f"[yellow]skipped[/yellow] {escape(str(error))}")
 
     paths = expand_paths(files)
+    if show_progress:
+        result = _with_progress(rules, paths, input_format, count)
+    else:  # no bar (stderr not a terminal, --no-progress): rich.progress not even imported
+        result = hunt_files(rules, paths, input_format=input_format, on_error=count)
+    for rule, exc in result.failed:
+        err_console.print(f"[red]rule failed[/red] {escape(f'{rule.path}: {exc}')}")
+    for message in unread:
+        err_console.print(f"[red]not read[/red] {escape(message)}")
+    return result, bad, unread
+
+
+def _with_progress(
+    rules: list[Rule], paths: list[Path], input_format: str, count: Callable[[DataError], None]
+) -> HuntResult:
+    """`hunt_files` under a progress bar over the files' bytes and the events read."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     total = sum(p.stat().st_size for p in paths if p.exists())
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -58,7 +75,6 @@ def _run_hunt(
         TextColumn("{task.fields[events]} events"),
         TimeElapsedColumn(),
         console=err_console,
-        disable=not show_progress,
         transient=True,
     ) as progress:
         task = progress.add_task("reading", total=total or None, events=0)
@@ -67,7 +83,7 @@ def _run_hunt(
             if path.exists():
                 progress.advance(task, path.stat().st_size)
 
-        result = hunt_files(
+        return hunt_files(
             rules,
             paths,
             input_format=input_format,
@@ -75,11 +91,6 @@ def _run_hunt(
             on_progress=lambda events: progress.update(task, events=events),
             on_file=file_done,
         )
-    for rule, exc in result.failed:
-        err_console.print(f"[red]rule failed[/red] {escape(f'{rule.path}: {exc}')}")
-    for message in unread:
-        err_console.print(f"[red]not read[/red] {escape(message)}")
-    return result, bad, unread
 
 
 def _alerts(

@@ -39,7 +39,7 @@ def _ip_matcher(networks: list[Network]) -> Callable[[Any], bool]:
 class ExceptionEntry(BaseModel):
     """One suppression condition of a rule."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     field: str = Field(min_length=1)
     values: tuple[str, ...] = Field(min_length=1)

@@ -33,15 +33,21 @@ Lookback = Annotated[timedelta, BeforeValidator(_lookback)]
 
 
 class _Open(BaseModel):
-    """Frozen, keeps unknown keys: the detection-rules format grows and we must not break."""
+    """Frozen, keeps unknown keys: the detection-rules format grows and we must not break.
 
-    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+    Validators are built when a model first validates (`defer_build`), not at import: a run
+    whose rules all come from the cache (unpickled, not validated) never builds them, nor
+    scans for pydantic plugins (~30-45 ms of `hunt`'s start-up together).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True, defer_build=True)
 
 
 class _Strict(BaseModel):
-    """Frozen, rejects unknown keys: eqlwatch's own tables, where a typo is a mistake."""
+    """Frozen, rejects unknown keys: eqlwatch's own tables, where a typo is a mistake.
+    Validators built on first use, as `_Open`'s."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Metadata(_Open):
@@ -207,9 +213,10 @@ class EventFields(NamedTuple):
 class Rule(_Open):
     """One loaded rule file. `path` is where it came from (for messages and fixtures)."""
 
-    metadata: Metadata = Metadata()
+    # factories, not instances made at import: making one builds the model's validator
+    metadata: Metadata = Field(default_factory=Metadata)
     rule: RuleBody
-    eqlwatch: EqlwatchTable = EqlwatchTable()
+    eqlwatch: EqlwatchTable = Field(default_factory=EqlwatchTable)
     path: str | None = None
 
     @property

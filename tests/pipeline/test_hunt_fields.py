@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from eqlwatch.engine import compile_query
 from eqlwatch.engine.needles import Tied, raw_filters
 from eqlwatch.pipeline.hunt_fields import pair_scan, tied_keys
 from eqlwatch.rules import Rule, load_rules
+from eqlwatch.sysmon.mapping import field_sources
 from tests.pipeline.test_hunt import alert_docs, assert_same, hit_keys, run
 from tests.pipeline.test_hunt_evtx import (  # noqa: F401 - the fixture
     FakeParser,
@@ -28,6 +30,7 @@ from tests.pipeline.test_hunt_evtx import (  # noqa: F401 - the fixture
     fake_evtx,
     parser_item,
 )
+from tests.pipeline.test_hunt_lines import nxlog
 from tests.pipeline.test_hunt_raw import make_rules
 
 TIED = [
@@ -57,6 +60,7 @@ KEYS = [
 ]
 PIECES = ["C:", "\\w\\", "RegAsm.exe", "regasm.EXE", "cmd.exe", " /c ", '"', 'a"b', "é", "®"]
 VALUE = st.one_of(
+    st.sampled_from(["C:\\w\\RegAsm.exe", "regasm.EXE", "C:\\w\\cmd.exe"]),
     st.lists(st.sampled_from(PIECES), min_size=1, max_size=4).map("".join),
     st.integers(0, 9),
     st.builds(lambda v: {"#text": v}, st.sampled_from(["C:\\w\\regasm.exe", "cmd.exe"])),
@@ -115,6 +119,42 @@ def test_random_rules_over_records_with_literals_in_other_fields_screened_or_not
     ]
     screened, screened_errors = run(rules, [fake_evtx], screen=True, fast=fast)
     plain, plain_errors = run(rules, [fake_evtx], screen=False)
+    assert hit_keys(screened) == hit_keys(plain)
+    assert screened_errors == plain_errors
+    assert screened.counts.events == plain.counts.events
+    assert alert_docs(screened, repo_root) == alert_docs(plain, repo_root)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    queries=st.lists(query(), min_size=1, max_size=3),
+    records=st.lists(record(), min_size=2, max_size=12),
+    fast=st.booleans(),
+)
+def test_random_rules_over_nxlog_lines_with_literals_in_other_fields_screened_or_not(
+    queries: list[str],
+    records: list[tuple[int, dict[str, Any], str]],
+    fast: bool,
+    tmp_path: Path,
+    repo_root: Path,
+) -> None:
+    """The same over NXLog lines (EventData keys beside NXLog's own, the rendered
+    `Message` holding every value again as text); `escaped` lines are written with
+    `\\uXXXX` escapes for their non-ASCII text."""
+    rules = make_rules(queries, repo_root)
+    lines = [orjson.dumps(nxlog(1, {"Image": "C:\\w\\x.exe"}, 0))]  # the first is parsed
+    for n, (eid, data, style) in enumerate(records, 1):
+        record = nxlog(eid if eid != 17 else 1, data, n, sysmon=eid != 4688)
+        text = orjson.dumps(record)
+        if style == "escaped":
+            text = text.decode().encode("ascii", "backslashreplace").replace(b"\\x", b"\\u00")
+        lines.append(text)
+    path = tmp_path / "lines.json"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    screened, screened_errors = run(rules, [path], screen=True, fast=fast)
+    plain, plain_errors = run(rules, [path], screen=False)
     assert hit_keys(screened) == hit_keys(plain)
     assert screened_errors == plain_errors
     assert screened.counts.events == plain.counts.events
@@ -184,3 +224,36 @@ def test_shipped_evtx_captures_with_the_quiet_pack_rules_normalise_fewer(
     assert len(rules) == 2
     result = assert_same(rules, [data_dir / "evtx-attack-samples/evtx"], repo_root)
     assert result.counts.normalized < 5
+
+
+SOURCES = sorted((f, k) for f, keys in field_sources().items() for k in sorted(keys))
+
+
+@pytest.mark.parametrize("fmt", ["evtx", "nxlog"])
+@pytest.mark.parametrize(("field", "key"), SOURCES)
+def test_a_literal_in_any_source_of_its_field_is_found(
+    field: str,
+    key: str,
+    fmt: str,
+    fake_evtx: Path,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    repo_root: Path,
+) -> None:
+    """Every key `field_sources` names is looked in: the record holds the literal in that
+    key alone (no key the mapping prefers beside it), and the hit is the plain one; in an
+    EVTX record and on an NXLog line (after a first line, which is always parsed)."""
+    eid = 7 if field.startswith(("dll.", "file.pe.")) else 11 if field.startswith("file.") else 1
+    pattern = {"file.extension": "ex*"}.get(field, "*regasm.exe")
+    rules = make_rules([f'any where {field} like~ "{pattern}"'], repo_root)
+    data = {key: "C:\\RegAsm.exe\\x.exe" if field == "file.directory" else "C:\\w\\RegAsm.exe"}
+    FakeParser.records = [parser_item(evtx_text(eid, data, 1, "plain"), 1, "plain")]
+    path = fake_evtx
+    if fmt == "nxlog":
+        path = tmp_path / "lines.json"
+        first = nxlog(1, {"Image": "C:\\w\\x.exe"}, 1)
+        path.write_bytes(orjson.dumps(first) + b"\n" + orjson.dumps(nxlog(eid, data, 2)) + b"\n")
+    screened, errors = run(rules, [path], screen=True)
+    plain, _ = run(rules, [path], screen=False)
+    assert errors == []
+    assert hit_keys(screened) == hit_keys(plain)
+    assert len(hit_keys(plain)[0][1]) == 1

@@ -5,7 +5,9 @@ The raw screen (`hunt_lines.py`) passes a record holding a rule's literal anywhe
 "regasm.exe"`, though its `process.name` is `cmd.exe`. For a group of needles from tests on
 fields the Sysmon mapping fills from EventData (`needles.Tied`, `mapping.field_sources`),
 this looks for each needle only inside the string value of a key that feeds one of those
-fields (`"Image": "...regasm.exe..."`), in the text as the parser wrote it:
+fields (`"Image": "...regasm.exe..."`), in the text as it was written: an EVTX record's
+JSON (the parser's) or an NXLog line (EventData keys at the top, beside NXLog's own; the
+rendered `Message` holds the values as text under no key, so it passes nothing):
 
 - keys are matched without case (the mapping reads them with case: more records pass);
 - a key whose value is not a JSON string (a number, an object such as `{"#text": ...}`)

@@ -289,12 +289,17 @@ class LineRules:
         self.refined: dict[tuple[Head, frozenset[int], frozenset[int]], Decision] = {}
 
     def refine(self, system: _System, found: frozenset[int], text: bytes) -> Decision:
-        """The decision for an EVTX record the plain needles let through, with each tied
-        needle looked for only in its keys' values (`hunt_fields`); `found` must be the
-        plain scan's answer for `text` (not None: the text has no escape to doubt)."""
-        assert self.pair_scan is not None
+        """`refine_head` for an EVTX record's System block (one the caller decided on)."""
         head = _system_head(system)
-        assert head is not None  # the caller decided on it
+        assert head is not None
+        return self.refine_head(head, found, text)
+
+    def refine_head(self, head: Head, found: frozenset[int], text: bytes) -> Decision:
+        """The decision for a record the plain needles let through, with each tied needle
+        looked for only in its keys' values (`hunt_fields`); `found` must be the plain
+        scan's answer for `text` (not None: the text has no escape to doubt). For EVTX
+        texts and NXLog lines, whose EventData values are JSON object keys' values."""
+        assert self.pair_scan is not None
         pairs = self.pair_scan(text)
         key = (head, found, pairs)
         known = self.refined.get(key)
@@ -575,6 +580,7 @@ class LineScan:
         rules, counts, line_of = self.rules, self.record.counts, self._line
         decode, head = head_reader(fmt)
         scan, decide, note = rules.scan, rules.decide, self.noted.setdefault(path, []).append
+        refine = rules.refine_head if fmt == "nxlog" and rules.pair_scan is not None else None
         seen: Counter[bytes] = Counter()
         where = str(path)
         number = 0  # lines as a text read counts them (a lone \r ends a line there)
@@ -612,6 +618,8 @@ class LineScan:
                             known = None
                         if known is not None:
                             decision = decided.get((known, found)) or decide(known, found)
+                            if decision.now and refine is not None:
+                                decision = refine(known, found, line)
                             if not decision.now:
                                 if decision.hold:
                                     loc = Location(file=where, line=number)

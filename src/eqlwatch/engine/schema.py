@@ -388,8 +388,21 @@ def object_path(reader: Any) -> tuple[str, str] | None:
         return None
 
 
+def _dotted_keys(parts: list[str]) -> list[tuple[str, ...]]:
+    """Per level of the nested walk `src[p0][p1]...`, the dotted keys another spelling of
+    the field would use there (`"p0.p1"` at the top, `"p1.p2"` under `p0`, ...)."""
+    return [
+        tuple(".".join(parts[i:j]) for j in range(i + 2, len(parts) + 1)) for i in range(len(parts))
+    ]
+
+
 def _fast_reader(name: str, slow: Reader) -> Reader:
-    """Plain scalar values under nested objects, read without the general machinery."""
+    """Plain scalar values under nested objects, read without the general machinery.
+
+    A field most events lack (`process.parent.name` on a file event) is answered here too:
+    when the nested walk ends at a missing key or a null and no object it passed holds a
+    dotted key that spells the rest of the name another way, every spelling is missing and
+    the value is None, which the general lookup would also give after trying them all."""
     parts = name.split(".")
     if len(parts) == 1:
 
@@ -398,8 +411,10 @@ def _fast_reader(name: str, slow: Reader) -> Reader:
             return v if type(v) in _SCALARS else slow(src)
 
         return read1
+    dotted = _dotted_keys(parts)
     if len(parts) == 2:
         first, second = parts
+        (top,) = dotted[0]
 
         def read2(src: Mapping[str, Any]) -> Any:
             o = src.get(first)
@@ -407,22 +422,48 @@ def _fast_reader(name: str, slow: Reader) -> Reader:
                 v = o.get(second)
                 if type(v) in _SCALARS:
                     return v
+                if v is None and top not in src:
+                    return None
+            elif o is None and top not in src:
+                return None
             return slow(src)
 
         _PATHS[read2] = (first, second)
         return read2
     if len(parts) == 3:
         a, b, c = parts
+        (ab, abc), (bc,), () = dotted
 
         def read3(src: Mapping[str, Any]) -> Any:
             o = src.get(a)
             if type(o) is dict:
-                o = o.get(b)
-                if type(o) is dict:
-                    v = o.get(c)
+                p = o.get(b)
+                if type(p) is dict:
+                    v = p.get(c)
                     if type(v) in _SCALARS:
                         return v
+                    if v is None and bc not in o and ab not in src and abc not in src:
+                        return None
+                elif p is None and bc not in o and ab not in src and abc not in src:
+                    return None
+            elif o is None and ab not in src and abc not in src:
+                return None
             return slow(src)
 
         return read3
-    return slow
+    last = len(parts) - 1
+
+    def read_n(src: Mapping[str, Any]) -> Any:
+        o: Any = src
+        for level, part in enumerate(parts):
+            for key in dotted[level]:
+                if key in o:
+                    return slow(src)
+            o = o.get(part)
+            if level == last:
+                return o if o is None or type(o) in _SCALARS else slow(src)
+            if type(o) is not dict:
+                return None if o is None else slow(src)
+        return slow(src)  # pragma: no cover - the loop returns at the last part
+
+    return read_n

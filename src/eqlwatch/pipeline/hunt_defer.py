@@ -70,7 +70,12 @@ class Held:
     targets: list[int]
 
 
-FEED_EVERY = 4096  # events read between two feeds of the rules evaluated as they come
+# Events read between two feeds of the rules evaluated as they come. Small enough that
+# the batch's parsed events are still in the CPU's caches when the last rule reads them
+# (each rule passes over the batch in turn): 4,096 -> 512 took detection-rules' Windows
+# rules over 200,000 gen_defend.py lines from 3.56-4.18 to 3.29-3.70 s CPU (3 runs each,
+# in-process, load ~2.4); smaller batches gained no more.
+FEED_EVERY = 512
 
 
 @dataclass
@@ -124,8 +129,10 @@ class Candidates:
         return executor.finish()
 
     def _feed(self) -> None:
+        events = self.events
         for i in self._streamed:
-            self._feed_rule(i)
+            if events[i]:
+                self._feed_rule(i)
         self._unfed = 0
 
     def _feed_rule(self, i: int) -> None:

@@ -204,3 +204,26 @@ def test_with_stderr_at_a_terminal_the_progress_bar_runs_and_the_output_is_the_s
     assert "reading" in shown  # the bar's description was drawn
     assert "3 events, 0 malformed skipped" in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
     assert done.stdout.decode() == quiet
+
+
+def test_ip_ranges_label_alerts_and_a_bad_file_stops_hunt_before_the_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    event = orjson.loads(_event(0))
+    event["source"] = {"ip": "203.0.113.5"}
+    rules, events = _setup(tmp_path, [orjson.dumps(event)])
+    ranges = tmp_path / "ranges.toml"
+    ranges.write_text('[[range]]\ncidr = "203.0.113.0/24"\nlabel = "corp-office-net"\n')
+    args = ["--rules", str(rules), "--format", "ndjson", str(events)]
+    out = _hunt(tmp_path, "--ip-ranges", str(ranges), *args)
+    assert "corp-office-net" in out
+    assert "corp-office-net" not in _hunt(tmp_path, *args)
+    ranges.write_text('[[range]]\ncidr = "203.0.113.0/24"\nlabel = \n')
+    for bad in (ranges, tmp_path / "missing.toml"):
+        result = RUNNER.invoke(app, ["hunt", "--no-progress", "--ip-ranges", str(bad), *args])
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert f"error --ip-ranges {bad}" in result.stderr
+        assert result.stdout == ""
+        assert "events," not in result.stderr  # stopped before reading: no closing summary

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -16,13 +16,15 @@ from rich.markup import escape
 from eqlwatch.backends.event_files import expand_paths
 from eqlwatch.cli.console import err_console
 from eqlwatch.cli.hunt_table import NOTES_SHOWN, print_alerts
-from eqlwatch.enrich import IpTable, load_ip_table
-from eqlwatch.errors import DataError
+from eqlwatch.errors import ConfigError, DataError
 from eqlwatch.logs import configure_when_imported
 from eqlwatch.model import Alert
 from eqlwatch.pipeline.hunt import HuntResult, alert_line, build_alerts, hunt_files
 from eqlwatch.rules import Rule, load_rules
 from eqlwatch.sysmon import INPUT_FORMATS
+
+if TYPE_CHECKING:  # enrichment is imported when alerts are built or --ip-ranges is given
+    from eqlwatch.enrich import IpTable
 
 
 class OutputFormat(StrEnum):
@@ -93,6 +95,19 @@ def _with_progress(
         )
 
 
+def _ip_table(ip_ranges: Path | None) -> IpTable | None:
+    """The user's ranges (checked even when nothing alerts); a bad file is exit 2."""
+    if ip_ranges is None:
+        return None
+    from eqlwatch.enrich import load_ip_table
+
+    try:
+        return load_ip_table(ip_ranges)
+    except ConfigError as exc:
+        err_console.print(f"[red]error[/red] --ip-ranges {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+
+
 def _alerts(
     result: HuntResult, templates: Path | None, ip_table: IpTable | None
 ) -> tuple[list[Alert], int]:
@@ -100,6 +115,7 @@ def _alerts(
     clean data) imports no alert machinery: notes, Jinja and enrichment cost ~0.1 s."""
     if not any(hits for _, hits in result.hits):
         return [], 0
+    from eqlwatch.enrich import load_ip_table
     from eqlwatch.pipeline.alerting import AlertBuilder
 
     template_dir = templates if templates is not None else Path("templates")
@@ -156,6 +172,7 @@ def hunt(
         raise typer.BadParameter(
             f"expected one of {', '.join(INPUT_FORMATS)}", param_hint="--input-format"
         )
+    ip_table = _ip_table(ip_ranges)  # before the scan: a bad file fails in a blink
     loaded = load_rules(rules_paths)
     for error in loaded.errors:
         err_console.print(f"[red]rule not loaded[/red] {escape(str(error))}", highlight=False)
@@ -173,7 +190,6 @@ def hunt(
     # walk it, nor does its pass at exit, which took 0.16 s of a ~1 s hunt (as `query`
     # freezes). What alert building makes is collected as usual.
     gc.freeze()
-    ip_table = load_ip_table(ip_ranges) if ip_ranges is not None else None  # checked anyway
     alerts, note_errors = _alerts(result, templates, ip_table)
     if output is OutputFormat.ndjson:
         out = sys.stdout.buffer

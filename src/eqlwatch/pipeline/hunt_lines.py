@@ -280,7 +280,12 @@ class LineRules:
                         tied_groups.append(frozenset(ids[n] for n in g))
                     else:
                         tied_groups.append(
-                            frozenset(len(ids) + pairs.setdefault((n, keys), len(pairs)) for n in g)
+                            # sorted: the pairs (and the Hyperscan database's cache
+                            # key) in one order in every process, not the set's
+                            frozenset(
+                                len(ids) + pairs.setdefault((n, keys), len(pairs))
+                                for n in sorted(g)
+                            )
                         )
                 tied_rule.append(tied_groups)
             self.tied_ids.append(tied_rule)

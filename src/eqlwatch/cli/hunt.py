@@ -162,7 +162,8 @@ def hunt(
     loaded or failed; 2 bad options or no rule to run. Rule folders are read recursively;
     rules of other Kibana types are counted as skipped.
 
-    Reads EQLWATCH_CACHE_DIR: where loaded rules are kept between runs ("off": nowhere).
+    Reads EQLWATCH_CACHE_DIR: where loaded rules and compiled note templates are kept
+    between runs ("off": nowhere).
     Reads EQLWATCH_RULE_WORKERS: processes reading a big rule folder afresh (default:
     the cores; 1: this one alone).
     """

@@ -41,6 +41,7 @@ from markupsafe import Markup
 
 from eqlwatch.enrich import Enrichment
 from eqlwatch.notes import limits
+from eqlwatch.notes.bytecode import bytecode_cache
 from eqlwatch.notes.limits import RenderLimits
 from eqlwatch.notes.view import EventView, field
 from eqlwatch.rules.fields import MISSING
@@ -413,6 +414,7 @@ def make_environment(
     """The note environment: templates from `templates_dir`, then the packaged ones."""
     bounds = render_limits or RenderLimits()
     env = NoteEnvironment(bounds, **_options(templates_dir))
+    env.bytecode_cache = bytecode_cache(env)  # compiled templates kept across processes
     env.globals["field"] = field
     env.globals["ip_rows"] = ip_rows
     env.globals.pop("lipsum", None)  # lorem ipsum of any length: nothing a note needs

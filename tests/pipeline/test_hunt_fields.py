@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from eqlwatch.engine import compile_query
 from eqlwatch.engine.needles import Tied, raw_filters
-from eqlwatch.pipeline.hunt_fields import pair_scan, tied_keys
+from eqlwatch.pipeline.hunt_fields import field_look, tied_keys
 from eqlwatch.rules import Rule, load_rules
 from eqlwatch.sysmon.mapping import field_sources
 from tests.pipeline.test_hunt import alert_docs, assert_same, hit_keys, run
@@ -201,17 +201,19 @@ def test_or_over_fields_ties_the_union_and_a_plain_branch_unties_it() -> None:
     assert tied_keys(next(g for g in untied if b"a.exe" in g)) is None
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_the_pair_scan_walks_escapes_and_takes_any_non_string_value(fast: bool) -> None:
-    scan = pair_scan(
-        [(b"regasm.exe", frozenset({"Image"})), (b"\\\\w", frozenset({"Image"}))], fast=fast
+def test_the_field_look_reads_values_of_the_keys_alone_and_any_non_string_value() -> None:
+    look = field_look(
+        [(b"regasm.exe", frozenset({"Image"})), (b"\\\\w", frozenset({"Image"}))],
+        {b"regasm.exe": 0, b"\\\\w": 1},
     )
-    assert scan(b'{"Image":"C:\\\\W\\\\REGASM.exe"}') == {0, 1}
-    assert scan(b'{"CommandLine":"regasm.exe","Image":"cmd.exe"}') == set()
-    assert scan(b'{"image" :\t7}') == {0, 1}  # a number or an element: any needle
-    assert scan(b'{"Image": {"#text": "x"}}') == {0, 1}
-    # the value ends at its closing quote: the needle in the next value does not count
-    assert scan(b'{"Image":"a\\"x", "Other":"regasm.exe"}') == set()
+    both = frozenset({0, 1})
+    assert look(b'{"Image":"C:\\\\W\\\\REGASM.exe"}', both) == frozenset({0, 1})
+    assert look(b'{"CommandLine":"regasm.exe","Image":"cmd.exe"}', both) == frozenset()
+    assert look(b'{"image" :\t7}', both) == frozenset({0, 1})  # a number or an element: any needle
+    assert look(b'{"E": [{"Image": {"#text": "x"}}]}', both) == frozenset({0, 1})
+    assert look('{"Image":"a\\"x", "Other":"regasm.exe"}', both) == frozenset()
+    assert look(b'{"Image":"regasm.exe"}', frozenset({1})) == frozenset()  # only needles found
+    assert look(b'{"Image": "regasm.exe"', both) is None  # no JSON: the plain answer
 
 
 def test_shipped_evtx_captures_with_the_quiet_pack_rules_normalise_fewer(

@@ -29,7 +29,7 @@ import orjson
 from eqlwatch.engine import CompiledQuery, SourceEvent
 from eqlwatch.engine.needles import Group, event_tags, raw_filters, raw_hold_key
 from eqlwatch.errors import DataError, Location
-from eqlwatch.pipeline.hunt_fields import Pair, pair_scan, tied_keys
+from eqlwatch.pipeline.hunt_fields import field_look, tied_keys
 from eqlwatch.pipeline.hunt_raw import RawScreen
 from eqlwatch.pipeline.hunt_scan import ErrorHandler, open_lines
 from eqlwatch.pipeline.linematch import NeedleScan, any_needle, needle_scan
@@ -267,8 +267,12 @@ class LineRules:
     def _tie(self, ids: dict[bytes, int]) -> None:
         """The groups again with each tied needle as a (needle, keys) pair of its own
         (`hunt_fields`): `tied_ids` names pairs from `len(ids)` on; `pair_scan` finds them
-        in a text (None: no group is tied, nothing to refine)."""
-        pairs: dict[Pair, int] = {}
+        in a record (None: no group is tied, nothing to refine). Pairs are numbered in
+        sorted order, the same in every process."""
+        found = {(n, keys) for rule in self.filters for groups in rule for g in groups
+                 if (keys := tied_keys(g)) is not None for n in g}  # fmt: skip
+        ordered = sorted(found, key=lambda pair: (pair[0], sorted(pair[1])))
+        pairs = {pair: len(ids) + i for i, pair in enumerate(ordered)}
         self.tied_ids: list[list[list[frozenset[int]]]] = []
         for rule in self.filters:
             tied_rule = []
@@ -279,33 +283,28 @@ class LineRules:
                     if keys is None:
                         tied_groups.append(frozenset(ids[n] for n in g))
                     else:
-                        tied_groups.append(
-                            # sorted: the pairs (and the Hyperscan database's cache
-                            # key) in one order in every process, not the set's
-                            frozenset(
-                                len(ids) + pairs.setdefault((n, keys), len(pairs))
-                                for n in sorted(g)
-                            )
-                        )
+                        tied_groups.append(frozenset(pairs[n, keys] for n in g))
                 tied_rule.append(tied_groups)
             self.tied_ids.append(tied_rule)
         self.pair_base = len(ids)
-        self.pair_scan = pair_scan(list(pairs), fast=self.fast) if pairs else None
+        self.pair_scan = field_look(ordered, ids) if ordered else None
         self.refined: dict[tuple[Head, frozenset[int], frozenset[int]], Decision] = {}
 
-    def refine(self, system: _System, found: frozenset[int], text: bytes) -> Decision:
+    def refine(self, system: _System, found: frozenset[int], text: bytes | str) -> Decision:
         """`refine_head` for an EVTX record's System block (one the caller decided on)."""
         head = _system_head(system)
         assert head is not None
         return self.refine_head(head, found, text)
 
-    def refine_head(self, head: Head, found: frozenset[int], text: bytes) -> Decision:
+    def refine_head(self, head: Head, found: frozenset[int], text: bytes | str) -> Decision:
         """The decision for a record the plain needles let through, with each tied needle
         looked for only in its keys' values (`hunt_fields`); `found` must be the plain
         scan's answer for `text` (not None: the text has no escape to doubt). For EVTX
         texts and NXLog lines, whose EventData values are JSON object keys' values."""
         assert self.pair_scan is not None
-        pairs = self.pair_scan(text)
+        pairs = self.pair_scan(text, found)
+        if pairs is None:
+            return self.decide(head, found)
         key = (head, found, pairs)
         known = self.refined.get(key)
         if known is None:
@@ -520,7 +519,7 @@ class LineScan:
                                             system, found
                                         )
                                     if decision is not None and decision.now and refine:
-                                        decision = refine(system, found, text)
+                                        decision = refine(system, found, data)
                     if decision is not None and not decision.now:
                         if decision.hold:
                             loc = evtx_location(path, number)

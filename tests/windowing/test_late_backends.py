@@ -219,3 +219,45 @@ def test_elasticsearch_late_events_equal_one_pass(
 ) -> None:
     kind, events = case
     _check(kind, events, runs, tmp_path_factory.mktemp("late"), "es")
+
+
+def _pair(host: str, first: datetime, gap_s: int, arrivals: tuple[datetime, datetime]) -> list[Ev]:
+    """A regsvr32 start and its connection `gap_s` later, arriving at `arrivals`."""
+    out = []
+    for i, (category, offset) in enumerate((("process", 0), ("network", gap_s))):
+        happened = first + timedelta(seconds=offset)
+        doc = {
+            "@timestamp": happened.isoformat(),
+            "event": {"category": category},
+            "host": {"id": host},
+            "process": {"name": "regsvr32.exe"},
+            "n": f"{host}-{i}",
+        }
+        out.append(Ev(f"{host}-{i}", happened, arrivals[i], doc))
+    return out
+
+
+def test_local_files_sequence_seen_by_two_runs_hours_apart(tmp_path: Path) -> None:
+    """Both events arrive 3 h late and 10 min apart, but a run sees only the first and the
+    next run comes 6 h later (a stopped job): the first keeps its event time as arrival and
+    the second arrives at the first run's observation, 3 h apart on the arrival axis, more
+    than late_tolerance. Selecting by the interval each was known to arrive in keeps them
+    together (hypothesis found this; the window used to miss the sequence)."""
+    t0 = EPOCH + timedelta(hours=5)
+    events = _pair(
+        "h2", t0, 188, (t0 + timedelta(hours=3, minutes=1), t0 + timedelta(hours=3, minutes=11))
+    )
+    events += _pair(
+        "h0",
+        EPOCH + timedelta(hours=1, minutes=30),
+        70,
+        (EPOCH + timedelta(hours=1, minutes=36),) * 2,
+    )
+    # runs at 01:05, 01:40, 08:05, 14:05, 20:05: h2-0 (05:00, arrives 08:01) is seen by the
+    # 08:05 run, h2-1 (05:03, arrives 08:11) by the 14:05 run
+    runs = [300, 2100, 23100, 21600, 21600]
+    sink = run_all("sequence", events, runs, tmp_path, "local")
+    got = Counter(tuple(a.document["ns"]) for a in sink.all)
+    assert (
+        got == truth(SEQUENCE_QUERY, events) == Counter({("h2-0", "h2-1"): 1, ("h0-0", "h0-1"): 1})
+    )

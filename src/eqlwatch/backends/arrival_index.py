@@ -51,6 +51,9 @@ class ArrivalClock:
     observation: datetime
     late: LateTally
     real: bool = True  # False: no ledger, arrivals are the event times (override only)
+    # Per position, the latest the event can have arrived (its observation); None: arrivals.
+    latest: array[int] | None = None
+    widest: int = 0  # the largest latest - arrival, µs
     _orders: dict[tuple[str | None, bool], tuple[array[int], array[int]]] = field(
         default_factory=dict
     )
@@ -65,11 +68,22 @@ class ArrivalClock:
         end: datetime,
         events: Callable[[], Iterator[tuple[int, SourceEvent]]],
     ) -> list[int]:
-        """Index positions whose selection time lies in [start, end), in time order."""
+        """Index positions whose selection time lies in [start, end), in time order.
+
+        On the arrival axis an event is known to have arrived between its arrival time and
+        the observation that first saw it: one whose interval reaches into [start, end) is
+        selected too. Two events that arrived minutes apart, the first seen by one run and
+        the second by a run hours later (a stopped job), stay together in the window of the
+        second, as their true arrivals would keep them.
+        """
         keys, order = self._order(selection, events)
-        lo = bisect.bisect_left(keys, to_micros(start))
-        hi = bisect.bisect_left(keys, to_micros(end))
-        return sorted(order[lo:hi])
+        first, stop = to_micros(start), to_micros(end)
+        hi = bisect.bisect_left(keys, stop)
+        latest = self.latest
+        if selection.override is not None or latest is None or not self.widest:
+            return sorted(order[bisect.bisect_left(keys, first) : hi])
+        lo = bisect.bisect_left(keys, first - self.widest)
+        return sorted(i for i in order[lo:hi] if latest[i] >= first)
 
     def _order(
         self, selection: Selection, events: Callable[[], Iterator[tuple[int, SourceEvent]]]
@@ -112,6 +126,8 @@ def observe(index: TimeIndex, ledger: Path, now: datetime, ingest_delay: timedel
     _, obs, found = observe_files(ledger, now, seen)
     by_slot: dict[int, Arrivals] = dict(zip(observed, found, strict=True))
     arrivals = array("q", index.times)
+    latest = array("q", index.times)
+    widest = 0
     late = LateTally()
     limit = ingest_delay // _US
     for number, positions in per_slot.items():
@@ -124,13 +140,15 @@ def observe(index: TimeIndex, ledger: Path, now: datetime, ingest_delay: timedel
             where = ordinal if spilled else index.offsets[i]
             when = from_micros(index.times[i])
             arrivals[i] = got = to_micros(arr.arrival(where, when))
+            latest[i] = until = to_micros(arr.latest(where, when))
+            widest = max(widest, until - got)
             delay = got - index.times[i]
             if where >= arr.new_from and delay > limit:
                 late.count += 1
                 name = index.slots[number].path
                 late.by_file[name] = late.by_file.get(name, 0) + 1
                 late.largest = max(late.largest, timedelta(microseconds=delay))
-    return ArrivalClock(arrivals, obs, late)
+    return ArrivalClock(arrivals, obs, late, latest=latest, widest=widest)
 
 
 def _seen(slot: Slot, positions: list[int], index: TimeIndex) -> Seen | None:

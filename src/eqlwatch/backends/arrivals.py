@@ -104,6 +104,15 @@ class Arrivals:
         last = self.segments[-1].obs if self.segments else event_time
         return min(event_time, last)  # past what was observed: not expected; never future
 
+    def latest(self, position: int, event_time: datetime) -> datetime:
+        """The latest the record can have arrived: its segment's observation. History seen at
+        the very first observation counts as on time (its arrival is its event time)."""
+        ends = self.ends or tuple(seg.end for seg in self.segments)
+        at = bisect.bisect_right(ends, position)
+        if at < len(self.segments) and self.segments[at].prev is not None:
+            return self.segments[at].obs
+        return self.arrival(position, event_time)
+
 
 @dataclass
 class Ledger:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -130,9 +131,16 @@ def alert(rule: Rule, hit: Hit, *, detected_at: datetime) -> Alert:
     return Alert(made.id, made.rule_id, {"ns": [str(e.source["n"]) for e in hit.events]})
 
 
-def run_all(kind: str, events: list[Ev], runs: list[int], tmp: Path, backend: str) -> Recorder:
+def run_all(
+    kind: str,
+    events: list[Ev],
+    runs: list[int],
+    tmp: Path,
+    backend: str,
+    override: bool | None = None,
+) -> Recorder:
     query = EVENT_QUERY if kind == "event" else SEQUENCE_QUERY
-    the_rule = rule(query, override=backend == "es")
+    the_rule = rule(query, override=backend == "es" if override is None else override)
     info = compile_query(query).info
     policy = policy_for(
         maxspan=info.maxspan, has_until=False, has_trailing_missing=False, kind=info.kind,
@@ -237,12 +245,14 @@ def _pair(host: str, first: datetime, gap_s: int, arrivals: tuple[datetime, date
     return out
 
 
-def test_local_files_sequence_seen_by_two_runs_hours_apart(tmp_path: Path) -> None:
+@pytest.mark.parametrize("override", [False, True], ids=["arrival", "event.ingested override"])
+def test_local_files_sequence_seen_by_two_runs_hours_apart(tmp_path: Path, override: bool) -> None:
     """Both events arrive 3 h late and 10 min apart, but a run sees only the first and the
     next run comes 6 h later (a stopped job): the first keeps its event time as arrival and
     the second arrives at the first run's observation, 3 h apart on the arrival axis, more
     than late_tolerance. Selecting by the interval each was known to arrive in keeps them
-    together (hypothesis found this; the window used to miss the sequence)."""
+    together (hypothesis found this; the window used to miss the sequence). A rule overriding
+    with event.ingested, which these file events lack, falls back to the same arrivals."""
     t0 = EPOCH + timedelta(hours=5)
     events = _pair(
         "h2", t0, 188, (t0 + timedelta(hours=3, minutes=1), t0 + timedelta(hours=3, minutes=11))
@@ -256,7 +266,7 @@ def test_local_files_sequence_seen_by_two_runs_hours_apart(tmp_path: Path) -> No
     # runs at 01:05, 01:40, 08:05, 14:05, 20:05: h2-0 (05:00, arrives 08:01) is seen by the
     # 08:05 run, h2-1 (05:03, arrives 08:11) by the 14:05 run
     runs = [300, 2100, 23100, 21600, 21600]
-    sink = run_all("sequence", events, runs, tmp_path, "local")
+    sink = run_all("sequence", events, runs, tmp_path, "local", override)
     got = Counter(tuple(a.document["ns"]) for a in sink.all)
     assert (
         got == truth(SEQUENCE_QUERY, events) == Counter({("h2-0", "h2-1"): 1, ("h0-0", "h0-1"): 1})

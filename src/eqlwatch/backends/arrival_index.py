@@ -53,10 +53,8 @@ class ArrivalClock:
     real: bool = True  # False: no ledger, arrivals are the event times (override only)
     # Per position, the latest the event can have arrived (its observation); None: arrivals.
     latest: array[int] | None = None
-    widest: int = 0  # the largest latest - arrival, µs
-    _orders: dict[tuple[str | None, bool], tuple[array[int], array[int]]] = field(
-        default_factory=dict
-    )
+    times: array[int] | None = None  # per position, the event time (µs)
+    _orders: dict[tuple[str | None, bool], _Order] = field(default_factory=dict)
 
     def arrived(self, position: int) -> datetime:
         return from_micros(self.arrivals[position])
@@ -76,26 +74,40 @@ class ArrivalClock:
         the second by a run hours later (a stopped job), stay together in the window of the
         second, as their true arrivals would keep them.
         """
-        keys, order = self._order(selection, events)
+        found = self._order(selection, events)
+        keys, order, times = found.keys, found.order, self.times
         first, stop = to_micros(start), to_micros(end)
-        hi = bisect.bisect_left(keys, stop)
-        latest = self.latest
-        if selection.override is not None or latest is None or not self.widest:
-            return sorted(order[bisect.bisect_left(keys, first) : hi])
-        lo = bisect.bisect_left(keys, first - self.widest)
-        return sorted(i for i in order[lo:hi] if latest[i] >= first)
+        mid = bisect.bisect_left(keys, first)
+        inside = order[mid : bisect.bisect_left(keys, stop)]
+        if not found.late_order or times is None or not inside:
+            return sorted(inside)
+        # A hit this window owns has an event selected inside it, and its other events
+        # happened within the query's span of that one (the window is at least that long):
+        # events from further back in event time are not read, so a catch-up after a long
+        # stop, where every event's interval reaches to now, stays linear. Only events whose
+        # interval ends at or after `first` are looked at: in a running job, the recent ones.
+        floor = min(times[i] for i in inside) - (stop - first)
+        at = found.at
+        later = found.late_order[bisect.bisect_left(found.late_keys, first) :]
+        extra = [i for i in later if at[i] < first and times[i] >= floor]
+        return sorted([*inside, *extra])
 
     def _order(
         self, selection: Selection, events: Callable[[], Iterator[tuple[int, SourceEvent]]]
-    ) -> tuple[array[int], array[int]]:
+    ) -> _Order:
         key = (selection.override, selection.fallback)
         found = self._orders.get(key)
         if found is not None:
             return found
+        latest = self.latest if self.real else None
+        at = self.arrivals
+        until: array[int] | None = latest
         if selection.override is None:
             picked: list[tuple[int, int]] = [(t, i) for i, t in enumerate(self.arrivals)]
         else:  # the override field is in the event itself: one pass over the events
             picked = []
+            at = array("q", [_NEVER]) * len(self.arrivals)
+            until = None if latest is None else array("q", latest)
             for i, event in events():
                 arrived = self.arrived(i) if self.real else None
                 hit = HitEvent(event.index, event.id, event.source, arrived=arrived)
@@ -103,12 +115,45 @@ class ArrivalClock:
                     when = event_selection_time(hit, selection)
                 except DataError:
                     continue  # an unreadable override: never selected, as in Elasticsearch
-                if when is not None:
-                    picked.append((to_micros(when), i))
+                if when is None:
+                    continue
+                picked.append((to_micros(when), i))
+                at[i] = to_micros(when)
+                if until is not None and latest is not None:
+                    # the same rule with the latest the event can have arrived
+                    last = HitEvent(
+                        event.index, event.id, event.source, arrived=from_micros(latest[i])
+                    )
+                    until[i] = to_micros(event_selection_time(last, selection) or when)
         picked.sort()
-        found = (array("q", (t for t, _ in picked)), array("q", (i for _, i in picked)))
+        late: list[tuple[int, int]] = []
+        if until is not None:
+            late = sorted((u, i) for i, u in enumerate(until) if at[i] != _NEVER and u > at[i])
+        found = _Order(
+            keys=array("q", (t for t, _ in picked)),
+            order=array("q", (i for _, i in picked)),
+            at=at,
+            late_keys=array("q", (u for u, _ in late)),
+            late_order=array("q", (i for _, i in late)),
+        )
         self._orders[key] = found
         return found
+
+
+_NEVER = 2**63 - 1  # the selection time of an event the selection never picks
+
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    """One selection's positions sorted by selection time (`keys`, `order`), each position's
+    selection time (`at`), and the events that may have arrived later than they are selected
+    by, sorted by the latest selection time they can have (`late_keys`, `late_order`)."""
+
+    keys: array[int]
+    order: array[int]
+    at: array[int]
+    late_keys: array[int]
+    late_order: array[int]
 
 
 def observe(index: TimeIndex, ledger: Path, now: datetime, ingest_delay: timedelta) -> ArrivalClock:
@@ -127,7 +172,6 @@ def observe(index: TimeIndex, ledger: Path, now: datetime, ingest_delay: timedel
     by_slot: dict[int, Arrivals] = dict(zip(observed, found, strict=True))
     arrivals = array("q", index.times)
     latest = array("q", index.times)
-    widest = 0
     late = LateTally()
     limit = ingest_delay // _US
     for number, positions in per_slot.items():
@@ -140,15 +184,14 @@ def observe(index: TimeIndex, ledger: Path, now: datetime, ingest_delay: timedel
             where = ordinal if spilled else index.offsets[i]
             when = from_micros(index.times[i])
             arrivals[i] = got = to_micros(arr.arrival(where, when))
-            latest[i] = until = to_micros(arr.latest(where, when))
-            widest = max(widest, until - got)
+            latest[i] = to_micros(arr.latest(where, when))
             delay = got - index.times[i]
             if where >= arr.new_from and delay > limit:
                 late.count += 1
                 name = index.slots[number].path
                 late.by_file[name] = late.by_file.get(name, 0) + 1
                 late.largest = max(late.largest, timedelta(microseconds=delay))
-    return ArrivalClock(arrivals, obs, late, latest=latest, widest=widest)
+    return ArrivalClock(arrivals, obs, late, latest=latest, times=index.times)
 
 
 def _seen(slot: Slot, positions: list[int], index: TimeIndex) -> Seen | None:

@@ -20,6 +20,7 @@ import typer
 from typer.testing import CliRunner
 
 from eqlwatch.cli.app import COMMANDS, app, load_command
+from tests.console_probe import RUN_MAIN
 
 HEAVY = (
     "apscheduler",
@@ -39,22 +40,19 @@ HEAVY = (
 
 # Runs `eqlwatch ARGS...` through the same function the console script calls, then writes
 # the heavy packages that ended up imported to the file named by EQLWATCH_TEST_MODULES.
-_PROBE = """
+_PROBE = (
+    """
 import json, os, sys
-sys.argv = ["eqlwatch", *sys.argv[1:]]
-from eqlwatch.cli.app import main
-code = 0
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code if isinstance(exc.code, int) else 1
-wanted = json.loads(os.environ["HEAVY"])
+"""
+    + RUN_MAIN
+    + """wanted = json.loads(os.environ["HEAVY"])
 heavy = sorted({m.split(".")[0] for m in sys.modules} & set(wanted))
 heavy += sorted(m for m in sys.modules if m in wanted and "." in m)
 with open(os.environ["EQLWATCH_TEST_MODULES"], "w") as out:
     json.dump(heavy, out)
 sys.exit(code)
 """
+)
 
 RUNNER = CliRunner()
 

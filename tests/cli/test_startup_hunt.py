@@ -18,17 +18,15 @@ from typing import Any
 
 import orjson
 
+from tests.console_probe import RUN_MAIN
+
 # Runs `eqlwatch ARGS...` as the console script does, then reports what it cares about.
-_PROBE = """
+_PROBE = (
+    """
 import gc, json, os, sys
-sys.argv = ["eqlwatch", *sys.argv[1:]]
-from eqlwatch.cli.app import main
-code = 0
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code if isinstance(exc.code, int) else 1
-from eqlwatch.rules.model import Rule
+"""
+    + RUN_MAIN
+    + """from eqlwatch.rules.model import Rule
 report = {
     "structlog": "structlog" in sys.modules,
     "enrichment": "eqlwatch.enrich" in sys.modules,
@@ -40,6 +38,7 @@ with open(os.environ["EQLWATCH_TEST_REPORT"], "w") as out:
     json.dump(report, out)
 sys.exit(code)
 """
+)
 
 EVENT = {
     "@timestamp": "2026-01-01T00:00:00Z",

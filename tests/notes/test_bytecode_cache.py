@@ -17,10 +17,12 @@ import orjson
 import pytest
 from jinja2.bccache import bc_magic
 
+from tests.console_probe import RUN_MAIN
 from tests.rules.conftest import minimal_rule
 
 # Runs `eqlwatch ARGS...` as the console script does, counting jinja's compilations.
-_PROBE = """
+_PROBE = (
+    """
 import json, os, sys
 import jinja2
 compiled = []
@@ -29,17 +31,13 @@ def counting(self, source, name=None, filename=None, raw=False, defer_init=False
     compiled.append(name)
     return original(self, source, name, filename, raw, defer_init)
 jinja2.Environment.compile = counting
-sys.argv = ["eqlwatch", *sys.argv[1:]]
-from eqlwatch.cli.app import main
-code = 0
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code if isinstance(exc.code, int) else 1
-with open(os.environ["EQLWATCH_TEST_REPORT"], "w") as out:
+"""
+    + RUN_MAIN
+    + """with open(os.environ["EQLWATCH_TEST_REPORT"], "w") as out:
     json.dump(compiled, out)
 sys.exit(code)
 """
+)
 
 TEMPLATE = """{% import "_macros.md.j2" as m %}# {{ rule.name }}
 
